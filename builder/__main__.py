@@ -1,0 +1,125 @@
+"""Command line of the builder.
+
+``python -m builder``                     generate the demo volume and build ``data/demo``
+``python -m builder build [options]``     the same, with options (``--cells 450``, ``--seed``...)
+``python -m builder demo [options]``      only generate the demo volume in the published layout
+``python -m builder validate DIR``        check a built dataset
+
+Exit codes: 0 complete, 3 partial (items skipped, see ``build_report.json``), 1 error, 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from builder.config import BuildConfig, DemoParams
+from builder.errors import BuilderError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+SOURCES = ("demo",)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m builder", description="Build the MICrONS L2/3 mitochondria dataset.")
+    sub = p.add_subparsers(dest="command")
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--seed", type=int, default=1, help="demo volume seed (default 1)")
+        sp.add_argument("--cells", type=int, default=40, help="demo volume cells (default 40; Phase 1 size: 450)")
+        sp.add_argument("--raw-dir", type=Path, default=None, help="raw inputs (default data/raw/<source>)")
+        sp.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="local worker processes")
+        sp.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+    b = sub.add_parser("build", help="build a dataset (the default command)")
+    b.add_argument("--source", choices=SOURCES, default="demo", help="data source (default: demo)")
+    b.add_argument("--out", type=Path, default=None, help="dataset directory (default data/<source>)")
+    common(b)
+    d = sub.add_parser("demo", help="only generate the synthetic demo volume")
+    common(d)
+    v = sub.add_parser("validate", help="check a built dataset")
+    v.add_argument("dataset", type=Path)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+        argv = ["build", *argv]
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return EXIT_USAGE
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("numexpr").setLevel(logging.WARNING)
+    try:
+        if args.command == "validate":
+            return _validate(args.dataset)
+        if args.workers < 1:
+            print("error: --workers must be at least 1", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            demo = DemoParams(seed=args.seed, cells=args.cells)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        return _build(args, demo)
+    except BuilderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+def _validate(dataset: Path) -> int:
+    from builder.store.validate import validate_dataset
+
+    problems = validate_dataset(dataset)
+    for p in problems:
+        print(p)
+    print(f"{dataset}: {'valid' if not problems else f'{len(problems)} problem(s)'}")
+    return EXIT_OK if not problems else EXIT_ERROR
+
+
+def _build(args: argparse.Namespace, demo: DemoParams) -> int:
+    from builder.pipeline import build_dataset
+    from builder.sources.demo import generate_demo_volume
+
+    source_name = getattr(args, "source", "demo")
+    raw_dir = args.raw_dir or Path("data/raw") / source_name
+    t0 = time.perf_counter()
+    source = generate_demo_volume(raw_dir, demo, workers=args.workers)
+    t1 = time.perf_counter()
+    if args.command == "demo":
+        print(f"demo volume ready in {raw_dir} ({t1 - t0:.1f} s)")
+        return EXIT_OK
+    out = args.out or Path("data") / source_name
+    config = BuildConfig(source=source_name, raw_dir=raw_dir, out_dir=out, demo=demo, workers=args.workers)
+    result = build_dataset(config, source)
+    t2 = time.perf_counter()
+    c = result.counts
+    state = "up to date" if result.up_to_date else ("complete" if result.complete else "PARTIAL")
+    print(
+        f"{out}: {state}; {c.get('cells', 0)} cells, {c.get('mitochondria', 0)} mitochondria, "
+        f"{c.get('synapse_rows', 0)} synapse rows (volume {t1 - t0:.1f} s, build {t2 - t1:.1f} s)"
+    )
+    if not result.complete:
+        print(
+            f"  skipped {len(result.skipped_cells)} cell(s), {len(result.skipped_mitochondria)} mitochondria, "
+            f"{sum(1 for i in result.input_issues if i['dropped'])} input row(s); see {out / 'build_report.json'}"
+        )
+        return EXIT_PARTIAL
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

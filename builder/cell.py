@@ -1,0 +1,198 @@
+"""One cell, end to end: load its inputs, compute, write its files. Independent of other cells.
+
+``process_cell`` is what a worker process runs. It raises nothing for bad input: an unusable
+cell comes back as a failed :class:`CellOutcome` with the reason, and unusable mitochondria are
+listed in the outcome while the rest of the cell is built.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from builder.compute.association import associate, covered_path_length_um, majority_labels, nearest_nodes
+from builder.compute.compartments import (
+    LabelError,
+    astrocyte_compartments,
+    astrocyte_node_labels,
+    code_names,
+    map_node_labels,
+)
+from builder.compute.meshes import mesh_problems
+from builder.compute.morphometrics import mesh_morphometrics
+from builder.compute.skeleton import SkeletonError, orient_tree, swc_frame
+from builder.errors import CellInputError, OutputWriteError
+from builder.schema import MITO_COLUMNS, NM_PER_UM, complexity_index, mito_vx_to_um3
+from builder.sources.base import Source
+from builder.store import writers
+from builder.store.atomic import write_bytes
+from builder.store.meshes import encode_meshes
+from builder.store.paths import DatasetPaths
+from builder.store.tables import MITO_SCHEMA, NODE_SCHEMA, SYNAPSE_SCHEMA, to_arrow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CellTask:
+    """Everything one cell needs from the tables (only this cell's rows)."""
+
+    cell_id: int
+    cell_type: str
+    cell_subtype: str
+    soma_nm: tuple[float, float, float]
+    mitos: pd.DataFrame  # mito_id, cellid, mito_vx, x, y, z
+    synapses: pd.DataFrame  # SYNAPSE_COLUMNS rows of this cell
+    fingerprint: str
+
+
+@dataclass
+class CellOutcome:
+    """Result of one cell (also stored as its ``done.json``)."""
+
+    cell_id: int
+    ok: bool
+    reason: str = ""
+    file: str = ""
+    skipped_mitos: list[dict] = field(default_factory=list)
+    counts: dict = field(default_factory=dict)
+    fingerprint: str = ""
+
+
+def process_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOutcome:
+    """Build one cell; never raises for bad input (see module docstring)."""
+    try:
+        return _build_cell(source, paths, task)
+    except CellInputError as exc:
+        log.warning("skipping %s", exc)
+        return CellOutcome(task.cell_id, ok=False, reason=exc.reason, file=exc.path or "")
+    except OutputWriteError:
+        raise  # disk full / permissions: stop the build, nothing to skip
+    except Exception as exc:  # a defect we did not foresee must not sink the other cells
+        log.exception("cell %d failed", task.cell_id)
+        return CellOutcome(task.cell_id, ok=False, reason=f"unexpected error: {type(exc).__name__}: {exc}")
+
+
+def _labels(source: Source, task: CellTask, sk, vertices: np.ndarray) -> np.ndarray:
+    if task.cell_type == "astrocyte":
+        return astrocyte_node_labels(vertices, np.asarray(task.soma_nm))
+    if sk.labels is None:
+        raise CellInputError(task.cell_id, "no compartment label file for this neuron", sk.path)
+    try:
+        return map_node_labels(sk.labels, source.label_names)
+    except LabelError as exc:
+        raise CellInputError(task.cell_id, f"bad compartment labels: {exc}", sk.path) from exc
+
+
+def _build_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOutcome:
+    cid = task.cell_id
+    sk = source.skeleton(cid)
+    try:
+        tree = orient_tree(sk.vertices, sk.edges, sk.root, sk.radius)
+    except SkeletonError as exc:
+        raise CellInputError(cid, f"bad skeleton: {exc}", sk.path) from exc
+    labels = _labels(source, task, sk, tree.vertices)
+    dist_root = tree.distance_to_root_um()
+    edge_len = tree.edge_lengths_um()
+
+    # meshes: drop the missing and the unusable, with reasons
+    mitos = task.mitos.sort_values("mito_id", ignore_index=True)
+    batch, missing = source.meshes(cid, mitos["mito_id"].to_numpy(np.int64))
+    skipped = [{"mito_id": m, "cell_id": cid, "reason": r} for m, r in sorted(missing.items())]
+    problems = mesh_problems(batch)
+    skipped += [{"mito_id": int(m), "cell_id": cid, "reason": str(r)} for m, r in zip(batch.ids, problems) if r]
+    good = batch.subset(problems == "")
+
+    # morphometrics and association
+    props = mesh_morphometrics(good)
+    vnode, _ = nearest_nodes(tree.vertices, good.vertices)
+    assoc = associate(good.vertex_owner(), vnode, good.n, tree.n)
+    centroids = props[["cx", "cy", "cz"]].to_numpy()
+    soma = np.asarray(task.soma_nm, float)
+    if task.cell_type == "astrocyte":
+        compartment, far = astrocyte_compartments(centroids, soma)
+    else:
+        codes = majority_labels(assoc, labels)
+        compartment, far = code_names(np.maximum(codes, 0)), np.zeros(good.n, bool)
+    cnode, _ = nearest_nodes(tree.vertices, centroids)
+    rows = mitos.set_index("mito_id").loc[good.ids]
+    volume = mito_vx_to_um3(rows["mito_vx"].to_numpy())
+    mito_df = pd.DataFrame(
+        {
+            "mito_id": good.ids,
+            "cellid": cid,
+            "compartment": compartment,
+            "x": centroids[:, 0],
+            "y": centroids[:, 1],
+            "z": centroids[:, 2],
+            "mito_vx": rows["mito_vx"].to_numpy(np.int64),
+            "volume_um3": volume,
+            "complexityindex": complexity_index(props["surface_area"].to_numpy(), volume),
+            "n_nodes": np.bincount(assoc.mito_index, minlength=good.n),
+            "path_length_um": covered_path_length_um(assoc, tree.parent, edge_len),
+            "path_dist_to_soma_um": dist_root[cnode],
+            "euclid_dist_to_soma_um": np.linalg.norm(centroids - soma, axis=1) / NM_PER_UM,
+            "far": far,
+        }
+    )
+    for c in ("mesh_volume_um3", "surface_area", "pc1_um", "pc2_um", "pc3_um", "elongation", "flatness", "sphericity", "n_vertices"):
+        mito_df[c] = props[c].to_numpy()
+
+    # synapses: nearest node and its compartment
+    syn = task.synapses.sort_values(["synapse_id", "synapse_type"], ignore_index=True)
+    snode, _ = nearest_nodes(tree.vertices, syn[["x", "y", "z"]].to_numpy(np.float64))
+    syn = syn.assign(node_id=snode, compartment=code_names(labels[snode]) if len(snode) else [])
+    if task.cell_type == "astrocyte" and len(syn):
+        syn["compartment"] = astrocyte_compartments(syn[["x", "y", "z"]].to_numpy(), soma)[0]
+
+    swc = swc_frame(tree, labels)
+    nodes_df = swc.rename(columns={"node": "node_id"}).assign(cell_id=cid, path_dist_to_soma_um=dist_root)
+
+    # write this cell's files, then its parts, then the marker (last: it means "done")
+    writers.write_csv(paths.mito_csv(task.cell_type, cid), mito_df[list(MITO_COLUMNS)])
+    writers.write_swc(paths.swc(cid), swc)
+    writers.write_nodes_json(paths.nodes_json(cid), dict(zip(good.ids.tolist(), assoc.split())))
+    writers.write_parquet(paths.cell_part(cid, "mitochondria"), to_arrow(mito_df, MITO_SCHEMA))
+    writers.write_parquet(paths.cell_part(cid, "synapses"), to_arrow(syn, SYNAPSE_SCHEMA))
+    writers.write_parquet(paths.cell_part(cid, "skeleton_nodes"), to_arrow(nodes_df, NODE_SCHEMA))
+    writers.write_parquet(paths.cell_part(cid, "mito_meshes"), encode_meshes(good, cid))
+    outcome = CellOutcome(
+        cid,
+        ok=True,
+        skipped_mitos=skipped,
+        counts=_counts(mito_df, syn, tree.n, tree.cable_length_um()),
+        fingerprint=task.fingerprint,
+    )
+    write_bytes(paths.cell_done(cid), json.dumps(asdict(outcome), sort_keys=True).encode())
+    return outcome
+
+
+def _counts(mito_df: pd.DataFrame, syn: pd.DataFrame, n_nodes: int, cable_um: float) -> dict:
+    comp = mito_df["compartment"].value_counts()
+    out = {"n_mito": int(len(mito_df))}
+    for name in ("Somatic", "Axonal", "Basal", "Apical", "Unknown dendritic", "Unknown", "Branch"):
+        out[f"n_mito_{name.lower().replace(' ', '_')}"] = int(comp.get(name, 0))
+    st = syn["synapse_type"].value_counts()
+    out.update(
+        n_syn_in=int(st.get("post", 0)),
+        n_syn_out=int(st.get("pre", 0)),
+        n_autapse=int(st.get("autapse", 0)),
+        n_nodes=int(n_nodes),
+        cable_length_um=float(round(cable_um, 6)),
+    )
+    return out
+
+
+def load_outcome(paths: DatasetPaths, cell_id: int) -> CellOutcome | None:
+    """The stored outcome of a finished cell, or None."""
+    p = paths.cell_done(cell_id)
+    if not p.is_file():
+        return None
+    try:
+        return CellOutcome(**json.loads(p.read_text()))
+    except (json.JSONDecodeError, TypeError):
+        return None

@@ -1,0 +1,169 @@
+"""A batch of triangle meshes stored as concatenated arrays, and its integrity checks.
+
+Many small meshes (one per mitochondrion) are processed together: vertices and faces of all
+meshes are concatenated and ``*_offsets`` mark where each mesh starts, so every measure is a
+handful of numpy calls over the whole batch instead of a Python loop per mesh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class MeshBatch:
+    """Concatenated triangle meshes.
+
+    Attributes
+    ----------
+    ids : ndarray, shape (n,), int64
+        Mesh (mitochondrion) ids.
+    vertices : ndarray, shape (V, 3), float64
+        Vertex positions in nm, all meshes concatenated.
+    faces : ndarray, shape (F, 3), int64
+        Triangles as indices *local to their mesh* (0-based per mesh).
+    vertex_offsets : ndarray, shape (n + 1,), int64
+        Mesh ``i`` owns ``vertices[vertex_offsets[i]:vertex_offsets[i + 1]]``.
+    face_offsets : ndarray, shape (n + 1,), int64
+        Mesh ``i`` owns ``faces[face_offsets[i]:face_offsets[i + 1]]``.
+    """
+
+    ids: np.ndarray
+    vertices: np.ndarray
+    faces: np.ndarray
+    vertex_offsets: np.ndarray
+    face_offsets: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = len(self.ids)
+        if self.vertices.ndim != 2 or self.vertices.shape[1] != 3:
+            raise ValueError(f"vertices must have shape (V, 3), got {self.vertices.shape}")
+        if self.faces.ndim != 2 or self.faces.shape[1] != 3:
+            raise ValueError(f"faces must have shape (F, 3), got {self.faces.shape}")
+        if self.vertex_offsets.shape != (n + 1,) or self.face_offsets.shape != (n + 1,):
+            raise ValueError("vertex_offsets and face_offsets must have shape (n + 1,)")
+        if self.vertex_offsets[-1] != len(self.vertices) or self.face_offsets[-1] != len(self.faces):
+            raise ValueError("offsets do not end at the number of vertices / faces")
+
+    @property
+    def n(self) -> int:
+        """Number of meshes."""
+        return len(self.ids)
+
+    @property
+    def n_vertices(self) -> np.ndarray:
+        """Vertices per mesh, shape (n,)."""
+        return np.diff(self.vertex_offsets)
+
+    @property
+    def n_faces(self) -> np.ndarray:
+        """Faces per mesh, shape (n,)."""
+        return np.diff(self.face_offsets)
+
+    def vertex_owner(self) -> np.ndarray:
+        """Index (0..n-1) of the mesh owning each vertex, shape (V,)."""
+        return np.repeat(np.arange(self.n), self.n_vertices)
+
+    def face_owner(self) -> np.ndarray:
+        """Index (0..n-1) of the mesh owning each face, shape (F,)."""
+        return np.repeat(np.arange(self.n), self.n_faces)
+
+    def global_faces(self) -> np.ndarray:
+        """Faces as indices into the concatenated ``vertices``, shape (F, 3)."""
+        return self.faces + self.vertex_offsets[:-1][self.face_owner()][:, None]
+
+    def subset(self, keep: np.ndarray) -> "MeshBatch":
+        """Meshes where boolean ``keep`` (shape (n,)) is true, in the same order."""
+        keep = np.asarray(keep, dtype=bool)
+        vkeep = np.repeat(keep, self.n_vertices)
+        fkeep = np.repeat(keep, self.n_faces)
+        return MeshBatch(
+            ids=self.ids[keep],
+            vertices=self.vertices[vkeep],
+            faces=self.faces[fkeep],
+            vertex_offsets=np.concatenate([[0], np.cumsum(self.n_vertices[keep])]).astype(np.int64),
+            face_offsets=np.concatenate([[0], np.cumsum(self.n_faces[keep])]).astype(np.int64),
+        )
+
+    def mesh(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Vertices (nm) and local faces of mesh ``i``."""
+        v0, v1 = self.vertex_offsets[i], self.vertex_offsets[i + 1]
+        f0, f1 = self.face_offsets[i], self.face_offsets[i + 1]
+        return self.vertices[v0:v1], self.faces[f0:f1]
+
+    @classmethod
+    def from_meshes(
+        cls, ids: list[int] | np.ndarray, meshes: list[tuple[np.ndarray, np.ndarray]]
+    ) -> "MeshBatch":
+        """Concatenate ``(vertices (v, 3) nm, faces (f, 3) local)`` pairs into a batch."""
+        nv = [len(v) for v, _ in meshes]
+        nf = [len(f) for _, f in meshes]
+        return cls(
+            ids=np.asarray(ids, dtype=np.int64),
+            vertices=np.concatenate([np.asarray(v, float).reshape(-1, 3) for v, _ in meshes])
+            if meshes
+            else np.zeros((0, 3)),
+            faces=np.concatenate([np.asarray(f, np.int64).reshape(-1, 3) for _, f in meshes])
+            if meshes
+            else np.zeros((0, 3), np.int64),
+            vertex_offsets=np.concatenate([[0], np.cumsum(nv)]).astype(np.int64),
+            face_offsets=np.concatenate([[0], np.cumsum(nf)]).astype(np.int64),
+        )
+
+
+def mesh_problems(batch: MeshBatch) -> np.ndarray:
+    """Find the meshes whose geometry cannot be measured, all meshes at once.
+
+    A mesh is rejected when it has fewer than 4 vertices or faces, a non-finite vertex, a face
+    index outside its own vertices, a degenerate face (repeated index), or when it is not a
+    closed, consistently oriented surface (every directed edge must have exactly one reverse).
+
+    Parameters
+    ----------
+    batch : MeshBatch
+
+    Returns
+    -------
+    ndarray, shape (n,), object
+        ``""`` for a usable mesh, otherwise the reason (the first one found).
+    """
+    n = batch.n
+    reasons = np.full(n, "", dtype=object)
+
+    def flag(mask: np.ndarray, why: str) -> None:
+        reasons[(reasons == "") & mask] = why
+
+    flag((batch.n_vertices < 4) | (batch.n_faces < 4), "empty or too small mesh (< 4 vertices/faces)")
+    bad_v = ~np.isfinite(batch.vertices).all(axis=1)
+    flag(np.bincount(batch.vertex_owner()[bad_v], minlength=n) > 0, "non-finite vertex coordinates")
+
+    owner = batch.face_owner()
+    f = batch.faces
+    out_of_range = ((f < 0) | (f >= batch.n_vertices[owner][:, None])).any(axis=1)
+    flag(np.bincount(owner[out_of_range], minlength=n) > 0, "face index out of range")
+    degenerate = (f[:, 0] == f[:, 1]) | (f[:, 1] == f[:, 2]) | (f[:, 0] == f[:, 2])
+    flag(np.bincount(owner[degenerate], minlength=n) > 0, "degenerate face (repeated vertex)")
+
+    ok_faces = reasons[owner] == ""
+    if ok_faces.any():
+        gf = batch.global_faces()[ok_faces]
+        fo = owner[ok_faces]
+        a = gf[:, [0, 1, 2]].ravel()
+        b = gf[:, [1, 2, 0]].ravel()
+        eo = np.repeat(fo, 3)
+        big = np.int64(len(batch.vertices) + 1)
+        fwd = a * big + b
+        rev = b * big + a
+        order = np.argsort(fwd, kind="stable")
+        sf = fwd[order]
+        dup = np.zeros(len(sf), bool)
+        dup[1:] = sf[1:] == sf[:-1]
+        dup[:-1] |= dup[1:]
+        pos = np.searchsorted(sf, rev)
+        has_rev = (pos < len(sf)) & (sf[np.minimum(pos, len(sf) - 1)] == rev)
+        bad_edge = ~has_rev
+        bad_edge[order[dup]] = True
+        flag(np.bincount(eo[bad_edge], minlength=n) > 0, "mesh not closed (not watertight)")
+    return reasons

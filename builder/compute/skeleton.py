@@ -1,0 +1,151 @@
+"""Skeleton graphs: validation, orientation from the soma, path distances, SWC rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.sparse import csgraph
+
+from builder.schema import NM_PER_UM, SWC_COLUMNS
+
+
+class SkeletonError(ValueError):
+    """The skeleton is not a single tree rooted at the soma (message says how)."""
+
+
+@dataclass(frozen=True)
+class Tree:
+    """A skeleton oriented away from its root (the soma).
+
+    Attributes
+    ----------
+    vertices : ndarray, shape (N, 3), float64
+        Node positions in nm.
+    parent : ndarray, shape (N,), int64
+        Parent node of each node, -1 at the root.
+    root : int
+        Root node index.
+    radius : ndarray, shape (N,), float64
+        Node radii in nm.
+    """
+
+    vertices: np.ndarray
+    parent: np.ndarray
+    root: int
+    radius: np.ndarray
+
+    @property
+    def n(self) -> int:
+        """Number of nodes."""
+        return len(self.vertices)
+
+    def edge_lengths_um(self) -> np.ndarray:
+        """Length of the edge from each node to its parent (0 at the root), shape (N,), um."""
+        par = np.where(self.parent < 0, np.arange(self.n), self.parent)
+        return np.linalg.norm(self.vertices - self.vertices[par], axis=1) / NM_PER_UM
+
+    def cable_length_um(self) -> float:
+        """Total cable length in um."""
+        return float(self.edge_lengths_um().sum())
+
+    def distance_to_root_um(self) -> np.ndarray:
+        """Path distance of every node to the root along the tree, shape (N,), um."""
+        child = np.flatnonzero(self.parent >= 0)
+        w = self.edge_lengths_um()[child]
+        # zero-length edges would vanish from a sparse graph; keep them with a tiny weight
+        w = np.where(w > 0, w, 1e-12)
+        g = sparse.csr_matrix((w, (child, self.parent[child])), shape=(self.n, self.n))
+        d = csgraph.dijkstra(g, directed=False, indices=self.root)
+        return np.where(d < 1e-9, 0.0, d)
+
+
+def orient_tree(
+    vertices: np.ndarray, edges: np.ndarray, root: int, radius: np.ndarray | None = None
+) -> Tree:
+    """Check that an undirected skeleton is one tree and orient it away from ``root``.
+
+    Parameters
+    ----------
+    vertices : ndarray, shape (N, 3)
+        Node positions in nm; must be finite.
+    edges : ndarray, shape (E, 2)
+        Undirected edges as node index pairs.
+    root : int
+        Index of the soma node.
+    radius : ndarray, shape (N,), optional
+        Node radii in nm (NaN or missing -> 0).
+
+    Returns
+    -------
+    Tree
+
+    Raises
+    ------
+    SkeletonError
+        Non-finite coordinates, an edge index out of range, a self loop, a cycle, or nodes
+        not connected to the root.
+    """
+    vertices = np.asarray(vertices, dtype=np.float64)
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    n = len(vertices)
+    if n == 0:
+        raise SkeletonError("skeleton has no nodes")
+    if vertices.ndim != 2 or vertices.shape[1] != 3:
+        raise SkeletonError(f"vertices must have shape (N, 3), got {vertices.shape}")
+    bad = np.flatnonzero(~np.isfinite(vertices).all(axis=1))
+    if len(bad):
+        raise SkeletonError(f"{len(bad)} node(s) with NaN/inf coordinates (first: node {bad[0]})")
+    if not 0 <= root < n:
+        raise SkeletonError(f"root {root} is not a node index (0..{n - 1})")
+    if len(edges) and (edges.min() < 0 or edges.max() >= n):
+        raise SkeletonError(f"edge index out of range 0..{n - 1}")
+    if np.any(edges[:, 0] == edges[:, 1]):
+        raise SkeletonError("self-loop edge")
+    und = np.sort(edges, axis=1)
+    if len(np.unique(und, axis=0)) != len(und):
+        raise SkeletonError("duplicated edge")
+    g = sparse.csr_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
+    ncomp, comp = csgraph.connected_components(g, directed=False)
+    if ncomp > 1:
+        k = int(np.sum(comp != comp[root]))
+        raise SkeletonError(f"{ncomp} disconnected pieces ({k} nodes not connected to the root)")
+    if len(edges) != n - 1:
+        raise SkeletonError(f"graph has a cycle ({len(edges)} edges for {n} nodes; a tree has {n - 1})")
+    _, pred = csgraph.breadth_first_order(g, root, directed=False, return_predecessors=True)
+    parent = np.where(pred < 0, -1, pred).astype(np.int64)
+    if radius is None:
+        r = np.zeros(n)
+    else:
+        r = np.nan_to_num(np.asarray(radius, dtype=np.float64).reshape(n), nan=0.0)
+    return Tree(vertices=vertices, parent=parent, root=int(root), radius=r)
+
+
+def swc_frame(tree: Tree, labels: np.ndarray) -> pd.DataFrame:
+    """SWC rows of a tree (DESIGN section 4): node ids are the 0-based skeleton indices.
+
+    Parameters
+    ----------
+    tree : Tree
+    labels : ndarray, shape (N,), int
+        Our compartment codes 0-5.
+
+    Returns
+    -------
+    DataFrame, N rows
+        Columns ``node label x y z radius parent`` (nm; parent -1 at the root).
+    """
+    return pd.DataFrame(
+        {
+            "node": np.arange(tree.n, dtype=np.int64),
+            "label": np.asarray(labels, dtype=np.int64),
+            "x": tree.vertices[:, 0],
+            "y": tree.vertices[:, 1],
+            "z": tree.vertices[:, 2],
+            "radius": tree.radius,
+            "parent": tree.parent,
+        },
+        columns=list(SWC_COLUMNS),
+    )

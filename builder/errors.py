@@ -1,0 +1,62 @@
+"""Errors of the builder. Every message names the file, the row or id, and what to do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class BuilderError(Exception):
+    """Base class of every error the builder raises on purpose."""
+
+
+class InputFileError(BuilderError):
+    """A raw input file is missing, unreadable or malformed.
+
+    Parameters
+    ----------
+    path : path of the offending file
+    problem : what is wrong (column, row, value)
+    fix : what the user can do about it
+    """
+
+    def __init__(self, path: Path | str, problem: str, fix: str = "") -> None:
+        self.path = Path(path)
+        self.problem = problem
+        self.fix = fix
+        msg = f"{self.path}: {problem}"
+        if fix:
+            msg += f". {fix}"
+        super().__init__(msg)
+
+
+class CellInputError(BuilderError):
+    """One cell's inputs are unusable; the cell is skipped and reported, the build goes on.
+
+    Parameters
+    ----------
+    cell_id : the cell's root id
+    reason : short reason written to the build report
+    path : the file that caused it, if any
+    """
+
+    def __init__(self, cell_id: int, reason: str, path: Path | str | None = None) -> None:
+        self.cell_id = int(cell_id)
+        self.reason = reason
+        self.path = None if path is None else str(path)
+        where = f" ({self.path})" if self.path else ""
+        super().__init__(f"cell {self.cell_id}: {reason}{where}")
+
+
+class DatasetError(BuilderError):
+    """A built dataset is missing, incomplete or damaged."""
+
+
+class OutputWriteError(BuilderError):
+    """An output could not be written (disk full, permissions); names the path."""
+
+    def __init__(self, path: Path | str, cause: OSError) -> None:
+        self.path = Path(path)
+        super().__init__(
+            f"cannot write {self.path}: {cause.strerror or cause}. "
+            "Free disk space or fix permissions, then rerun the same command to resume"
+        )

@@ -1,0 +1,222 @@
+"""The build: source tables -> per-cell tasks -> assembled dataset, resumable and atomic.
+
+Order of writes, so that an interrupted build never leaves a wrong dataset behind:
+
+1. each cell writes its files and per-cell parts, then its ``done.json`` marker;
+2. the tables, CSVs and archives are assembled from the parts of finished cells;
+3. ``build_report.json``, then ``manifest.json`` last.
+
+A rerun with the same parameters skips cells whose marker matches the build fingerprint, and
+does nothing at all when the manifest matches and every checksum verifies.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+from tqdm.auto import tqdm
+
+from builder.cell import CellOutcome, CellTask, load_outcome, process_cell
+from builder.compute.synapses import cell_synapses
+from builder.config import BuildConfig
+from builder.schema import CELL_COLUMNS, SYNAPSE_COLUMNS
+from builder.sources.base import Source, SourceTables
+from builder.store import writers
+from builder.store.atomic import remove_stale_temporaries, write_bytes
+from builder.store.manifest import read_manifest, verify_checksums, write_manifest
+from builder.store.paths import ARCHIVED_DIRS, DatasetPaths
+from builder.store.tables import (
+    CELL_SCHEMA,
+    COUNT_COLUMNS,
+    MITO_SCHEMA,
+    NODE_SCHEMA,
+    SYNAPSE_SCHEMA,
+    concat_parts,
+    mesh_schema_for,
+    to_arrow,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BuildResult:
+    """What a build did."""
+
+    out_dir: Path
+    complete: bool
+    up_to_date: bool = False
+    cells_built: int = 0
+    cells_computed: int = 0
+    skipped_cells: list[dict] = field(default_factory=list)
+    skipped_mitochondria: list[dict] = field(default_factory=list)
+    input_issues: list[dict] = field(default_factory=list)
+    counts: dict = field(default_factory=dict)
+
+
+def make_tasks(tables: SourceTables, fingerprint: str) -> list[CellTask]:
+    """One task per cell with only that cell's mitochondria and synapse rows."""
+    cells = tables.cells
+    syn = cell_synapses(tables.synapses, cells["cell_id"].to_numpy(np.int64))
+    mito_groups = dict(tuple(tables.mitochondria.groupby("cellid", sort=False)))
+    syn_groups = dict(tuple(syn.groupby("cell_id", sort=False)))
+    empty_m = tables.mitochondria.iloc[:0]
+    empty_s = syn.iloc[:0]
+    return [
+        CellTask(
+            cell_id=int(r.cell_id),
+            cell_type=str(r.cell_type),
+            cell_subtype=str(r.cell_subtype),
+            soma_nm=(float(r.x), float(r.y), float(r.z)),
+            mitos=mito_groups.get(r.cell_id, empty_m).reset_index(drop=True),
+            synapses=syn_groups.get(r.cell_id, empty_s).reset_index(drop=True),
+            fingerprint=fingerprint,
+        )
+        for r in cells.itertuples(index=False)
+    ]
+
+
+def _is_finished(paths: DatasetPaths, task: CellTask) -> CellOutcome | None:
+    prev = load_outcome(paths, task.cell_id)
+    if prev is None or not prev.ok or prev.fingerprint != task.fingerprint:
+        return None
+    needed = [paths.mito_csv(task.cell_type, task.cell_id), paths.swc(task.cell_id), paths.nodes_json(task.cell_id)]
+    needed += [paths.cell_part(task.cell_id, n) for n in ("mitochondria", "synapses", "skeleton_nodes", "mito_meshes")]
+    return prev if all(p.is_file() for p in needed) else None
+
+
+def run_cells(source: Source, paths: DatasetPaths, tasks: list[CellTask], workers: int) -> list[CellOutcome]:
+    """Run cell tasks on ``workers`` local processes (1: in this process), with a progress bar."""
+    out: list[CellOutcome] = []
+    bar = tqdm(total=len(tasks), desc="cells", unit="cell", disable=None)
+    if workers <= 1 or len(tasks) <= 1:
+        for t in tasks:
+            out.append(process_cell(source, paths, t))
+            bar.update()
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(process_cell, source, paths, t) for t in tasks]
+            for f in as_completed(futures):
+                out.append(f.result())
+                bar.update()
+    bar.close()
+    return out
+
+
+def build_dataset(config: BuildConfig, source: Source) -> BuildResult:
+    """Build (or resume, or confirm up to date) the dataset described by ``config``."""
+    paths = DatasetPaths(Path(config.out_dir))
+    paths.root.mkdir(parents=True, exist_ok=True)
+    n_tmp = remove_stale_temporaries(paths.root)
+    if n_tmp:
+        log.info("removed %d temporary file(s) of an interrupted build", n_tmp)
+    fingerprint = config.fingerprint(source.fingerprint())
+    manifest = read_manifest(paths)
+    if manifest and manifest.get("fingerprint") == fingerprint and manifest.get("complete"):
+        if not verify_checksums(paths.root, manifest):
+            log.info("dataset in %s is complete and up to date", paths.root)
+            return BuildResult(paths.root, complete=True, up_to_date=True, counts=manifest.get("counts", {}))
+    tables = source.tables()
+    tasks = make_tasks(tables, fingerprint)
+    done = {t.cell_id: o for t in tasks if (o := _is_finished(paths, t)) is not None}
+    todo = [t for t in tasks if t.cell_id not in done]
+    log.info("%d cells: %d already built, %d to build", len(tasks), len(done), len(todo))
+    for o in run_cells(source, paths, todo, config.workers):
+        done[o.cell_id] = o
+    result = assemble(paths, tables, tasks, done)
+    result.cells_computed = len(todo)
+    counts = result.counts
+    write_bytes(paths.report, (json.dumps(_report(result, fingerprint), indent=2) + "\n").encode())
+    write_manifest(
+        paths,
+        source_name=source.name,
+        synthetic=source.synthetic,
+        source_labels=dict(source.label_names),
+        parameters=config.output_parameters(),
+        fingerprint=fingerprint,
+        counts=counts,
+        complete=result.complete,
+    )
+    if result.complete:
+        shutil.rmtree(paths.work, ignore_errors=True)
+    return result
+
+
+def assemble(paths: DatasetPaths, tables: SourceTables, tasks: list[CellTask], outcomes: dict[int, CellOutcome]) -> BuildResult:
+    """Write the dataset-wide tables, CSVs and archives from the finished cells' parts."""
+    ok = sorted(cid for cid, o in outcomes.items() if o.ok)
+    cells = tables.cells.set_index("cell_id").loc[ok].reset_index()
+    counts = pd.DataFrame([outcomes[c].counts for c in ok], columns=list(COUNT_COLUMNS))
+    cells = pd.concat([cells, counts], axis=1)
+    writers.write_csv(paths.cells_csv, cells[list(CELL_COLUMNS)])
+    writers.write_parquet(paths.table("cells"), to_arrow(cells, CELL_SCHEMA))
+
+    def parts(name: str) -> list[Path]:
+        return [paths.cell_part(c, name) for c in ok]
+
+    concat_parts(paths.table("mitochondria"), parts("mitochondria"), MITO_SCHEMA)
+    concat_parts(paths.table("synapses"), parts("synapses"), SYNAPSE_SCHEMA)
+    concat_parts(paths.table("skeleton_nodes"), parts("skeleton_nodes"), NODE_SCHEMA)
+    concat_parts(paths.table("mito_meshes"), parts("mito_meshes"), mesh_schema_for(parts("mito_meshes")))
+    syn = pq.read_table(paths.table("synapses"), columns=list(SYNAPSE_COLUMNS)).to_pandas()
+    writers.write_csv(paths.synapses_csv, syn)
+
+    by_id = {t.cell_id: t for t in tasks}
+    expected = {paths.mito_csv(by_id[c].cell_type, c) for c in ok} | {paths.swc(c) for c in ok}
+    expected |= {paths.nodes_json(c) for c in ok}
+    for folder in ARCHIVED_DIRS:
+        (paths.root / folder).mkdir(exist_ok=True)
+        for f in (paths.root / folder).iterdir():
+            if f.is_file() and f not in expected:  # left by an earlier build with other inputs
+                f.unlink()
+        writers.write_tar_gz(paths.archive(folder), paths.root, folder)
+
+    failed = [
+        {"cell_id": cid, "reason": o.reason, "file": o.file} for cid, o in sorted(outcomes.items()) if not o.ok
+    ]
+    skipped_m = [m for c in ok for m in outcomes[c].skipped_mitos]
+    issues = [asdict(i) for i in tables.issues]
+    complete = not failed and not skipped_m and not any(i["dropped"] for i in issues)
+    mito_counts = cells[[c for c in COUNT_COLUMNS if c.startswith("n_mito_")]].sum().astype(int).to_dict()
+    summary = {
+        "cells": int(len(cells)),
+        "cells_by_type": {k: int(v) for k, v in cells["cell_type"].value_counts().sort_index().items()},
+        "mitochondria": int(cells["n_mito"].sum()),
+        "mitochondria_by_compartment": mito_counts,
+        "synapse_rows": int(len(syn)),
+        "synapse_rows_by_type": {k: int(v) for k, v in syn["synapse_type"].value_counts().sort_index().items()},
+        "skeleton_nodes": int(cells["n_nodes"].sum()),
+        "skipped_cells": len(failed),
+        "skipped_mitochondria": len(skipped_m),
+        "dropped_input_rows": sum(1 for i in issues if i["dropped"]),
+    }
+    return BuildResult(
+        out_dir=paths.root,
+        complete=complete,
+        cells_built=len(ok),
+        skipped_cells=failed,
+        skipped_mitochondria=skipped_m,
+        input_issues=issues,
+        counts=summary,
+    )
+
+
+def _report(result: BuildResult, fingerprint: str) -> dict:
+    return {
+        "complete": result.complete,
+        "fingerprint": fingerprint,
+        "cells_built": result.cells_built,
+        "cells_computed_this_run": result.cells_computed,
+        "skipped_cells": result.skipped_cells,
+        "skipped_mitochondria": result.skipped_mitochondria,
+        "input_issues": result.input_issues,
+        "counts": result.counts,
+    }

@@ -1,0 +1,235 @@
+"""Units, label codes, id ranges and table columns of the L2/3 dataset: the one place they live.
+
+Everything that converts a unit or interprets a compartment code imports it from here
+(see ``DESIGN.md`` section 2).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Mapping
+
+import numpy as np
+
+# --------------------------------------------------------------------------------------------
+# Units
+# --------------------------------------------------------------------------------------------
+#: Segmentation / neuroglancer voxel grid (nm per voxel) of ``*_vx`` columns and ``pt_position``.
+SEG_VOXEL_NM: tuple[float, float, float] = (4.0, 4.0, 40.0)
+#: Voxel size (nm) at which ``mito_vx`` counts were taken.
+MITO_VOXEL_NM: tuple[float, float, float] = (3.58, 3.58, 40.0)
+#: Volume of one ``mito_vx`` voxel in um^3 (= 512.656e-9).
+MITO_VOXEL_UM3: float = float(np.prod(np.asarray(MITO_VOXEL_NM) * 1e-3))
+NM_PER_UM: float = 1000.0
+
+#: Astrocyte rule: a mitochondrion whose centroid lies within this distance of the soma
+#: centre is ``Somatic``, otherwise ``Branch``; beyond ``ASTRO_FAR_UM`` it is flagged ``far``.
+ASTRO_SOMATIC_UM: float = 7.0
+ASTRO_FAR_UM: float = 70.0
+
+
+def vx_to_nm(vx: np.ndarray) -> np.ndarray:
+    """Convert segmentation voxel positions to nanometres.
+
+    Parameters
+    ----------
+    vx : ndarray, shape (n, 3)
+        Positions on the 4 x 4 x 40 nm segmentation grid.
+
+    Returns
+    -------
+    ndarray, shape (n, 3), float64
+        Positions in nm.
+    """
+    return np.asarray(vx, dtype=np.float64) * np.asarray(SEG_VOXEL_NM)
+
+
+def mito_vx_to_um3(mito_vx: np.ndarray) -> np.ndarray:
+    """Convert ``mito_vx`` voxel counts (3.58 x 3.58 x 40 nm voxels) to volumes in um^3."""
+    return np.asarray(mito_vx, dtype=np.float64) * MITO_VOXEL_UM3
+
+
+def complexity_index(area_um2: np.ndarray, volume_um3: np.ndarray) -> np.ndarray:
+    """Mitochondrial complexity index ``MCI = SA^3 / (16 pi^2 V^2)`` (Vincent et al. 2019).
+
+    Parameters
+    ----------
+    area_um2 : ndarray, shape (n,)
+        Surface areas in um^2.
+    volume_um3 : ndarray, shape (n,)
+        Volumes in um^3.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        Dimensionless MCI; 9 / (4 pi) = 0.716 for a sphere, larger for elongated or
+        convoluted shapes (reproduces the published ``complexityindex``).
+    """
+    a = np.asarray(area_um2, dtype=np.float64)
+    v = np.asarray(volume_um3, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return a**3 / (16.0 * np.pi**2 * v**2)
+
+
+# --------------------------------------------------------------------------------------------
+# Compartments
+# --------------------------------------------------------------------------------------------
+class Compartment(IntEnum):
+    """Skeleton node labels of the dataset (SWC type column of our output)."""
+
+    SOMATIC = 0
+    AXONAL = 1
+    BASAL = 2
+    APICAL = 3
+    UNKNOWN_DENDRITIC = 4
+    UNKNOWN = 5
+
+    @property
+    def label(self) -> str:
+        """Compartment string used in the mitochondria tables."""
+        return COMPARTMENT_NAMES[int(self)]
+
+
+#: Our code -> compartment string (DESIGN section 2).
+COMPARTMENT_NAMES: dict[int, str] = {
+    0: "Somatic",
+    1: "Axonal",
+    2: "Basal",
+    3: "Apical",
+    4: "Unknown dendritic",
+    5: "Unknown",
+}
+NAME_TO_CODE: dict[str, int] = {v: k for k, v in COMPARTMENT_NAMES.items()}
+#: Astrocyte mitochondria compartments (no node labels exist for astrocytes).
+ASTRO_COMPARTMENTS: tuple[str, str] = ("Somatic", "Branch")
+ALL_COMPARTMENT_STRINGS: tuple[str, ...] = tuple(COMPARTMENT_NAMES.values()) + ("Branch",)
+
+#: Label vocabulary of the *published* skeleton label files and per-mito tables
+#: (MicronsBinder ``lib/compartment.py``): note 4 and 5 are swapped relative to ours.
+PUBLISHED_LABEL_NAMES: dict[int, str] = {
+    0: "Somatic",
+    1: "Axonal",
+    2: "Basal",
+    3: "Apical",
+    4: "Unknown",
+    5: "Unknown dendritic",
+}
+
+
+def label_mapping(source_names: Mapping[int, str]) -> dict[int, int]:
+    """Map a source's label codes to ours *by name*, never by position.
+
+    Parameters
+    ----------
+    source_names : mapping int -> str
+        The source's code -> compartment name vocabulary.
+
+    Returns
+    -------
+    dict int -> int
+        Source code -> our code.
+
+    Raises
+    ------
+    KeyError
+        If a source name is not one of :data:`COMPARTMENT_NAMES`.
+    """
+    return {int(code): NAME_TO_CODE[name] for code, name in source_names.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# Cell types
+# --------------------------------------------------------------------------------------------
+CELL_TYPES: tuple[str, ...] = ("pyramidal", "inhibitory", "astrocyte")
+INHIBITORY_SUBTYPES: tuple[str, ...] = (
+    "basket",
+    "chandelier",
+    "bipolar",
+    "martinotti",
+    "neurogliaform",
+)
+
+# --------------------------------------------------------------------------------------------
+# Synthetic ids: far above every real Phase 1 (6485183463...) and cubic-mm (8646911...) id
+# --------------------------------------------------------------------------------------------
+DEMO_SEGMENT_ID_BASE: int = 990_000_000_000_000_000
+DEMO_FRAGMENT_ID_BASE: int = 991_000_000_000_000_000
+#: Real Phase 1 mito ids are below 4.4 million. Synthetic ones start at 20 million and stay
+#: below 31,536,000, above which ``pandas.read_json(..., typ="series")`` turns keys into dates.
+DEMO_MITO_ID_BASE: int = 20_000_000
+DEMO_SYNAPSE_ID_BASE: int = 990_000_000_000
+
+
+def is_synthetic_segment_id(seg_id: int | np.ndarray) -> bool | np.ndarray:
+    """True for ids of the synthetic demo volume (never a real MICrONS segment)."""
+    return np.asarray(seg_id, dtype=np.int64) >= DEMO_SEGMENT_ID_BASE
+
+
+# --------------------------------------------------------------------------------------------
+# Output tables (DESIGN section 4). Order matters: it is the column order written.
+# --------------------------------------------------------------------------------------------
+CELL_COLUMNS: tuple[str, ...] = ("cell_id", "x", "y", "z", "cell_type", "cell_subtype")
+SYNAPSE_COLUMNS: tuple[str, ...] = (
+    "synapse_id",
+    "cell_id",
+    "synapse_type",
+    "x",
+    "y",
+    "z",
+    "pre_root_id",
+    "post_root_id",
+    "size",
+)
+#: Extra synapse columns kept in the Parquet table only (the CSV keeps the published columns).
+SYNAPSE_EXTRA_COLUMNS: tuple[str, ...] = ("node_id", "compartment")
+SYNAPSE_TYPES: tuple[str, ...] = ("pre", "post", "autapse")
+
+#: Per-mitochondrion columns, with units in the name where there is one.
+MITO_COLUMNS: tuple[str, ...] = (
+    "mito_id",
+    "cellid",
+    "compartment",
+    "x",
+    "y",
+    "z",
+    "mito_vx",
+    "volume_um3",
+    "mesh_volume_um3",
+    "surface_area",
+    "complexityindex",
+    "pc1_um",
+    "pc2_um",
+    "pc3_um",
+    "elongation",
+    "flatness",
+    "sphericity",
+    "n_vertices",
+    "n_nodes",
+    "path_length_um",
+    "path_dist_to_soma_um",
+    "euclid_dist_to_soma_um",
+    "far",
+)
+NODE_COLUMNS: tuple[str, ...] = (
+    "cell_id",
+    "node_id",
+    "label",
+    "x",
+    "y",
+    "z",
+    "radius",
+    "parent",
+    "path_dist_to_soma_um",
+)
+MESH_COLUMNS: tuple[str, ...] = ("mito_id", "cell_id", "ox", "oy", "oz", "quantum_nm", "vertices", "faces")
+SWC_COLUMNS: tuple[str, ...] = ("node", "label", "x", "y", "z", "radius", "parent")
+
+UNITS: dict[str, str] = {
+    "x, y, z (all tables), vertices, radius": "nm",
+    "volume_um3, mesh_volume_um3": "um^3",
+    "surface_area": "um^2",
+    "pc1_um, pc2_um, pc3_um, path_length_um, path_dist_to_soma_um, euclid_dist_to_soma_um": "um",
+    "complexityindex, elongation, flatness, sphericity": "dimensionless",
+    "mito_vx": "voxels of 3.58 x 3.58 x 40 nm",
+    "size (synapses)": "cleft voxels of 4 x 4 x 40 nm",
+}

@@ -1,0 +1,291 @@
+"""The synthetic demo volume: generated deterministically, written in the published layout.
+
+``generate_demo_volume`` writes what the Phase 1 release provides (soma and cell-type tables,
+synapse table, mitochondria table, mito-cell overlaps, MeshParty skeleton h5 + label npy per
+cell through meshparty's ``skeleton_io``, and mitochondrion meshes) into a raw directory; the
+pipeline then reads it with :class:`PublishedLayoutSource`, exactly as it reads real data.
+Every cell is generated from its own seed, so the volume is identical whatever the number of
+worker processes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from builder.compute.morphometrics import mesh_morphometrics
+from builder.config import MAX_DEMO_CELLS, DemoParams
+from builder.schema import (
+    DEMO_FRAGMENT_ID_BASE,
+    DEMO_MITO_ID_BASE,
+    DEMO_SEGMENT_ID_BASE,
+    INHIBITORY_SUBTYPES,
+    MITO_VOXEL_UM3,
+    PUBLISHED_LABEL_NAMES,
+    SEG_VOXEL_NM,
+    label_mapping,
+)
+from builder.sources import demo_morphology as morph_gen
+from builder.sources.demo_mitos import capsule_meshes, place_mitochondria
+from builder.sources.demo_synapses import generate_synapses
+from builder.sources.mesh_bundle import write_bundle
+from builder.sources.published import (
+    CELL_TYPE_TABLE,
+    MESH_DIR,
+    MITO_TABLE,
+    OVERLAP_TABLE,
+    SKELETON_DIR,
+    SOMA_TABLE,
+    SYNAPSE_TABLE,
+    PublishedLayoutSource,
+)
+
+log = logging.getLogger(__name__)
+
+MARKER = "demo_volume.json"
+GENERATOR_VERSION = "1"
+BOX_LO_UM = np.array([160.0, 140.0, 2.0])  # where Phase 1 somata lie (pt_position x 4,4,40)
+BOX_SIZE_UM = np.array([250.0, 140.0, 90.0])
+NEURITE_MARGIN_UM = 8.0
+MITOS_PER_CELL = {"pyramidal": (300, 700), "inhibitory": (250, 600), "astrocyte": (100, 300)}
+MAX_MITOS_PER_CELL = 1_000  # mito ids: DEMO_MITO_ID_BASE + cell index * 1000 + k
+_VALENCE = {"pyramidal": "e", "inhibitory": "i", "astrocyte": "g"}
+
+
+def demo_source(raw_dir: Path) -> PublishedLayoutSource:
+    """The demo volume in ``raw_dir`` as a source (marked synthetic)."""
+    return PublishedLayoutSource(Path(raw_dir), name="demo", synthetic=True)
+
+
+def cell_roster(params: DemoParams) -> pd.DataFrame:
+    """Cell ids, types, subtypes and soma centres (um) of the demo volume.
+
+    About 10% astrocytes, 20% interneurons cycling through the five subtypes, the rest
+    pyramidal; somata at least 12 um apart in the 250 x 140 x 90 um box.
+    """
+    rng = np.random.default_rng([params.seed, 0])
+    n = params.cells
+    n_astro = max(1, round(0.1 * n)) if n >= 3 else 0
+    n_inh = max(1, round(0.2 * n)) if n >= 2 else 0
+    types = ["pyramidal"] * (n - n_astro - n_inh) + ["inhibitory"] * n_inh + ["astrocyte"] * n_astro
+    sub = ["pyramidal cell"] * (n - n_astro - n_inh)
+    sub += [INHIBITORY_SUBTYPES[i % len(INHIBITORY_SUBTYPES)] for i in range(n_inh)]
+    sub += ["astrocyte"] * n_astro
+    somata: list[np.ndarray] = []
+    while len(somata) < n:
+        p = BOX_LO_UM + rng.random(3) * BOX_SIZE_UM
+        if not somata or np.min(np.linalg.norm(np.array(somata) - p, axis=1)) > 12.0 or len(somata) > 2000:
+            somata.append(p)
+    order = rng.permutation(n)
+    soma = np.array(somata)
+    return pd.DataFrame(
+        {
+            "cell_id": DEMO_SEGMENT_ID_BASE + 1 + np.arange(n, dtype=np.int64),
+            "cell_type": np.array(types)[order],
+            "cell_subtype": np.array(sub)[order],
+            "sx": soma[:, 0],
+            "sy": soma[:, 1],
+            "sz": soma[:, 2],
+        }
+    )
+
+
+def _ours_to_published() -> np.ndarray:
+    lut = np.zeros(6, np.int64)
+    for pub, ours in label_mapping(PUBLISHED_LABEL_NAMES).items():
+        lut[ours] = pub
+    return lut
+
+
+def _write_skeleton(path: Path, m: morph_gen.Morphology) -> None:
+    from meshparty import skeleton, skeleton_io
+
+    sk = skeleton.Skeleton(
+        m.vertices_um * 1000.0,
+        m.edges,
+        root=0,
+        vertex_properties={"radius": m.radius_um * 1000.0},
+        remove_zero_length_edges=False,
+    )
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    skeleton_io.write_skeleton_h5(sk, str(tmp), overwrite=True)
+    os.replace(tmp, path)
+
+
+def _generate_cell(args: tuple) -> tuple[int, morph_gen.Morphology, pd.DataFrame]:
+    """Skeleton, labels and mitochondrion meshes of one cell, written to ``raw_dir``."""
+    raw_dir, seed, index, cell_id, cell_type, subtype, soma_um = args
+    rng = np.random.default_rng([seed, 1, index])
+    bounds = np.stack([BOX_LO_UM - NEURITE_MARGIN_UM, BOX_LO_UM + BOX_SIZE_UM + NEURITE_MARGIN_UM])
+    bounds[0, 2] = max(bounds[0, 2], 0.0)
+    if cell_type == "pyramidal":
+        m = morph_gen.pyramidal(rng, soma_um, bounds)
+    elif cell_type == "inhibitory":
+        m = morph_gen.interneuron(rng, soma_um, bounds, subtype)
+    else:
+        m = morph_gen.astrocyte(rng, soma_um, bounds)
+    skel_dir = Path(raw_dir) / SKELETON_DIR
+    _write_skeleton(skel_dir / f"{cell_id}_skeleton.h5", m)
+    if cell_type != "astrocyte":  # the release has no labels for astrocytes
+        lab_path = skel_dir / f"{cell_id}_skeleton_label.npy"
+        tmp = lab_path.with_name(f".{lab_path.name}.tmp-{os.getpid()}.npy")
+        np.save(tmp, _ours_to_published()[m.labels].astype(np.int64))
+        os.replace(tmp, lab_path)
+
+    n_mito = int(rng.integers(*MITOS_PER_CELL[cell_type], endpoint=True))
+    centres, axes, rmax, intended = place_mitochondria(rng, m, n_mito, cell_type)
+    ids = DEMO_MITO_ID_BASE + index * MAX_MITOS_PER_CELL + np.arange(n_mito, dtype=np.int64)
+    batch = capsule_meshes(rng, centres, axes, rmax, intended, ids)
+    write_bundle(Path(raw_dir) / MESH_DIR / f"{cell_id}.h5", batch)
+
+    props = mesh_morphometrics(batch)
+    vx = np.asarray(SEG_VOXEL_NM)
+    starts = batch.vertex_offsets[:-1]
+    lo = np.floor(np.minimum.reduceat(batch.vertices, starts, axis=0) / vx).astype(np.int64)
+    hi = np.ceil(np.maximum.reduceat(batch.vertices, starts, axis=0) / vx).astype(np.int64)
+    ctr = np.round(props[["cx", "cy", "cz"]].to_numpy() / vx).astype(np.int64)
+    rows = pd.DataFrame({"mito_id": ids, "mito_vx": np.round(props["mesh_volume_um3"].to_numpy() / MITO_VOXEL_UM3).astype(np.int64)})
+    for k, ax in enumerate("xyz"):
+        rows[f"ctr_pos_{ax}_vx"] = ctr[:, k]
+    for k, ax in enumerate("xyz"):
+        rows[f"bbox_beg_{ax}_vx"] = lo[:, k]
+    for k, ax in enumerate("xyz"):
+        rows[f"bbox_end_{ax}_vx"] = hi[:, k]
+    rows["cellid"] = cell_id
+    return index, m, rows
+
+
+def _atomic_csv(df: pd.DataFrame, path: Path, **kw) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    df.to_csv(tmp, **kw)
+    os.replace(tmp, path)
+
+
+def _marker_content(params: DemoParams) -> dict:
+    return {"generator_version": GENERATOR_VERSION, "synthetic": True, **asdict(params)}
+
+
+def generate_demo_volume(raw_dir: Path, params: DemoParams, workers: int = 1) -> PublishedLayoutSource:
+    """Write the synthetic volume into ``raw_dir`` (skipped when already there with these params).
+
+    Parameters
+    ----------
+    raw_dir : Path
+    params : DemoParams
+        ``seed`` and number of ``cells``.
+    workers : int
+        Processes generating cells in parallel (the output does not depend on it).
+
+    Returns
+    -------
+    PublishedLayoutSource
+        The generated volume, marked synthetic.
+    """
+    raw_dir = Path(raw_dir)
+    marker = raw_dir / MARKER
+    if marker.is_file():
+        try:
+            if json.loads(marker.read_text()) == _marker_content(params):
+                log.info("demo volume in %s is up to date", raw_dir)
+                return demo_source(raw_dir)
+        except json.JSONDecodeError:
+            pass
+        marker.unlink()
+    (raw_dir / SKELETON_DIR).mkdir(parents=True, exist_ok=True)
+    (raw_dir / MESH_DIR).mkdir(parents=True, exist_ok=True)
+    for stale in list((raw_dir / SKELETON_DIR).glob("*")) + list((raw_dir / MESH_DIR).glob("*")):
+        stale.unlink()
+    roster = cell_roster(params)
+    tasks = [
+        (str(raw_dir), params.seed, i, int(r.cell_id), r.cell_type, r.cell_subtype, np.array([r.sx, r.sy, r.sz]))
+        for i, r in enumerate(roster.itertuples())
+    ]
+    log.info("generating a synthetic volume of %d cells in %s", len(tasks), raw_dir)
+    morphs: list = [None] * len(tasks)
+    mito_rows: list = [None] * len(tasks)
+    bar = tqdm(total=len(tasks), desc="demo volume", unit="cell", disable=None)
+    if workers > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for i, m, rows in pool.map(_generate_cell, tasks, chunksize=1):
+                morphs[i], mito_rows[i] = m, rows
+                bar.update()
+    else:
+        for t in tasks:
+            i, m, rows = _generate_cell(t)
+            morphs[i], mito_rows[i] = m, rows
+            bar.update()
+    bar.close()
+    _write_tables(raw_dir, params, roster, morphs, mito_rows)
+    marker.write_text(json.dumps(_marker_content(params), indent=2))
+    return demo_source(raw_dir)
+
+
+def _write_tables(raw_dir: Path, params: DemoParams, roster: pd.DataFrame, morphs: list, mito_rows: list) -> None:
+    rng = np.random.default_rng([params.seed, 2])
+    ids = roster["cell_id"].to_numpy()
+    soma_vx = np.round(roster[["sx", "sy", "sz"]].to_numpy() * 1000.0 / np.asarray(SEG_VOXEL_NM)).astype(np.int64)
+    # somata the pipeline must leave out: microglia / OPC with a soma, one 'uncertain' soma
+    n_extra = 2 + len(ids) // 20
+    extra_ids = DEMO_SEGMENT_ID_BASE + 500_000 + np.arange(n_extra, dtype=np.int64)
+    extra_vx = np.round((BOX_LO_UM + rng.random((n_extra, 3)) * BOX_SIZE_UM) * 1000.0 / np.asarray(SEG_VOXEL_NM)).astype(np.int64)
+    all_ids = np.concatenate([ids, extra_ids])
+    all_vx = np.concatenate([soma_vx, extra_vx])
+    valence = [_VALENCE[t] for t in roster["cell_type"]] + ["g"] * (n_extra - 1) + ["uncertain"]
+    soma = pd.DataFrame(
+        {
+            "id": 1 + rng.permutation(len(all_ids)),
+            "cell_type": valence,
+            "pt_position": [f"[{x} {y} {z}]" for x, y, z in all_vx],
+            "pt_root_id": all_ids,
+            # the published soma_*_nm columns are broken (x*4, x*4, x*40); reproduce the defect
+            "soma_x_nm": all_vx[:, 0] * 4,
+            "soma_y_nm": all_vx[:, 0] * 4,
+            "soma_z_nm": all_vx[:, 0] * 40,
+        }
+    )
+    if len(ids) >= 2:  # the release has duplicated root ids; keep one here
+        dup = soma.iloc[[0]].assign(id=len(soma) + 1)
+        soma = pd.concat([soma, dup], ignore_index=True)
+    _atomic_csv(soma, raw_dir / SOMA_TABLE, index=False)
+
+    ext_type = ["glia"] * n_extra
+    ext_sub = [("microglia", "OPC")[k % 2] for k in range(n_extra)]
+    cls = pd.DataFrame(
+        {
+            "centroid_x": all_vx[:, 0],
+            "centroid_y": all_vx[:, 1],
+            "centroid_z": all_vx[:, 2],
+            "cell_segid": all_ids,
+            "cell_type": ["glia" if t == "astrocyte" else t for t in roster["cell_type"]] + ext_type,
+            "cell_subtype": list(roster["cell_subtype"]) + ext_sub,
+        }
+    )
+    vasc = pd.DataFrame(  # classified objects without a soma entry
+        {"centroid_x": [0, 0], "centroid_y": [0, 0], "centroid_z": [0, 0],
+         "cell_segid": DEMO_SEGMENT_ID_BASE + 900_000 + np.arange(2), "cell_type": "vasculature", "cell_subtype": "vasculature"}
+    )  # fmt: skip
+    cls = pd.concat([cls, vasc], ignore_index=True)
+    cls.index = cls.index + 1
+    _atomic_csv(cls, raw_dir / CELL_TYPE_TABLE)
+
+    mitos = pd.concat(mito_rows, ignore_index=True)
+    # mitochondria of outside fragments (no mesh, not in any dataset cell)
+    n_orph = max(1, len(mitos) // 20)
+    orph = mitos.sample(n=min(n_orph, len(mitos)), random_state=int(rng.integers(1 << 31))).copy()
+    orph["mito_id"] = DEMO_MITO_ID_BASE + MAX_MITOS_PER_CELL * MAX_DEMO_CELLS + np.arange(len(orph))
+    orph["cellid"] = DEMO_FRAGMENT_ID_BASE + rng.integers(0, 1000, size=len(orph))
+    mitos = pd.concat([mitos, orph], ignore_index=True)
+    _atomic_csv(mitos, raw_dir / MITO_TABLE, index=False)
+    overlaps = pd.DataFrame({"mito_id": mitos["mito_id"], "cellid": mitos["cellid"], "overlap_vx": mitos["mito_vx"]})
+    _atomic_csv(overlaps, raw_dir / OVERLAP_TABLE, index=False)
+
+    syn = generate_synapses(rng, ids, list(roster["cell_type"]), morphs)
+    _atomic_csv(syn, raw_dir / SYNAPSE_TABLE, index=False)

@@ -1,0 +1,125 @@
+"""Synthetic synapses for the demo volume, written with the columns of ``pni_synapses_v185.csv``.
+
+Connections between demo cells are placed where an axon of one cell passes within 2 um of a
+dendrite or soma of another (or of itself: a few autapses), so the geometry is consistent for
+both partners and reciprocal pairs arise naturally. The rest connect to outside fragments:
+inputs on spines and somata, outputs along axons.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from builder.schema import DEMO_FRAGMENT_ID_BASE, DEMO_SYNAPSE_ID_BASE, SEG_VOXEL_NM, Compartment
+from builder.sources.demo_morphology import Morphology, _unit
+
+CONTACT_UM = 2.0
+P_CONNECT = 0.35
+P_AUTAPSE = 0.03
+POST_PER_UM = 0.35  # fragment inputs per um of dendrite
+PRE_PER_UM = 0.12  # fragment outputs per um of axon
+N_FRAGMENTS_PER_CELL = 40
+
+SYN_COLUMNS = [
+    "id", "pre_root_id", "post_root_id", "cleft_vx",
+    "ctr_pt_x_nm", "ctr_pt_y_nm", "ctr_pt_z_nm",
+    "pre_pos_x_vx", "pre_pos_y_vx", "pre_pos_z_vx",
+    "ctr_pos_x_vx", "ctr_pos_y_vx", "ctr_pos_z_vx",
+    "post_pos_x_vx", "post_pos_y_vx", "post_pos_z_vx",
+]  # fmt: skip
+
+
+def _surface_points(rng, m: Morphology, nodes: np.ndarray, extra: tuple[float, float]) -> np.ndarray:
+    """Points beside ``nodes`` at (radius + U(extra)) um, perpendicular to the neurite."""
+    v = m.vertices_um
+    par = np.where(m.parent[nodes] >= 0, m.parent[nodes], nodes)
+    t = _unit(v[nodes] - v[par] + 1e-9)
+    side = _unit(np.cross(t, rng.normal(size=(len(nodes), 3))))
+    dist = m.radius_um[nodes] + rng.uniform(*extra, size=len(nodes))
+    return v[nodes] + side * dist[:, None]
+
+
+def generate_synapses(
+    rng: np.random.Generator, cell_ids: np.ndarray, cell_types: list[str], morphs: list[Morphology]
+) -> pd.DataFrame:
+    """Synapse table of the demo volume in the published columns (ids shuffled like the release).
+
+    Parameters
+    ----------
+    cell_ids : ndarray, shape (c,)
+    cell_types : list of str, ``pyramidal`` / ``inhibitory`` / ``astrocyte``
+    morphs : list of Morphology, one per cell
+
+    Returns
+    -------
+    DataFrame with :data:`SYN_COLUMNS`
+    """
+    neurons = [i for i, t in enumerate(cell_types) if t != "astrocyte"]
+    n_frag = max(200, N_FRAGMENTS_PER_CELL * len(cell_ids))
+    fragments = DEMO_FRAGMENT_ID_BASE + np.arange(n_frag, dtype=np.int64)
+    rows_pre, rows_post, rows_pos = [], [], []
+
+    # 1. contacts between demo cells
+    ax_xyz, ax_cell, de_xyz, de_cell = [], [], [], []
+    for i in neurons:
+        m = morphs[i]
+        ax = np.flatnonzero(m.labels == int(Compartment.AXONAL))[::3]
+        de = np.flatnonzero(np.isin(m.labels, [0, 2, 3, 4]))
+        ax_xyz.append(m.vertices_um[ax])
+        ax_cell.append(np.full(len(ax), i))
+        de_xyz.append(m.vertices_um[de])
+        de_cell.append(np.full(len(de), i))
+    if neurons:
+        ax_xyz, ax_cell = np.concatenate(ax_xyz), np.concatenate(ax_cell)
+        de_xyz, de_cell = np.concatenate(de_xyz), np.concatenate(de_cell)
+        dist, j = cKDTree(de_xyz).query(ax_xyz, k=1, distance_upper_bound=CONTACT_UM)
+        hit = np.isfinite(dist)
+        pre_c, post_c = ax_cell[hit], de_cell[j[hit]]
+        p = np.where(pre_c == post_c, P_AUTAPSE, P_CONNECT)
+        keep = rng.random(len(p)) < p
+        rows_pre.append(cell_ids[pre_c[keep]])
+        rows_post.append(cell_ids[post_c[keep]])
+        rows_pos.append((ax_xyz[hit][keep] + de_xyz[j[hit]][keep]) / 2)
+
+    # 2. fragments onto dendrites (spines) and somata; 3. axons onto fragments
+    for i in neurons:
+        m = morphs[i]
+        edge = np.linalg.norm(m.vertices_um - m.vertices_um[np.maximum(m.parent, 0)], axis=1)
+        de = np.flatnonzero(np.isin(m.labels, [2, 3, 4, 5]))
+        k = rng.poisson(POST_PER_UM * edge[de].sum())
+        pts = _surface_points(rng, m, rng.choice(de, size=k), (0.5, 1.5)) if k and len(de) else np.zeros((0, 3))
+        ks = int(rng.integers(15, 50))
+        soma_pts = m.vertices_um[0] + _unit(rng.normal(size=(ks, 3))) * (m.soma_radius_um + 0.2)
+        post_pts = np.concatenate([pts, soma_pts])
+        rows_pre.append(rng.choice(fragments, size=len(post_pts)))
+        rows_post.append(np.full(len(post_pts), cell_ids[i]))
+        rows_pos.append(post_pts)
+        ax = np.flatnonzero(m.labels == int(Compartment.AXONAL))
+        k = rng.poisson(PRE_PER_UM * edge[ax].sum()) if len(ax) else 0
+        if k:
+            rows_pre.append(np.full(k, cell_ids[i]))
+            rows_post.append(rng.choice(fragments, size=k))
+            rows_pos.append(_surface_points(rng, m, rng.choice(ax, size=k), (0.1, 0.3)))
+
+    pre = np.concatenate(rows_pre) if rows_pre else np.zeros(0, np.int64)
+    post = np.concatenate(rows_post) if rows_post else np.zeros(0, np.int64)
+    pos_nm = (np.concatenate(rows_pos) if rows_pos else np.zeros((0, 3))) * 1000.0
+    n = len(pre)
+    vx = np.asarray(SEG_VOXEL_NM)
+    ctr_vx = np.round(pos_nm / vx).astype(np.int64)
+    shift = np.round(_unit(rng.normal(size=(n, 3))) * [30, 30, 1]).astype(np.int64)
+    ids = DEMO_SYNAPSE_ID_BASE + rng.permutation(n).astype(np.int64)
+    df = pd.DataFrame(
+        np.column_stack(
+            [
+                ids, pre, post,
+                np.round(rng.lognormal(np.log(250), 0.6, size=n)).astype(np.int64),
+                ctr_vx * vx.astype(np.int64),
+                ctr_vx + shift, ctr_vx, ctr_vx - shift,
+            ]
+        ),
+        columns=SYN_COLUMNS,
+    )  # fmt: skip
+    return df.sort_values("id", ignore_index=True)

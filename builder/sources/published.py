@@ -1,0 +1,271 @@
+"""Parsers of the published Phase 1 tables (DESIGN section 3) and a source reading that layout.
+
+Each parser checks columns and types and converts positions to nm. A missing file or column is
+an :class:`InputFileError` naming the file and column; a bad row (NaN coordinates, unparsable
+value, duplicated id) is dropped and returned as a :class:`SourceIssue`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from builder.compute.meshes import MeshBatch
+from builder.errors import CellInputError, InputFileError
+from builder.schema import PUBLISHED_LABEL_NAMES, SEG_VOXEL_NM, vx_to_nm
+from builder.sources.base import SkeletonInput, SourceIssue, SourceTables
+from builder.sources.mesh_bundle import read_bundle
+
+SOMA_TABLE = "soma_valence_v185.csv"
+CELL_TYPE_TABLE = "220309_cell_type_classification.csv"
+SYNAPSE_TABLE = "pni_synapses_v185.csv"
+MITO_TABLE = "211019_mitochondria_info.csv"
+OVERLAP_TABLE = "pni_mito_cell_overlaps_v185.csv"
+SKELETON_DIR = "211019_smoothed_skeletons"
+MESH_DIR = "mito_meshes"
+
+_XYZ = ("x", "y", "z")
+
+
+def _read_csv(path: Path, required: tuple[str, ...], **kw) -> pd.DataFrame:
+    if not path.is_file():
+        raise InputFileError(path, "file not found", "Put the published file there or rerun the download")
+    try:
+        df = pd.read_csv(path, **kw)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputFileError(path, f"not a readable CSV ({exc})", "Re-download the file") from exc
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise InputFileError(
+            path,
+            f"missing column(s) {missing}; found {list(df.columns)[:20]}",
+            "Is this the right file? Re-download it",
+        )
+    return df
+
+
+def _numeric(df: pd.DataFrame, cols: list[str], path: Path) -> pd.DataFrame:
+    """Coerce ``cols`` to numbers; a column that is mostly non-numeric is a file error."""
+    out = df.copy()
+    for c in cols:
+        conv = pd.to_numeric(out[c], errors="coerce")
+        if len(out) and conv.isna().all() and out[c].notna().any():
+            raise InputFileError(path, f"column '{c}' holds no numbers (e.g. {out[c].iloc[0]!r})")
+        out[c] = conv
+    return out
+
+
+def _drop_bad_rows(
+    df: pd.DataFrame, cols: list[str], id_col: str, kind: str, path: Path, issues: list[SourceIssue]
+) -> pd.DataFrame:
+    """Drop rows with a missing / non-finite value in ``cols`` and report them by id."""
+    vals = df[cols].to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(vals).all(axis=1)
+    for row in np.flatnonzero(bad):
+        which = [c for c, ok in zip(cols, np.isfinite(vals[row])) if not ok]
+        rid = df[id_col].iloc[row]
+        issues.append(
+            SourceIssue(kind, int(rid) if pd.notna(rid) else -1, f"row {row + 2}: missing or non-finite {which}", path.name)
+        )
+    return df.loc[~bad]
+
+
+def _drop_duplicates(df: pd.DataFrame, id_col: str, kind: str, path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
+    dup = df[id_col].duplicated(keep="first").to_numpy()
+    for rid in df.loc[dup, id_col].unique():
+        issues.append(
+            SourceIssue(kind, int(rid), f"duplicated {id_col} in {path.name}; kept the first row", path.name, dropped=False)
+        )
+    return df.loc[~dup]
+
+
+def parse_position_strings(s: pd.Series, path: Path, column: str) -> np.ndarray:
+    """Parse ``"[x y z]"`` strings (numpy-printed voxel positions) into an (n, 3) float array.
+
+    Unparsable entries become NaN rows.
+    """
+    parts = s.astype(str).str.strip().str.strip("[]").str.split(expand=True)
+    if parts.shape[1] < 3:
+        raise InputFileError(path, f"column '{column}' is not of the form '[x y z]'")
+    return parts.iloc[:, :3].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+
+
+def read_soma_table(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
+    """``soma_valence_v185.csv`` -> ``cell_id, valence, x, y, z`` (nm).
+
+    The published ``soma_*_nm`` columns are wrong (x*4 repeated, z = 10x); positions are
+    recomputed from ``pt_position`` (4 x 4 x 40 nm voxels). Duplicated root ids keep their
+    first row and are reported.
+    """
+    df = _read_csv(path, ("id", "cell_type", "pt_position", "pt_root_id"))
+    df = _numeric(df, ["pt_root_id"], path)
+    xyz = vx_to_nm(parse_position_strings(df["pt_position"], path, "pt_position"))
+    out = pd.DataFrame({"cell_id": df["pt_root_id"], "valence": df["cell_type"].astype(str)})
+    out[list(_XYZ)] = xyz
+    out = _drop_bad_rows(out, ["cell_id", *_XYZ], "cell_id", "cell", path, issues)
+    out["cell_id"] = out["cell_id"].astype(np.int64)
+    return _drop_duplicates(out, "cell_id", "cell", path, issues).reset_index(drop=True)
+
+
+def read_cell_types(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
+    """Cell-type classification -> ``cell_id, cell_type, cell_subtype`` (source vocabulary)."""
+    df = _read_csv(path, ("cell_segid", "cell_type", "cell_subtype"))
+    df = _numeric(df, ["cell_segid"], path)
+    out = pd.DataFrame(
+        {"cell_id": df["cell_segid"], "cell_type": df["cell_type"].astype(str), "cell_subtype": df["cell_subtype"].astype(str)}
+    )
+    out = _drop_bad_rows(out, ["cell_id"], "cell_id", "cell", path, issues)
+    out["cell_id"] = out["cell_id"].astype(np.int64)
+    return _drop_duplicates(out, "cell_id", "cell", path, issues).reset_index(drop=True)
+
+
+def select_cells(somata: pd.DataFrame, types: pd.DataFrame) -> pd.DataFrame:
+    """Cells with a soma that are pyramidal, inhibitory or astrocytes.
+
+    Returns
+    -------
+    DataFrame
+        ``cell_id, x, y, z`` (soma, nm), ``cell_type`` in {pyramidal, inhibitory, astrocyte},
+        ``cell_subtype``; sorted by ``cell_id``.
+    """
+    m = somata.merge(types, on="cell_id", how="inner")
+    t = m["cell_type"].str.lower()
+    st = m["cell_subtype"].str.lower()
+    astro = (t == "glia") & (st == "astrocyte") | (t == "astrocyte")
+    keep = t.isin(["pyramidal", "inhibitory"]) | astro
+    m = m.loc[keep].copy()
+    m.loc[astro[keep], "cell_type"] = "astrocyte"
+    m["cell_type"] = m["cell_type"].str.lower()
+    return m[["cell_id", *_XYZ, "cell_type", "cell_subtype"]].sort_values("cell_id", ignore_index=True)
+
+
+def read_synapses(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
+    """``pni_synapses_v185.csv`` -> ``synapse_id, pre_root_id, post_root_id, x, y, z, size``.
+
+    Position is the cleft centre ``ctr_pt_*_nm`` (already nm); ``size`` is ``cleft_vx``.
+    """
+    cols = ("id", "pre_root_id", "post_root_id", "cleft_vx", "ctr_pt_x_nm", "ctr_pt_y_nm", "ctr_pt_z_nm")
+    df = _read_csv(path, cols, usecols=lambda c: c in cols)
+    df = _numeric(df, list(cols), path)
+    out = df.rename(
+        columns={"id": "synapse_id", "cleft_vx": "size", "ctr_pt_x_nm": "x", "ctr_pt_y_nm": "y", "ctr_pt_z_nm": "z"}
+    )
+    out = _drop_bad_rows(out, ["synapse_id", "pre_root_id", "post_root_id", *_XYZ], "synapse_id", "synapse", path, issues)
+    for c in ("synapse_id", "pre_root_id", "post_root_id"):
+        out[c] = out[c].astype(np.int64)
+    out["size"] = out["size"].fillna(0).astype(np.int64)
+    out = _drop_duplicates(out, "synapse_id", "synapse", path, issues)
+    return out[["synapse_id", "pre_root_id", "post_root_id", *_XYZ, "size"]].reset_index(drop=True)
+
+
+def read_mito_table(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
+    """``211019_mitochondria_info.csv`` -> ``mito_id, cellid, mito_vx, x, y, z`` (centre, nm)."""
+    cols = ("mito_id", "mito_vx", "ctr_pos_x_vx", "ctr_pos_y_vx", "ctr_pos_z_vx", "cellid")
+    df = _read_csv(path, cols)
+    df = _numeric(df, list(cols), path)
+    out = pd.DataFrame({"mito_id": df["mito_id"], "cellid": df["cellid"], "mito_vx": df["mito_vx"]})
+    out[list(_XYZ)] = df[["ctr_pos_x_vx", "ctr_pos_y_vx", "ctr_pos_z_vx"]].to_numpy(np.float64) * np.asarray(SEG_VOXEL_NM)
+    out = _drop_bad_rows(out, ["mito_id", "cellid", "mito_vx", *_XYZ], "mito_id", "mitochondrion", path, issues)
+    for c in ("mito_id", "cellid", "mito_vx"):
+        out[c] = out[c].astype(np.int64)
+    out = _drop_duplicates(out, "mito_id", "mitochondrion", path, issues)
+    return out.reset_index(drop=True)
+
+
+def file_fingerprint(paths: list[Path]) -> str:
+    """Cheap fingerprint of input files: name, size and modification time of each."""
+    h = hashlib.sha256()
+    for p in sorted(paths):
+        st = p.stat() if p.exists() else None
+        h.update(f"{p.name}:{st.st_size if st else -1}:{st.st_mtime_ns if st else -1};".encode())
+    return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class PublishedLayoutSource:
+    """A directory holding the Phase 1 files in their published layout, plus mesh bundles.
+
+    Attributes
+    ----------
+    raw_dir : Path
+    name : str
+    synthetic : bool
+        True for the demo volume (recorded in the manifest).
+    """
+
+    raw_dir: Path
+    name: str = "phase1"
+    synthetic: bool = False
+
+    @property
+    def label_names(self) -> Mapping[int, str]:
+        """Published skeleton label vocabulary (MicronsBinder codes)."""
+        return PUBLISHED_LABEL_NAMES
+
+    def fingerprint(self) -> str:
+        """Changes when any table of the layout changes (size or mtime)."""
+        return file_fingerprint([self.raw_dir / t for t in (SOMA_TABLE, CELL_TYPE_TABLE, SYNAPSE_TABLE, MITO_TABLE)])
+
+    def tables(self) -> SourceTables:
+        """Parse the soma, cell-type, mitochondria and synapse tables."""
+        issues: list[SourceIssue] = []
+        somata = read_soma_table(self.raw_dir / SOMA_TABLE, issues)
+        types = read_cell_types(self.raw_dir / CELL_TYPE_TABLE, issues)
+        cells = select_cells(somata, types)
+        mitos = read_mito_table(self.raw_dir / MITO_TABLE, issues)
+        mitos = mitos.loc[mitos["cellid"].isin(cells["cell_id"])].reset_index(drop=True)
+        syn = read_synapses(self.raw_dir / SYNAPSE_TABLE, issues)
+        return SourceTables(cells=cells, mitochondria=mitos, synapses=syn, issues=issues)
+
+    def skeleton_paths(self, cell_id: int) -> tuple[Path, Path]:
+        """``{id}_skeleton.h5`` and ``{id}_skeleton_label.npy`` of a cell."""
+        d = self.raw_dir / SKELETON_DIR
+        return d / f"{cell_id}_skeleton.h5", d / f"{cell_id}_skeleton_label.npy"
+
+    def skeleton(self, cell_id: int) -> SkeletonInput:
+        """Read a MeshParty skeleton (meshparty's skeleton_io) and its label file, if any."""
+        from meshparty import skeleton_io
+
+        h5, npy = self.skeleton_paths(cell_id)
+        if not h5.is_file():
+            raise CellInputError(cell_id, "missing skeleton file", h5)
+        try:
+            sk = skeleton_io.read_skeleton_h5(str(h5))
+        except Exception as exc:  # h5py / json errors of a damaged file
+            raise CellInputError(cell_id, f"unreadable skeleton ({type(exc).__name__}: {exc})", h5) from exc
+        radius = sk.vertex_properties.get("radius") if sk.vertex_properties else None
+        labels = None
+        if npy.is_file():
+            try:
+                labels = np.load(npy, allow_pickle=False)
+            except Exception as exc:
+                raise CellInputError(cell_id, f"unreadable label file ({exc})", npy) from exc
+            if labels.shape != (len(sk.vertices),):
+                raise CellInputError(
+                    cell_id, f"label file has {labels.shape} entries for {len(sk.vertices)} skeleton nodes", npy
+                )
+        root = sk.root if sk.root is not None else 0
+        return SkeletonInput(
+            vertices=np.asarray(sk.vertices, np.float64),
+            edges=np.asarray(sk.edges, np.int64),
+            root=int(root),
+            radius=None if radius is None else np.asarray(radius, np.float64),
+            labels=labels,
+            path=str(h5),
+        )
+
+    def meshes(self, cell_id: int, mito_ids: np.ndarray) -> tuple[MeshBatch, dict[int, str]]:
+        """The cell's mitochondrion meshes from its bundle ``mito_meshes/{cell_id}.h5``."""
+        path = self.raw_dir / MESH_DIR / f"{cell_id}.h5"
+        if not path.is_file():
+            empty = MeshBatch.from_meshes([], [])
+            return empty, {int(m): f"no mesh file {path.name}" for m in mito_ids}
+        try:
+            return read_bundle(path, mito_ids)
+        except Exception as exc:
+            raise CellInputError(cell_id, f"unreadable mesh bundle ({type(exc).__name__}: {exc})", path) from exc

@@ -1,0 +1,124 @@
+"""``manifest.json``: what was built, from what, with which code, and the checksum of every file."""
+
+from __future__ import annotations
+
+import json
+import platform
+from importlib import metadata
+from pathlib import Path
+
+from builder.schema import (
+    ASTRO_FAR_UM,
+    ASTRO_SOMATIC_UM,
+    COMPARTMENT_NAMES,
+    MITO_VOXEL_NM,
+    SEG_VOXEL_NM,
+    UNITS,
+    label_mapping,
+)
+from builder.store.atomic import sha256_file, write_bytes
+from builder.store.paths import DatasetPaths
+
+MANIFEST_VERSION = 1
+_PACKAGES = ("numpy", "pandas", "pyarrow", "scipy", "h5py", "trimesh", "meshparty", "navis", "nglui", "tqdm")
+_NOT_CHECKSUMMED = {"manifest.json", "build_report.json"}
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and of the packages that shape the output."""
+    out = {"python": platform.python_version()}
+    for p in _PACKAGES:
+        try:
+            out[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            out[p] = "not installed"
+    return out
+
+
+def dataset_files(root: Path) -> list[Path]:
+    """Files that belong to the dataset (no work area, temporaries, manifest or report)."""
+    out = []
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root)
+        if not p.is_file() or rel.parts[0].startswith(".") or p.name.startswith("."):
+            continue
+        if rel.as_posix() in _NOT_CHECKSUMMED:
+            continue
+        out.append(p)
+    return out
+
+
+def checksums(root: Path) -> dict[str, dict]:
+    """``{relative path: {"sha256": ..., "bytes": ...}}`` for every dataset file."""
+    return {
+        p.relative_to(root).as_posix(): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+        for p in dataset_files(root)
+    }
+
+
+def write_manifest(
+    paths: DatasetPaths,
+    *,
+    source_name: str,
+    synthetic: bool,
+    source_labels: dict[int, str],
+    parameters: dict,
+    fingerprint: str,
+    counts: dict,
+    complete: bool,
+) -> dict:
+    """Compute checksums and write ``manifest.json`` atomically (always the last file written)."""
+    manifest = {
+        "manifest_version": MANIFEST_VERSION,
+        "dataset": "MICrONS Phase 1 layer 2/3 mitochondria dataset (L2/3 dataset)",
+        "source": {"name": source_name, "synthetic": synthetic},
+        "synthetic": synthetic,
+        "parameters": parameters,
+        "seed": parameters.get("demo", {}).get("seed"),
+        "fingerprint": fingerprint,
+        "complete": complete,
+        "package_versions": package_versions(),
+        "counts": counts,
+        "units": {
+            **UNITS,
+            "segmentation_voxel_nm": list(SEG_VOXEL_NM),
+            "mito_voxel_nm": list(MITO_VOXEL_NM),
+        },
+        "label_mapping": {
+            "dataset_codes": {str(k): v for k, v in COMPARTMENT_NAMES.items()},
+            "source_codes": {str(k): v for k, v in source_labels.items()},
+            "source_to_dataset": {str(k): v for k, v in label_mapping(source_labels).items()},
+            "matched_by": "name",
+            "astrocytes": (
+                f"no source labels; mitochondria 'Somatic' within {ASTRO_SOMATIC_UM} um of the soma centre, "
+                f"else 'Branch', 'far' beyond {ASTRO_FAR_UM} um; skeleton nodes 0 within "
+                f"{ASTRO_SOMATIC_UM} um, else 5"
+            ),
+        },
+        "files": checksums(paths.root),
+    }
+    write_bytes(paths.manifest, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    return manifest
+
+
+def read_manifest(paths: DatasetPaths) -> dict | None:
+    """The manifest, or None if absent or unreadable."""
+    try:
+        return json.loads(paths.manifest.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def verify_checksums(root: Path, manifest: dict) -> list[str]:
+    """Problems found comparing files on disk with the manifest (empty list when intact)."""
+    problems = []
+    listed = manifest.get("files", {})
+    on_disk = {p.relative_to(root).as_posix() for p in dataset_files(root)}
+    for rel in sorted(set(listed) - on_disk):
+        problems.append(f"{rel}: listed in manifest.json but missing")
+    for rel in sorted(on_disk - set(listed)):
+        problems.append(f"{rel}: not listed in manifest.json")
+    for rel in sorted(set(listed) & on_disk):
+        if sha256_file(root / rel) != listed[rel]["sha256"]:
+            problems.append(f"{rel}: sha256 differs from manifest.json (file changed or damaged)")
+    return problems

@@ -1,0 +1,143 @@
+"""Check a built dataset against the format of DESIGN section 4 (``python -m builder validate``)."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from builder.schema import (
+    ALL_COMPARTMENT_STRINGS,
+    CELL_COLUMNS,
+    CELL_TYPES,
+    MESH_COLUMNS,
+    MITO_COLUMNS,
+    NODE_COLUMNS,
+    SYNAPSE_COLUMNS,
+    SYNAPSE_TYPES,
+)
+from builder.store.manifest import read_manifest, verify_checksums
+from builder.store.paths import ARCHIVED_DIRS, DatasetPaths
+
+_TABLE_COLUMNS = {
+    "cells": CELL_COLUMNS,
+    "mitochondria": MITO_COLUMNS,
+    "synapses": SYNAPSE_COLUMNS,
+    "skeleton_nodes": NODE_COLUMNS,
+    "mito_meshes": MESH_COLUMNS,
+}
+
+
+def check_swc(path: Path) -> tuple[list[str], int]:
+    """Problems of one SWC file and its node count."""
+    text = path.read_text()
+    if any(line.startswith("#") for line in text.splitlines()):
+        return [f"{path.name}: has comment lines"], 0
+    try:
+        a = np.loadtxt(path, ndmin=2)
+    except ValueError as exc:
+        return [f"{path.name}: not numeric SWC ({exc})"], 0
+    if a.shape[1] != 7:
+        return [f"{path.name}: {a.shape[1]} columns, expected 7 (node label x y z radius parent)"], 0
+    n = len(a)
+    probs = []
+    node, label, parent = a[:, 0].astype(np.int64), a[:, 1], a[:, 6].astype(np.int64)
+    if not np.array_equal(np.sort(node), np.arange(n)):
+        probs.append(f"{path.name}: node ids are not 0..{n - 1}")
+    if np.sum(parent == -1) != 1:
+        probs.append(f"{path.name}: {int(np.sum(parent == -1))} roots, expected 1")
+    if np.any((parent < -1) | (parent >= n)):
+        probs.append(f"{path.name}: parent id out of range")
+    if np.any(~np.isin(label, np.arange(6))):
+        probs.append(f"{path.name}: labels outside 0-5")
+    if not np.isfinite(a[:, 2:6]).all():
+        probs.append(f"{path.name}: non-finite coordinates or radius")
+    return probs, n
+
+
+def validate_dataset(root: Path) -> list[str]:
+    """All problems found in the dataset at ``root`` (empty list: valid)."""
+    paths = DatasetPaths(Path(root))
+    if not paths.root.is_dir():
+        return [f"{paths.root}: no such directory"]
+    manifest = read_manifest(paths)
+    if manifest is None:
+        return [f"{paths.manifest}: missing or unreadable; the build did not finish (rerun `python -m builder`)"]
+    probs = verify_checksums(paths.root, manifest)
+
+    def csv(path: Path, cols: tuple[str, ...]) -> pd.DataFrame | None:
+        if not path.is_file():
+            probs.append(f"{path.relative_to(paths.root)}: missing")
+            return None
+        df = pd.read_csv(path)
+        if list(df.columns[: len(cols)]) != list(cols):
+            probs.append(f"{path.relative_to(paths.root)}: columns {list(df.columns)} do not start with {list(cols)}")
+            return None
+        return df
+
+    cells = csv(paths.cells_csv, CELL_COLUMNS)
+    syn = csv(paths.synapses_csv, SYNAPSE_COLUMNS)
+    if cells is None:
+        return probs
+    if cells["cell_id"].duplicated().any():
+        probs.append("cell table: duplicated cell_id")
+    bad_types = set(cells["cell_type"]) - set(CELL_TYPES)
+    if bad_types:
+        probs.append(f"cell table: unknown cell_type {sorted(bad_types)}")
+    n_mito = 0
+    for cid, ctype in zip(cells["cell_id"], cells["cell_type"]):
+        swc_probs, n_nodes = check_swc(paths.swc(cid)) if paths.swc(cid).is_file() else ([f"{paths.swc(cid).name}: missing"], 0)
+        probs += swc_probs
+        mito = csv(paths.mito_csv(ctype, cid), MITO_COLUMNS)
+        if mito is None:
+            continue
+        n_mito += len(mito)
+        bad = set(mito["compartment"]) - set(ALL_COMPARTMENT_STRINGS)
+        if bad:
+            probs.append(f"microns/{ctype}_{cid}.csv: unknown compartments {sorted(bad)}")
+        if (mito["cellid"] != cid).any():
+            probs.append(f"microns/{ctype}_{cid}.csv: cellid differs from the file's cell")
+        jpath = paths.nodes_json(cid)
+        if not jpath.is_file():
+            probs.append(f"nodes/{jpath.name}: missing")
+            continue
+        assoc = json.loads(jpath.read_text())
+        if set(map(int, assoc)) != set(mito["mito_id"]):
+            probs.append(f"nodes/{jpath.name}: mito ids differ from microns/{ctype}_{cid}.csv")
+        all_nodes = [n for v in assoc.values() for n in v]
+        if all_nodes and n_nodes and (min(all_nodes) < 0 or max(all_nodes) >= n_nodes):
+            probs.append(f"nodes/{jpath.name}: node id outside the skeleton's 0..{n_nodes - 1}")
+    if syn is not None:
+        if set(syn["synapse_type"]) - set(SYNAPSE_TYPES):
+            probs.append(f"synapse table: unknown synapse_type {sorted(set(syn['synapse_type']) - set(SYNAPSE_TYPES))}")
+        if not syn["cell_id"].isin(cells["cell_id"]).all():
+            probs.append("synapse table: cell_id not in the cell table")
+    for name, cols in _TABLE_COLUMNS.items():
+        p = paths.table(name)
+        if not p.is_file():
+            probs.append(f"tables/{name}.parquet: missing")
+            continue
+        meta = pq.read_metadata(p)
+        missing = set(cols) - set(pq.read_schema(p).names)
+        if missing:
+            probs.append(f"tables/{name}.parquet: missing columns {sorted(missing)}")
+        expected = {"mitochondria": n_mito, "cells": len(cells), "synapses": None if syn is None else len(syn)}.get(name)
+        if expected is not None and meta.num_rows != expected:
+            probs.append(f"tables/{name}.parquet: {meta.num_rows} rows, the CSV files have {expected}")
+    for folder in ARCHIVED_DIRS:
+        a = paths.archive(folder)
+        if not a.is_file():
+            probs.append(f"{a.name}: missing")
+            continue
+        with tarfile.open(a, "r:gz") as tar:
+            members = sorted(m.name for m in tar.getmembers() if m.isfile())
+        on_disk = sorted(p.relative_to(paths.root).as_posix() for p in (paths.root / folder).glob("*") if p.is_file())
+        if members != on_disk:
+            probs.append(f"{a.name}: members differ from the {folder}/ folder")
+    if manifest.get("counts", {}).get("cells") not in (None, len(cells)):
+        probs.append("manifest.json: cell count differs from the cell table")
+    return probs

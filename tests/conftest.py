@@ -1,0 +1,61 @@
+"""Shared fixtures: a small demo volume and dataset built once per session, real samples."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from builder.config import BuildConfig, DemoParams
+from builder.pipeline import build_dataset
+from builder.sources.demo import generate_demo_volume
+
+REPO = Path(__file__).resolve().parents[1]
+REALDATA = REPO.parent / "shared" / "realdata"
+SMALL = DemoParams(seed=7, cells=6)
+
+
+@pytest.fixture(scope="session")
+def realdata() -> Path:
+    """The real MICrONS samples next to the repository (skipped when absent)."""
+    if not REALDATA.is_dir():
+        pytest.skip(f"real MICrONS samples not found at {REALDATA} (they live in ../shared/realdata)")
+    return REALDATA
+
+
+@pytest.fixture(scope="session")
+def small_raw(tmp_path_factory) -> Path:
+    """A 6-cell demo volume in the published layout (read-only: copy before damaging)."""
+    raw = tmp_path_factory.mktemp("raw") / "demo"
+    generate_demo_volume(raw, SMALL, workers=1)
+    return raw
+
+
+@pytest.fixture(scope="session")
+def small_dataset(small_raw, tmp_path_factory) -> Path:
+    """The dataset built from :func:`small_raw` (read-only)."""
+    out = tmp_path_factory.mktemp("ds") / "demo"
+    cfg = BuildConfig(source="demo", raw_dir=small_raw, out_dir=out, demo=SMALL, workers=1)
+    res = build_dataset(cfg, generate_demo_volume(small_raw, SMALL))
+    assert res.complete
+    return out
+
+
+@pytest.fixture()
+def raw_copy(small_raw, tmp_path) -> Path:
+    """A private copy of the small demo volume, free to damage."""
+    dst = tmp_path / "raw"
+    shutil.copytree(small_raw, dst)
+    return dst
+
+
+@pytest.fixture(scope="session")
+def default_dataset(tmp_path_factory) -> Path:
+    """The default 40-cell demo, generated and built as ``python -m builder`` does."""
+    root = tmp_path_factory.mktemp("default")
+    params = DemoParams()
+    src = generate_demo_volume(root / "raw", params, workers=2)
+    cfg = BuildConfig(source="demo", raw_dir=root / "raw", out_dir=root / "demo", demo=params, workers=2)
+    assert build_dataset(cfg, src).complete
+    return root / "demo"

@@ -1,0 +1,103 @@
+"""Parsers of the published tables: fixtures in the exact published format, and real samples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from builder.errors import InputFileError
+from builder.schema import complexity_index, mito_vx_to_um3
+from builder.sources.published import (
+    read_cell_types,
+    read_mito_table,
+    read_soma_table,
+    read_synapses,
+    select_cells,
+)
+
+SOMA_CSV = """id,cell_type,pt_position,pt_root_id,soma_x_nm,soma_y_nm,soma_z_nm
+17,e,[103860  44385    891],648518346349540057,415440,415440,4154400
+453,e,[84054 50604  1424],648518346349538466,336216,336216,3362160
+9,g,[70000 40000  100],648518346349500001,280000,280000,2800000
+10,g,[70000 40000  100],648518346349500001,280000,280000,2800000
+"""
+
+
+def test_soma_positions_recomputed_from_pt_position_and_duplicates_reported(tmp_path):
+    p = tmp_path / "soma_valence_v185.csv"
+    p.write_text(SOMA_CSV)
+    issues = []
+    df = read_soma_table(p, issues)
+    assert df.loc[0, ["x", "y", "z"]].tolist() == [103860 * 4, 44385 * 4, 891 * 40]
+    assert len(df) == 3
+    assert [(i.id, i.dropped) for i in issues] == [(648518346349500001, False)]
+
+
+def test_missing_column_names_file_and_column(tmp_path):
+    p = tmp_path / "soma_valence_v185.csv"
+    p.write_text(SOMA_CSV.replace("pt_position", "position"))
+    with pytest.raises(InputFileError, match=r"soma_valence_v185.csv: missing column\(s\) \['pt_position'\]"):
+        read_soma_table(p, [])
+
+
+def test_missing_file_says_where_to_put_it(tmp_path):
+    with pytest.raises(InputFileError, match="file not found"):
+        read_soma_table(tmp_path / "soma_valence_v185.csv", [])
+
+
+def test_bad_synapse_rows_dropped_with_their_id_and_row(tmp_path):
+    p = tmp_path / "pni_synapses_v185.csv"
+    p.write_text(
+        "id,pre_root_id,post_root_id,cleft_vx,ctr_pt_x_nm,ctr_pt_y_nm,ctr_pt_z_nm\n"
+        "1,10,20,50,100,200,400\n"
+        "2,10,20,50,,200,400\n"
+        "3,10,20,50,inf,200,400\n"
+    )
+    issues = []
+    df = read_synapses(p, issues)
+    assert df["synapse_id"].tolist() == [1]
+    assert [(i.id, i.dropped) for i in issues] == [(2, True), (3, True)]
+    assert "row 3" in issues[0].reason and "'x'" in issues[0].reason
+
+
+def test_non_numeric_column_is_a_file_error(tmp_path):
+    p = tmp_path / "211019_mitochondria_info.csv"
+    p.write_text("mito_id,mito_vx,ctr_pos_x_vx,ctr_pos_y_vx,ctr_pos_z_vx,cellid\n1,abc,1,2,3,4\n2,def,1,2,3,4\n")
+    with pytest.raises(InputFileError, match="column 'mito_vx' holds no numbers"):
+        read_mito_table(p, [])
+
+
+@pytest.mark.realdata
+def test_real_soma_table_positions(realdata):
+    issues = []
+    df = read_soma_table(realdata / "OFS-EM-Connectomics" / "soma_valence_v185.csv", issues)
+    raw = pd.read_csv(realdata / "OFS-EM-Connectomics" / "soma_valence_v185.csv")
+    assert raw["cell_type"].value_counts()[["e", "i", "g", "uncertain"]].tolist() == [362, 34, 59, 1]
+    assert len(df) == len(raw) - 3  # three root ids (glia) appear twice; first row kept, reported
+    assert sum(not i.dropped for i in issues) == 3
+    row = df.set_index("cell_id").loc[648518346349540057]
+    assert row[["x", "y", "z"]].tolist() == [103860 * 4, 44385 * 4, 891 * 40]
+    assert not np.allclose(raw["soma_z_nm"], df.set_index("cell_id").reindex(raw["pt_root_id"])["z"])
+
+
+@pytest.mark.realdata
+def test_real_cell_selection(realdata):
+    somata = read_soma_table(realdata / "OFS-EM-Connectomics" / "soma_valence_v185.csv", [])
+    types = read_cell_types(realdata / "layer23-volume" / "220309_cell_type_classification.csv", [])
+    cells = select_cells(somata, types)
+    assert set(cells["cell_type"]) == {"pyramidal", "inhibitory", "astrocyte"}
+    # 34 classified interneurons, one of which (subtype unknown_type) has no soma entry
+    assert (cells["cell_type"] == "inhibitory").sum() == 33
+    assert cells["cell_id"].is_unique and cells["cell_id"].is_monotonic_increasing
+    assert {"basket", "chandelier", "bipolar", "martinotti", "neurogliaform"} <= set(
+        cells.loc[cells.cell_type == "inhibitory", "cell_subtype"]
+    )
+
+
+@pytest.mark.realdata
+def test_mci_reproduces_published_complexityindex(realdata):
+    df = pd.read_csv(realdata / "layer23-volume" / "mito_morphometrics_363cells_part1of3.csv")
+    mci = complexity_index(df["surface_area"], mito_vx_to_um3(df["mito_vx"]))
+    rel = np.abs(mci - df["complexityindex"]) / df["complexityindex"]
+    assert rel.max() < 1e-4
