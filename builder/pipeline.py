@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from builder.cell import CellOutcome, CellTask, load_outcome, process_cell
 from builder.compute.synapses import cell_synapses
 from builder.config import BuildConfig
+from builder.parallel import process_pool
 from builder.schema import CELL_COLUMNS, SYNAPSE_COLUMNS
 from builder.sources.base import Source, SourceTables
 from builder.store import writers
@@ -102,7 +103,7 @@ def run_cells(source: Source, paths: DatasetPaths, tasks: list[CellTask], worker
             out.append(process_cell(source, paths, t))
             bar.update()
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with process_pool(workers) as pool:
             futures = [pool.submit(process_cell, source, paths, t) for t in tasks]
             for f in as_completed(futures):
                 out.append(f.result())

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
+from pykdtree.kdtree import KDTree
 
 N_LABELS = 6
 
@@ -65,7 +65,9 @@ def nearest_nodes(nodes_nm: np.ndarray, points_nm: np.ndarray) -> tuple[np.ndarr
     """
     if len(points_nm) == 0:
         return np.zeros(0, np.int64), np.zeros(0)
-    dist, idx = cKDTree(nodes_nm).query(points_nm, k=1)
+    nodes = np.ascontiguousarray(nodes_nm, dtype=np.float64)
+    points = np.ascontiguousarray(points_nm, dtype=np.float64)
+    dist, idx = KDTree(nodes).query(points, k=1)
     return idx.astype(np.int64), dist
 
 
@@ -85,7 +87,13 @@ def associate(vertex_owner: np.ndarray, vertex_node: np.ndarray, n_mito: int, n_
     Association
     """
     key = vertex_owner.astype(np.int64) * np.int64(n_nodes) + vertex_node.astype(np.int64)
-    uniq, counts = np.unique(key, return_counts=True)
+    size = int(n_mito) * int(n_nodes)
+    if size <= max(1 << 22, 8 * len(key)):  # dense grid is small: count without sorting
+        hist = np.bincount(key, minlength=size)
+        uniq = np.flatnonzero(hist)
+        counts = hist[uniq]
+    else:
+        uniq, counts = np.unique(key, return_counts=True)
     return Association(
         mito_index=uniq // n_nodes,
         node=uniq % n_nodes,

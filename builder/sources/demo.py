@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from tqdm.auto import tqdm
 
 from builder.compute.morphometrics import mesh_morphometrics
 from builder.config import MAX_DEMO_CELLS, DemoParams
+from builder.parallel import process_pool
 from builder.schema import (
     DEMO_FRAGMENT_ID_BASE,
     DEMO_MITO_ID_BASE,
@@ -213,7 +213,7 @@ def generate_demo_volume(raw_dir: Path, params: DemoParams, workers: int = 1) ->
     mito_rows: list = [None] * len(tasks)
     bar = tqdm(total=len(tasks), desc="demo volume", unit="cell", disable=None)
     if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with process_pool(workers) as pool:
             for i, m, rows in pool.map(_generate_cell, tasks, chunksize=1):
                 morphs[i], mito_rows[i] = m, rows
                 bar.update()
