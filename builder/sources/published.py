@@ -182,7 +182,7 @@ def file_fingerprint(paths: list[Path]) -> str:
     h = hashlib.sha256()
     for p in sorted(paths):
         st = p.stat() if p.exists() else None
-        h.update(f"{p.name}:{st.st_size if st else -1}:{st.st_mtime_ns if st else -1};".encode())
+        h.update(f"{p.parent.name}/{p.name}:{st.st_size if st else -1}:{st.st_mtime_ns if st else -1};".encode())
     return h.hexdigest()[:16]
 
 
@@ -208,8 +208,12 @@ class PublishedLayoutSource:
         return PUBLISHED_LABEL_NAMES
 
     def fingerprint(self) -> str:
-        """Changes when any table of the layout changes (size or mtime)."""
-        return file_fingerprint([self.raw_dir / t for t in (SOMA_TABLE, CELL_TYPE_TABLE, SYNAPSE_TABLE, MITO_TABLE)])
+        """Changes when any table, skeleton or mesh file changes (name, size or mtime)."""
+        files = [self.raw_dir / t for t in (SOMA_TABLE, CELL_TYPE_TABLE, SYNAPSE_TABLE, MITO_TABLE)]
+        for d in (SKELETON_DIR, MESH_DIR):
+            if (self.raw_dir / d).is_dir():
+                files += [p for p in (self.raw_dir / d).iterdir() if not p.name.startswith(".")]
+        return file_fingerprint(files)
 
     def tables(self) -> SourceTables:
         """Parse the soma, cell-type, mitochondria and synapse tables."""
