@@ -7,17 +7,26 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-.PHONY: install install-dev demo test bench
+.PHONY: install install-dev browser demo explore test bench
 install: $(PY)
 	$(PY) -m pip install --quiet -e .
 
 install-dev: $(PY)
 	$(PY) -m pip install --quiet -e '.[dev]'
 
+# Debian's chromium for the browser tests (never a browser downloaded by a test tool)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "install Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; fi; }
+
 demo: install
 	$(PY) -m builder
 
-test: install-dev
+explore: demo
+	$(PY) -m explorer --data data/demo
+
+test: install-dev browser
 	$(PY) -m pytest
 
 bench: install-dev

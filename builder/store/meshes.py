@@ -52,6 +52,8 @@ def encode_meshes(batch: MeshBatch, cell_id: int) -> pa.Table:
 
 def decode_meshes(table: pa.Table) -> MeshBatch:
     """Meshes (vertices in nm) back from the compact table."""
+    if table.num_rows == 0:
+        return MeshBatch.from_meshes([], [])
     verts = table.column("vertices").combine_chunks()
     faces = table.column("faces").combine_chunks()
     voff = verts.offsets.to_numpy().astype(np.int64) // 3

@@ -1,0 +1,48 @@
+"""``create_app``: the Dash app for one dataset. No module-level state; one app per dataset path."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from dash import Dash
+
+from explorer import callbacks
+from explorer.data import ExplorerData
+from explorer.layout import make_layout
+from explorer.links import DEFAULT_VIEWER
+
+log = logging.getLogger(__name__)
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+
+
+def create_app(data_dir: Path | str, viewer_url: str = DEFAULT_VIEWER) -> Dash:
+    """Build the explorer for the dataset at ``data_dir``.
+
+    Raises
+    ------
+    builder.errors.DatasetError
+        If ``data_dir`` is not a built dataset (the message names the builder command).
+    """
+    data = ExplorerData.load(data_dir)
+    import nglui.statebuilder  # noqa: F401  (slow first import: pay it at start-up, not on first click)
+    app = Dash(
+        __name__,
+        title="L2/3 mitochondria explorer",
+        assets_folder=str(ASSETS),
+        compress=True,
+        suppress_callback_exceptions=False,
+    )
+    app.layout = make_layout(data)
+    callbacks.register(app, data, viewer_url)
+    log.info("explorer ready for %s (%d cells)", data_dir, len(data.ds.cells))
+    return app
+
+
+def create_server():
+    """WSGI entry for gunicorn: ``gunicorn 'explorer.app:create_server()'``.
+
+    The dataset comes from ``EXPLORER_DATA`` (default ``data/demo``).
+    """
+    return create_app(os.environ.get("EXPLORER_DATA", "data/demo")).server

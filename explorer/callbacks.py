@@ -1,0 +1,250 @@
+"""Callbacks: each is a few lines in :func:`register` calling a pure function of this module.
+
+The pure functions take the app's :class:`ExplorerData` and plain values from the browser and
+return plain values or figures, so tests call them directly. Browser values are untrusted:
+ids are parsed with :func:`explorer.data.parse_id`, lengths are capped, nothing is a path.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+import numpy as np
+import pandas as pd
+from dash import Dash, Input, Output, Patch, State, no_update
+
+from builder.errors import DatasetError
+from explorer.data import MAX_SELECTION, ExplorerData, parse_id, parse_ids
+from explorer.figures.cell3d import HIGHLIGHT_TRACE, cell_figure
+from explorer.figures.compartments import compartment_figure
+from explorer.figures.scatter import scatter_figure, selected_ids
+from explorer.links import MAX_POINTS, neuroglancer_link
+
+EMPTY_FIGURE = {"data": [], "layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}}}
+
+
+def cell_from_search(data: ExplorerData, search: str | None) -> tuple[str | None, str]:
+    """The cell named by ``?cell=`` in the URL, and a message for the page."""
+    values = parse_qs((search or "").lstrip("?")[:200]).get("cell", [])
+    if not values:
+        return None, "Pick a cell in the table (or put ?cell=<id> in the address)."
+    cid = parse_id(values[0])
+    if cid is None:
+        return None, f"'{values[0][:40]}' is not a cell id (digits only)."
+    if not data.ds.has_cell(cid):
+        return None, f"Cell {cid} is not in this dataset."
+    return str(cid), ""
+
+
+def table_rows(data: ExplorerData, types: list | None, subtypes: list | None, query: str | None) -> list[dict]:
+    """Rows of the cells table for the filters."""
+    return data.cell_table(types, subtypes, query).to_dict("records")
+
+
+def search_for_row(rows: list[dict], active_cell: dict | None) -> str | None:
+    """``?cell=<id>`` for a clicked table row."""
+    if not active_cell or not rows:
+        return None
+    row = active_cell.get("row")
+    if not isinstance(row, int) or not 0 <= row < len(rows):
+        return None
+    cid = parse_id(rows[row].get("cell_id"))
+    return None if cid is None else f"?cell={cid}"
+
+
+def cell_view(data: ExplorerData, cell: str | None) -> tuple[dict | object, str, str]:
+    """3D figure, info line and message for the current cell."""
+    cid = parse_id(cell)
+    if cid is None or not data.ds.has_cell(cid):
+        return EMPTY_FIGURE, "", ""
+    row = data.ds.cell(cid)
+    mitos = data.ds.cell_mitochondria(cid)
+    fig = cell_figure(cid, data.ds.skeleton_nodes(cid), mitos, data.ds.mito_meshes(cid), data.ds.cell_synapses(cid))
+    info = (
+        f"cell {cid} · {row.cell_type} ({row.cell_subtype}) · {int(row.n_mito)} mitochondria · "
+        f"{int(row.n_syn_in)} synapses in, {int(row.n_syn_out)} out · {row.cable_length_um:.0f} µm of cable"
+    )
+    msg = "" if len(mitos) else f"Cell {cid} has no mitochondria in this dataset; showing its skeleton and synapses."
+    if len(mitos) and not data.ds.has_meshes:
+        msg = "This dataset has no mitochondrion meshes: mitochondria are drawn as markers sized by volume."
+    return fig, info, msg
+
+
+def scatter_view(
+    data: ExplorerData, cell: str | None, x: str, y: str, color_by: str, logs: list | None, scope: str
+) -> dict | object:
+    """The morphometric scatter for the controls."""
+    if x not in data.numeric_columns or y not in data.numeric_columns or color_by not in ("compartment", "cell_type"):
+        return EMPTY_FIGURE
+    cid = parse_id(cell)
+    mitos = data.mitos if scope == "all" or cid is None else data.mitos[data.mitos["cellid"] == cid]
+    logs = logs or []
+    return scatter_figure(mitos, x, y, color_by, "log x" in logs, "log y" in logs)
+
+
+def highlight_3d(data: ExplorerData, cell: str | None, ids: list[int]) -> Patch:
+    """Partial update of the 3D figure's highlight trace to the given mitochondria of the cell."""
+    cid = parse_id(cell)
+    rows = data.mito_rows(ids)
+    rows = rows[rows["cellid"] == cid] if cid is not None else rows.iloc[:0]
+    p = Patch()
+    xyz = rows[["x", "y", "z"]].to_numpy(np.float64)
+    p["data"][HIGHLIGHT_TRACE]["x"] = xyz[:, 0].tolist()
+    p["data"][HIGHLIGHT_TRACE]["y"] = xyz[:, 1].tolist()
+    p["data"][HIGHLIGHT_TRACE]["z"] = xyz[:, 2].tolist()
+    return p
+
+
+def selection_from_scatter(selected: dict | None) -> dict:
+    """The selection store for a box/lasso selection in the scatter."""
+    return {"ids": [str(i) for i in selected_ids(selected)[:MAX_SELECTION]], "source": "scatter"}
+
+
+def clicked_mito(data: ExplorerData, click: dict | None) -> int | None:
+    """The mitochondrion clicked in the 3D view (its centre marker), if any."""
+    if not click or not click.get("points"):
+        return None
+    cd = click["points"][0].get("customdata")
+    cd = cd[0] if isinstance(cd, list) and cd else cd
+    mid = parse_id(cd)
+    return mid if mid is not None and (data.mitos["mito_id"] == mid).any() else None
+
+
+def mito_row_table(data: ExplorerData, mito_id: int | None) -> list:
+    """All morphometrics of one mitochondrion as a small two-column table."""
+    from dash import html
+
+    if mito_id is None:
+        return []
+    row = data.mito_rows([mito_id]).iloc[0]
+    cells = [html.Tr([html.Th(k), html.Td(f"{v:.4g}" if isinstance(v, float) else str(v))]) for k, v in row.items()]
+    return [html.H3(f"mitochondrion {mito_id}"), html.Table(cells, className="kv")]
+
+
+def selection_panel(data: ExplorerData, selection: dict | None, cell: str | None, viewer_url: str) -> tuple:
+    """Summary text, neuroglancer link (href and clipboard text) and a message for a selection."""
+    ids = parse_ids((selection or {}).get("ids"))
+    if not ids:
+        return "Nothing selected: draw a box or lasso in the scatter, or click a mitochondrion in 3D.", None, "", ""
+    rows = data.mito_rows(ids)
+    if rows.empty:
+        return "The selected mitochondria are not in this dataset.", None, "", ""
+    pts = pd.DataFrame(
+        {
+            "id": rows["mito_id"].to_numpy(),
+            "x": rows["x"].to_numpy(),
+            "y": rows["y"].to_numpy(),
+            "z": rows["z"].to_numpy(),
+            "description": ("mito " + rows["mito_id"].astype(str) + " " + rows["compartment"].astype(str)).to_numpy(),
+        }
+    )
+    cells = sorted(rows["cellid"].unique().tolist())
+    link = neuroglancer_link(pts, cells, viewer_url=viewer_url)
+    counts = rows["compartment"].value_counts()
+    summary = f"{len(rows)} mitochondria selected in {len(cells)} cell(s): " + ", ".join(f"{k} {v}" for k, v in counts.items())
+    msg = ""
+    if link.capped:
+        msg = f"The neuroglancer link carries the first {MAX_POINTS} of {len(rows)} selected mitochondria."
+    if data.ds.synthetic:
+        summary += " (synthetic demo: points are placed over the real Phase 1 EM, without segments)"
+    return summary, link.url, link.url, msg
+
+
+def export_csv(data: ExplorerData, selection: dict | None) -> dict | None:
+    """``dcc.Download`` payload with the selected mitochondria, or None."""
+    ids = parse_ids((selection or {}).get("ids"))
+    if not ids:
+        return None
+    return {"content": data.mito_rows(ids).to_csv(index=False), "filename": "selected_mitochondria.csv", "type": "text/csv"}
+
+
+def compartments_view(data: ExplorerData, cell: str | None, scope: str, rows: list[dict] | None) -> dict | object:
+    """Per-compartment distributions for this cell, the cells in the table, or all cells."""
+    if scope == "cell":
+        cid = parse_id(cell)
+        if cid is None:
+            return EMPTY_FIGURE
+        mitos, title = data.mitos[data.mitos["cellid"] == cid], f"cell {cid}"
+    elif scope == "table":
+        ids = parse_ids([r.get("cell_id") for r in rows or []], limit=100_000)
+        mitos, title = data.mitos[data.mitos["cellid"].isin(ids)], f"{len(ids)} cells in the table"
+    else:
+        mitos, title = data.mitos, "all cells"
+    return compartment_figure(mitos, title) if len(mitos) else EMPTY_FIGURE
+
+
+def register(app: Dash, data: ExplorerData, viewer_url: str) -> None:
+    """Wire the callbacks; each one is a call to a pure function above."""
+
+    @app.callback(Output("cell-store", "data"), Output("message", "children"), Input("url", "search"))
+    def _url(search):
+        return cell_from_search(data, search)
+
+    @app.callback(Output("cell-table", "data"), Input("f-type", "value"), Input("f-subtype", "value"), Input("f-search", "value"))
+    def _table(types, subtypes, query):
+        return table_rows(data, types, subtypes, query)
+
+    @app.callback(Output("url", "search"), Input("cell-table", "active_cell"), State("cell-table", "derived_viewport_data"), prevent_initial_call=True)
+    def _pick(active, rows):
+        return search_for_row(rows, active) or no_update
+
+    @app.callback(
+        Output("graph-3d", "figure"), Output("cell-info", "children"), Output("message", "children", allow_duplicate=True),
+        Input("cell-store", "data"), prevent_initial_call="initial_duplicate",
+    )  # fmt: skip
+    def _cell(cell):
+        try:
+            return cell_view(data, cell)
+        except DatasetError as exc:
+            return EMPTY_FIGURE, "", str(exc)
+
+    @app.callback(
+        Output("graph-scatter", "figure"),
+        Input("cell-store", "data"), Input("sc-x", "value"), Input("sc-y", "value"), Input("sc-color", "value"),
+        Input("sc-log", "value"), Input("sc-scope", "value"),
+    )  # fmt: skip
+    def _scatter(cell, x, y, color, logs, scope):
+        return scatter_view(data, cell, x, y, color, logs, scope)
+
+    @app.callback(
+        Output("selection-store", "data"), Output("graph-3d", "figure", allow_duplicate=True),
+        Input("graph-scatter", "selectedData"), State("cell-store", "data"), prevent_initial_call=True,
+    )  # fmt: skip
+    def _select(selected, cell):
+        sel = selection_from_scatter(selected)
+        return sel, highlight_3d(data, cell, parse_ids(sel["ids"]))
+
+    @app.callback(
+        Output("mito-row", "children"), Output("graph-scatter", "figure", allow_duplicate=True),
+        Output("selection-store", "data", allow_duplicate=True), Output("graph-3d", "figure", allow_duplicate=True),
+        Input("graph-3d", "clickData"), State("cell-store", "data"), State("sc-x", "value"), State("sc-y", "value"),
+        prevent_initial_call=True,
+    )  # fmt: skip
+    def _click(click, cell, x, y):
+        mid = clicked_mito(data, click)
+        if mid is None:
+            return no_update, no_update, no_update, no_update
+        row = data.mito_rows([mid])
+        p = Patch()
+        p["data"][0]["x"] = row[x].tolist() if x in row else []
+        p["data"][0]["y"] = row[y].tolist() if y in row else []
+        return mito_row_table(data, mid), p, {"ids": [str(mid)], "source": "click"}, highlight_3d(data, cell, [mid])
+
+    @app.callback(
+        Output("sel-summary", "children"), Output("ng-link", "href"), Output("ng-copy", "content"),
+        Output("message", "children", allow_duplicate=True),
+        Input("selection-store", "data"), State("cell-store", "data"), prevent_initial_call=True,
+    )  # fmt: skip
+    def _selection(selection, cell):
+        summary, href, text, msg = selection_panel(data, selection, cell, viewer_url)
+        return summary, href, text, msg if msg else no_update
+
+    @app.callback(Output("download", "data"), Input("btn-csv", "n_clicks"), State("selection-store", "data"), prevent_initial_call=True)
+    def _csv(_n, selection):
+        return export_csv(data, selection) or no_update
+
+    @app.callback(
+        Output("graph-comp", "figure"), Input("cell-store", "data"), Input("comp-scope", "value"), Input("cell-table", "data"),
+    )  # fmt: skip
+    def _comp(cell, scope, rows):
+        return compartments_view(data, cell, scope, rows)

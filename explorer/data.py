@@ -1,0 +1,72 @@
+"""Read-only dataset access for the explorer, through the builder's reader.
+
+One :class:`ExplorerData` is made per app from the dataset path given at start-up; nothing the
+browser sends is ever used as a path. Ids travel to the browser as strings (MICrONS root ids
+exceed JavaScript's 2^53 integer precision) and are parsed back here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from builder.store.reader import Dataset
+
+_ID = re.compile(r"^\d{1,20}$")
+MAX_SELECTION = 20_000
+
+
+def parse_id(text: object) -> int | None:
+    """An id from browser input, or None when it is not 1-20 decimal digits."""
+    s = str(text).strip() if text is not None else ""
+    return int(s) if _ID.match(s) else None
+
+
+def parse_ids(values: list | None, limit: int = MAX_SELECTION) -> list[int]:
+    """Valid ids of a list from the browser (at most ``limit``; invalid entries dropped)."""
+    out = []
+    for v in (values or [])[:limit]:
+        i = parse_id(v)
+        if i is not None:
+            out.append(i)
+    return out
+
+
+@dataclass
+class ExplorerData:
+    """The dataset and the tables the views share, prepared once at start-up."""
+
+    ds: Dataset
+    mitos: pd.DataFrame  # all mitochondria + cell_type
+    numeric_columns: list[str]
+
+    @classmethod
+    def load(cls, root: Path | str) -> "ExplorerData":
+        ds = Dataset.open(root)
+        mitos = ds.mitochondria.merge(
+            ds.cells[["cell_id", "cell_type", "cell_subtype"]], left_on="cellid", right_on="cell_id", how="left"
+        ).drop(columns="cell_id")
+        return cls(ds=ds, mitos=mitos, numeric_columns=ds.numeric_mito_columns())
+
+    def cell_table(self, cell_types: list[str] | None, subtypes: list[str] | None, query: str | None) -> pd.DataFrame:
+        """Cells passing the filters, ids as strings, counts as numbers."""
+        c = self.ds.cells
+        keep = pd.Series(True, index=c.index)
+        if cell_types:
+            keep &= c["cell_type"].isin(cell_types)
+        if subtypes:
+            keep &= c["cell_subtype"].isin(subtypes)
+        q = (query or "").strip()
+        if q:
+            keep &= c["cell_id"].astype(str).str.contains(re.escape(q[:20]), regex=True)
+        out = c.loc[keep].copy()
+        out["cell_id"] = out["cell_id"].astype(str)
+        out["cable_length_um"] = out["cable_length_um"].round(1)
+        return out
+
+    def mito_rows(self, ids: list[int]) -> pd.DataFrame:
+        """Rows of the given mitochondria, in the order of the table."""
+        return self.mitos[self.mitos["mito_id"].isin(ids)]

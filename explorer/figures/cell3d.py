@@ -1,0 +1,166 @@
+"""The 3D view of one cell: skeleton, mitochondria and synapses coloured by compartment.
+
+Trace budget, whatever the size of the cell: one NaN-broken line per compartment for the
+skeleton; per compartment one merged ``Mesh3d`` for the mitochondria plus one marker trace of
+their centres (hover and click; hidden with the meshes from the legend); one trace per synapse
+role; and the highlight trace, always at index 0 so that callbacks can patch it.
+Coordinates are nm throughout; arrays are float32 / int32 so plotly sends them as binary.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from builder.compute.meshes import MeshBatch
+from explorer.palette import COMPARTMENT_COLORS, COMPARTMENT_ORDER, HIGHLIGHT_COLOR, LABEL_NAMES, SYNAPSE_STYLE
+
+HIGHLIGHT_TRACE = 0
+HIGHLIGHT_NAME = "selected"
+
+
+def skeleton_traces(nodes: pd.DataFrame) -> list[go.Scatter3d]:
+    """One line trace per compartment; each edge is ``child, parent, NaN``.
+
+    Parameters
+    ----------
+    nodes : DataFrame
+        ``node_id, label, x, y, z, parent`` (nm); edges are coloured by the child's label.
+    """
+    nodes = nodes.sort_values("node_id")
+    xyz = nodes[["x", "y", "z"]].to_numpy(np.float64)
+    parent = nodes["parent"].to_numpy(np.int64)
+    label = nodes["label"].to_numpy(np.int64)
+    child = np.flatnonzero(parent >= 0)
+    traces = []
+    for code, name in LABEL_NAMES.items():
+        c = child[label[child] == code]
+        if not len(c):
+            continue
+        seg = np.full((len(c), 3, 3), np.nan, np.float32)
+        seg[:, 0] = xyz[c]
+        seg[:, 1] = xyz[parent[c]]
+        seg = seg.reshape(-1, 3)
+        traces.append(
+            go.Scatter3d(
+                x=seg[:, 0], y=seg[:, 1], z=seg[:, 2], mode="lines", name=f"skeleton: {name}",
+                legendgroup=f"skel-{name}", line={"color": COMPARTMENT_COLORS[name], "width": 3}, hoverinfo="skip",
+            )
+        )  # fmt: skip
+    return traces
+
+
+def _merged_mesh(batch: MeshBatch, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    sub = batch.subset(keep)
+    return sub.vertices.astype(np.float32), sub.global_faces().astype(np.int32)
+
+
+def mito_traces(mitos: pd.DataFrame, meshes: MeshBatch | None) -> list:
+    """Per compartment: one merged Mesh3d (or volume-sized markers without meshes) + centres.
+
+    Parameters
+    ----------
+    mitos : DataFrame
+        One cell's mitochondria (``mito_id, compartment, x, y, z, volume_um3, ...``).
+    meshes : MeshBatch or None
+        Their meshes (nm); None draws markers sized by volume instead.
+    """
+    traces: list = []
+    if meshes is not None:
+        mesh_comp = pd.Series(mitos["compartment"].to_numpy(), index=mitos["mito_id"].to_numpy()).reindex(meshes.ids)
+        mesh_comp = mesh_comp.to_numpy()
+    for name in COMPARTMENT_ORDER:
+        sel = mitos[mitos["compartment"] == name]
+        if sel.empty:
+            continue
+        color = COMPARTMENT_COLORS[name]
+        group = f"mito-{name}"
+        label = f"mitochondria: {name} ({len(sel)})"
+        hover = (
+            "mito %{customdata}<br>" + name + "<br>volume %{text} µm³<extra></extra>"
+        )
+        text = np.char.mod("%.3f", sel["volume_um3"].to_numpy())
+        if meshes is not None:
+            v, f = _merged_mesh(meshes, mesh_comp == name)
+            traces.append(
+                go.Mesh3d(
+                    x=v[:, 0], y=v[:, 1], z=v[:, 2], i=f[:, 0], j=f[:, 1], k=f[:, 2], color=color, opacity=1.0,
+                    name=label, legendgroup=group, showlegend=True, hoverinfo="skip", flatshading=False,
+                )
+            )  # fmt: skip
+            size, show = 2, False
+        else:
+            size = np.clip(4 * np.cbrt(sel["volume_um3"].to_numpy() / 0.05), 2, 14)
+            show = True
+        traces.append(
+            go.Scatter3d(
+                x=sel["x"].to_numpy(np.float32), y=sel["y"].to_numpy(np.float32), z=sel["z"].to_numpy(np.float32),
+                mode="markers", name=label, legendgroup=group, showlegend=show,
+                marker={"size": size, "color": color, "opacity": 0.9 if show else 0.5},
+                customdata=sel["mito_id"].astype(str).to_numpy(), text=text, hovertemplate=hover,
+            )
+        )  # fmt: skip
+    return traces
+
+
+def synapse_traces(synapses: pd.DataFrame) -> list[go.Scatter3d]:
+    """One marker trace per synapse role (pre, post, autapse) that occurs."""
+    traces = []
+    for role, style in SYNAPSE_STYLE.items():
+        sel = synapses[synapses["synapse_type"] == role]
+        if sel.empty:
+            continue
+        partner = np.where(role == "pre", sel["post_root_id"], sel["pre_root_id"]).astype(str)
+        traces.append(
+            go.Scatter3d(
+                x=sel["x"].to_numpy(np.float32), y=sel["y"].to_numpy(np.float32), z=sel["z"].to_numpy(np.float32),
+                mode="markers", name=f"{style['name']} ({len(sel)})", legendgroup=f"syn-{role}",
+                marker={"size": 1.8, "color": style["color"], "symbol": style["symbol"], "line": {"color": "#333333", "width": 0.5}},
+                customdata=partner, hovertemplate=f"{role} synapse<br>partner %{{customdata}}<extra></extra>",
+            )
+        )  # fmt: skip
+    return traces
+
+
+def highlight_trace(points: np.ndarray | None = None) -> go.Scatter3d:
+    """The (initially empty) trace marking selected mitochondria; index 0 of every cell figure."""
+    pts = np.zeros((0, 3), np.float32) if points is None else np.asarray(points, np.float32).reshape(-1, 3)
+    return go.Scatter3d(
+        x=pts[:, 0], y=pts[:, 1], z=pts[:, 2], mode="markers", name=HIGHLIGHT_NAME,
+        marker={"size": 6, "color": HIGHLIGHT_COLOR, "symbol": "circle-open", "line": {"width": 3}},
+        hoverinfo="skip", showlegend=True,
+    )  # fmt: skip
+
+
+def cell_figure(
+    cell_id: int,
+    nodes: pd.DataFrame,
+    mitos: pd.DataFrame,
+    meshes: MeshBatch | None,
+    synapses: pd.DataFrame,
+    highlight: np.ndarray | None = None,
+) -> go.Figure:
+    """The full 3D figure of one cell (nm). ``uirevision`` keeps the camera across updates.
+
+    Parameters
+    ----------
+    cell_id : int
+    nodes : DataFrame, skeleton nodes of the cell
+    mitos : DataFrame, the cell's mitochondria
+    meshes : MeshBatch or None
+    synapses : DataFrame, the cell's synapse rows
+    highlight : ndarray, shape (k, 3), optional; positions (nm) to mark as selected
+    """
+    fig = go.Figure(
+        [highlight_trace(highlight), *skeleton_traces(nodes), *mito_traces(mitos, meshes), *synapse_traces(synapses)]
+    )
+    axis = {"showbackground": False, "showspikes": False, "title": ""}
+    fig.update_layout(
+        uirevision=str(cell_id),
+        margin={"l": 0, "r": 0, "t": 0, "b": 0},
+        scene={"aspectmode": "data", "xaxis": {**axis, "title": "x (nm)"}, "yaxis": {**axis, "title": "y (nm)", "autorange": "reversed"}, "zaxis": {**axis, "title": "z (nm)"}},
+        legend={"itemsizing": "constant", "groupclick": "togglegroup", "bgcolor": "rgba(255,255,255,0.7)"},
+        paper_bgcolor="#ffffff",
+    )
+    return fig

@@ -1,0 +1,89 @@
+"""Morphometric scatter (WebGL): any two numeric columns, coloured by compartment or cell type."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from explorer.palette import CELL_TYPE_COLORS, COMPARTMENT_COLORS, HIGHLIGHT_COLOR
+
+HIGHLIGHT_TRACE = 0
+
+
+def scatter_figure(
+    mitos: pd.DataFrame,
+    x: str,
+    y: str,
+    color_by: str = "compartment",
+    log_x: bool = False,
+    log_y: bool = False,
+    highlight_ids: list[int] | None = None,
+) -> go.Figure:
+    """Scatter of mitochondria, one ``Scattergl`` trace per colour category.
+
+    Parameters
+    ----------
+    mitos : DataFrame
+        Mitochondria with ``mito_id`` and the columns ``x``, ``y`` and ``color_by``
+        (``compartment`` or ``cell_type``).
+    x, y : str
+        Column names.
+    log_x, log_y : bool
+        Logarithmic axes (non-positive values are left out by plotly).
+    highlight_ids : list of int, optional
+        Mitochondria marked by the highlight trace (index 0).
+
+    Returns
+    -------
+    Figure
+        Trace 0 is the highlight; each data trace has ``customdata`` = mito id (as text, so
+        that no id loses precision in the browser).
+    """
+    colors = COMPARTMENT_COLORS if color_by == "compartment" else CELL_TYPE_COLORS
+    hl = mitos[mitos["mito_id"].isin(highlight_ids or [])]
+    traces = [
+        go.Scattergl(
+            x=hl[x].to_numpy(np.float64), y=hl[y].to_numpy(np.float64), mode="markers", name="selected",
+            marker={"size": 14, "color": "rgba(0,0,0,0)", "line": {"color": HIGHLIGHT_COLOR, "width": 2}},
+            hoverinfo="skip", showlegend=False,
+        )
+    ]  # fmt: skip
+    for name, color in colors.items():
+        sel = mitos[mitos[color_by] == name]
+        if sel.empty:
+            continue
+        traces.append(
+            go.Scattergl(
+                x=sel[x].to_numpy(np.float64), y=sel[y].to_numpy(np.float64), mode="markers",
+                name=f"{name} ({len(sel)})", marker={"size": 4, "color": color, "opacity": 0.6},
+                customdata=sel["mito_id"].astype(str).to_numpy(),
+                hovertemplate=f"mito %{{customdata}}<br>{x} %{{x:.4g}}<br>{y} %{{y:.4g}}<extra>{name}</extra>",
+            )
+        )  # fmt: skip
+    fig = go.Figure(traces)
+    fig.update_layout(
+        dragmode="lasso",
+        uirevision=f"{x}|{y}|{color_by}",
+        xaxis={"title": x, "type": "log" if log_x else "linear"},
+        yaxis={"title": y, "type": "log" if log_y else "linear"},
+        margin={"l": 60, "r": 10, "t": 10, "b": 50},
+        legend={"itemsizing": "constant"},
+        plot_bgcolor="#ffffff",
+    )
+    return fig
+
+
+def selected_ids(selected_data: dict | None) -> list[int]:
+    """Mito ids of a plotly ``selectedData`` event (box or lasso), ignoring the highlight trace."""
+    if not selected_data:
+        return []
+    out = []
+    for p in selected_data.get("points", []):
+        cd = p.get("customdata")
+        if p.get("curveNumber") == HIGHLIGHT_TRACE or cd is None:
+            continue
+        cd = cd[0] if isinstance(cd, list) else cd
+        if str(cd).isdigit():
+            out.append(int(cd))
+    return sorted(set(out))

@@ -1,0 +1,127 @@
+"""Page layout: cells table, 3D cell view, and tabs for morphometrics, compartments, selection."""
+
+from __future__ import annotations
+
+from dash import dash_table, dcc, html
+
+from explorer.data import ExplorerData
+
+TABLE_COLUMNS = [
+    ("cell_id", "cell id"), ("cell_type", "type"), ("cell_subtype", "subtype"), ("n_mito", "mitos"),
+    ("n_mito_somatic", "somatic"), ("n_mito_axonal", "axonal"), ("n_mito_basal", "basal"), ("n_mito_apical", "apical"),
+    ("n_mito_branch", "branch"), ("n_syn_in", "syn in"), ("n_syn_out", "syn out"), ("cable_length_um", "cable (µm)"),
+]  # fmt: skip
+
+
+def _dropdown(id_: str, options: list[str], value, multi=False, **kw) -> dcc.Dropdown:
+    return dcc.Dropdown(id=id_, options=[{"label": o, "value": o} for o in options], value=value, multi=multi, **kw)
+
+
+def make_layout(data: ExplorerData) -> html.Div:
+    """The whole page. Per-user state lives only in the URL and the two stores."""
+    cells = data.ds.cells
+    synthetic = data.ds.synthetic
+    num = data.numeric_columns
+    banner = (
+        html.Span("synthetic demo data", className="badge synthetic", title="built from the generated demo volume")
+        if synthetic
+        else html.Span("MICrONS Phase 1", className="badge")
+    )
+    return html.Div(
+        [
+            dcc.Location(id="url", refresh=False),
+            dcc.Store(id="cell-store"),
+            dcc.Store(id="selection-store", data={"ids": [], "source": ""}),
+            html.Header(
+                [
+                    html.H1("L2/3 mitochondria explorer"),
+                    banner,
+                    html.Span(
+                        f"{len(cells)} cells · {len(data.mitos):,} mitochondria · {len(data.ds.synapses):,} synapse rows",
+                        className="counts",
+                    ),
+                ]
+            ),
+            html.Div(id="message", className="message", role="status"),
+            html.Div(
+                [
+                    html.Section(
+                        [
+                            html.H2("Cells"),
+                            _dropdown("f-type", sorted(cells["cell_type"].unique()), None, multi=True, placeholder="cell type"),
+                            _dropdown("f-subtype", sorted(cells["cell_subtype"].unique()), None, multi=True, placeholder="subtype"),
+                            dcc.Input(id="f-search", type="text", placeholder="search cell id", debounce=True, maxLength=20),
+                            dash_table.DataTable(
+                                id="cell-table",
+                                columns=[{"name": n, "id": c} for c, n in TABLE_COLUMNS],
+                                data=[],
+                                sort_action="native",
+                                page_size=14,
+                                row_selectable=False,
+                                cell_selectable=True,
+                                style_table={"overflowX": "auto"},
+                                style_cell={"fontSize": "12px", "padding": "2px 6px", "fontFamily": "inherit"},
+                            ),
+                        ],
+                        className="panel cells",
+                    ),
+                    html.Section(
+                        [
+                            html.Div(id="cell-info", className="cell-info"),
+                            dcc.Loading(dcc.Graph(id="graph-3d", style={"height": "560px"}, config={"displaylogo": False})),
+                            html.Div(id="mito-row", className="mito-row"),
+                        ],
+                        className="panel view3d",
+                    ),
+                ],
+                className="top",
+            ),
+            dcc.Tabs(
+                [
+                    dcc.Tab(
+                        label="Morphometrics",
+                        children=[
+                            html.Div(
+                                [
+                                    html.Label(["x ", _dropdown("sc-x", num, "volume_um3", clearable=False)]),
+                                    html.Label(["y ", _dropdown("sc-y", num, "complexityindex", clearable=False)]),
+                                    dcc.Checklist(id="sc-log", options=["log x", "log y"], value=["log x", "log y"], inline=True),
+                                    dcc.RadioItems(id="sc-color", options=["compartment", "cell_type"], value="compartment", inline=True),
+                                    dcc.RadioItems(id="sc-scope", options=[{"label": "this cell", "value": "cell"}, {"label": "all cells", "value": "all"}], value="cell", inline=True),
+                                ],
+                                className="controls",
+                            ),
+                            dcc.Graph(id="graph-scatter", style={"height": "480px"}, config={"displaylogo": False}),
+                        ],
+                    ),
+                    dcc.Tab(
+                        label="Compartments",
+                        children=[
+                            dcc.RadioItems(
+                                id="comp-scope",
+                                options=[{"label": "this cell", "value": "cell"}, {"label": "cells in the table", "value": "table"}, {"label": "all cells", "value": "all"}],
+                                value="table", inline=True,
+                            ),
+                            dcc.Graph(id="graph-comp", style={"height": "460px"}, config={"displaylogo": False}),
+                        ],
+                    ),  # fmt: skip
+                    dcc.Tab(
+                        label="Selection & neuroglancer",
+                        children=[
+                            html.Div(id="sel-summary", className="sel-summary"),
+                            html.Div(
+                                [
+                                    html.A("open in neuroglancer", id="ng-link", href=None, target="_blank", rel="noopener noreferrer", className="button"),
+                                    dcc.Clipboard(id="ng-copy", content="", title="copy the neuroglancer link", className="clip"),
+                                    html.Button("export selection (CSV)", id="btn-csv", className="button"),
+                                    dcc.Download(id="download"),
+                                ],
+                                className="controls",
+                            ),
+                        ],
+                    ),  # fmt: skip
+                ]
+            ),
+        ],
+        className="app",
+    )

@@ -1,0 +1,56 @@
+"""The app as a server: start-up errors, compression, a callback through Dash's endpoint."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from builder.errors import DatasetError
+from explorer.app import create_app
+
+
+@pytest.fixture(scope="module")
+def client(small_dataset):
+    app = create_app(small_dataset)
+    return app.server.test_client()
+
+
+def test_missing_dataset_names_the_builder(tmp_path):
+    with pytest.raises(DatasetError, match="python -m builder"):
+        create_app(tmp_path)
+    r = subprocess.run([sys.executable, "-m", "explorer", "--data", str(tmp_path / "nope")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "python -m builder" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_page_and_compression(client):
+    r = client.get("/")
+    assert r.status_code == 200 and b"L2/3 mitochondria explorer" in r.data
+    r = client.get("/_dash-layout", headers={"Accept-Encoding": "gzip"})
+    assert r.status_code == 200 and r.headers.get("Content-Encoding") == "gzip"
+
+
+def _url_callback(client, search: str):
+    body = {
+        "output": "..cell-store.data...message.children..",
+        "outputs": [{"id": "cell-store", "property": "data"}, {"id": "message", "property": "children"}],
+        "inputs": [{"id": "url", "property": "search", "value": search}],
+        "changedPropIds": ["url.search"],
+        "state": [],
+    }
+    return client.post("/_dash-update-component", data=json.dumps(body), content_type="application/json")
+
+
+@pytest.mark.parametrize("search", ["?cell=123", "?cell=..%2F..%2Fetc%2Fpasswd", "?cell=" + "1" * 10000, "?" + "x" * 50000])
+def test_hostile_urls_get_a_message(client, search):
+    r = _url_callback(client, search)
+    assert r.status_code == 200
+    out = r.get_json()["response"]
+    assert out["cell-store"]["data"] is None and out["message"]["children"]
+
+
+def test_good_url(client, xdata, pyramidal_id):
+    out = _url_callback(client, f"?cell={pyramidal_id}").get_json()["response"]
+    assert out["cell-store"]["data"] == str(pyramidal_id)

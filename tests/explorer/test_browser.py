@@ -1,0 +1,106 @@
+"""A real browser (Debian's headless Chromium driven by Playwright) against the running app."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from explorer.links import decode_state
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--no-first-run", "--disable-sync", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+]  # fmt: skip
+OUT = Path(__file__).resolve().parents[2] / "test-output" / "browser"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(small_dataset):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; `make test` installs it (apt-get install chromium)")
+        pytest.skip("Debian chromium not installed: run `make browser` (apt-get install chromium)")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "explorer", "--data", str(small_dataset), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("explorer did not start: " + (proc.stdout.read() if proc.stdout else ""))
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_pick_cell_select_in_scatter_get_neuroglancer_link(server, xdata, pyramidal_id, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, args=FLAGS, headless=True,
+            viewport={"width": 1400, "height": 1300},
+        )  # a fresh profile
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server)
+        # pick a cell in the table: the URL follows
+        page.fill("#f-search", str(pyramidal_id))
+        page.press("#f-search", "Enter")
+        page.locator("#cell-table td[data-dash-column='cell_id']", has_text=str(pyramidal_id)).first.click()
+        page.wait_for_url(f"**/?cell={pyramidal_id}", timeout=30_000)
+        page.wait_for_selector("#graph-3d canvas", timeout=60_000)
+        page.wait_for_function(
+            "() => { const g = document.querySelector('#graph-3d .js-plotly-plot'); return g && g.data && g.data.length > 5; }",
+            timeout=60_000,
+        )
+        assert str(pyramidal_id) in page.inner_text("#cell-info")
+        # box-select every point of the scatter (this cell's mitochondria)
+        page.wait_for_function("() => { const g = document.querySelector('#graph-scatter .js-plotly-plot'); return g && g.data && g.data.length > 1; }")
+        page.evaluate("() => Plotly.relayout(document.querySelector('#graph-scatter .js-plotly-plot'), {dragmode: 'select'})")
+        box = page.locator("#graph-scatter .nsewdrag").first.bounding_box()
+        page.mouse.move(box["x"] + 2, box["y"] + 2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=5)
+        page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] - 2, steps=5)
+        page.mouse.up()
+        page.wait_for_function(
+            "() => document.querySelector('#graph-3d .js-plotly-plot').data[0].x.length > 0", timeout=30_000
+        )
+        n_highlighted = page.evaluate("() => document.querySelector('#graph-3d .js-plotly-plot').data[0].x.length")
+        page.get_by_text("Selection & neuroglancer").click()
+        page.wait_for_function("() => { const a = document.getElementById('ng-link'); return a && a.href && a.href.includes('#!'); }")
+        href = page.get_attribute("#ng-link", "href")
+        page.screenshot(path=str(OUT / "explorer.png"), full_page=True)
+        browser.close()
+    assert not errors, errors
+    mitos = xdata.mitos[xdata.mitos.cellid == pyramidal_id]
+    state = decode_state(href)
+    ann = next(layer for layer in state["layers"] if layer["type"] == "annotation")["annotations"]
+    ids = {int(a["description"].split()[1]) for a in ann}
+    assert len(ann) == min(n_highlighted, 500) and ids <= set(mitos.mito_id)
+    assert n_highlighted == len(mitos)  # the box covered the whole plot

@@ -1,0 +1,117 @@
+"""Callbacks' pure functions, called directly with what a browser could send."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from explorer import callbacks as cb
+from explorer.links import MAX_POINTS, decode_state, neuroglancer_link
+
+VIEWER = "https://neuroglancer.example/"
+
+
+@pytest.mark.parametrize(
+    "search,ok,text",
+    [
+        ("?cell=../../etc/passwd", False, "not a cell id"),
+        ("?cell=123", False, "not in this dataset"),
+        ("?cell=" + "9" * 5000, False, "not a cell id"),
+        ("?foo=1", False, "Pick a cell"),
+        ("", False, "Pick a cell"),
+    ],
+)
+def test_url_bad_input_gives_a_message(xdata, search, ok, text):
+    cell, msg = cb.cell_from_search(xdata, search)
+    assert cell is None and text in msg
+
+
+def test_url_good_cell(xdata, pyramidal_id):
+    assert cb.cell_from_search(xdata, f"?cell={pyramidal_id}") == (str(pyramidal_id), "")
+
+
+def test_table_filters_and_row_pick(xdata):
+    rows = cb.table_rows(xdata, ["inhibitory"], None, None)
+    assert rows and all(r["cell_type"] == "inhibitory" for r in rows) and isinstance(rows[0]["cell_id"], str)
+    assert cb.search_for_row(rows, {"row": 0}) == f"?cell={rows[0]['cell_id']}"
+    assert cb.search_for_row(rows, {"row": 999}) is None
+    assert cb.table_rows(xdata, None, None, "no-such") == []
+
+
+def test_cell_view_unknown_and_without_mitochondria(xdata, pyramidal_id):
+    assert cb.cell_view(xdata, "123")[0] == cb.EMPTY_FIGURE
+    ds = copy.copy(xdata.ds)  # a dataset in which this cell has no mitochondria
+    ds.mitochondria = ds.mitochondria[ds.mitochondria.cellid != pyramidal_id]
+    fig, info, msg = cb.cell_view(dataclasses.replace(xdata, ds=ds), str(pyramidal_id))
+    assert "has no mitochondria" in msg and not [t for t in fig.data if t.type == "mesh3d"]
+
+
+def test_scatter_view_rejects_unknown_columns(xdata, pyramidal_id):
+    assert cb.scatter_view(xdata, str(pyramidal_id), "__class__", "volume_um3", "compartment", [], "cell") == cb.EMPTY_FIGURE
+    fig = cb.scatter_view(xdata, str(pyramidal_id), "volume_um3", "pc1_um", "compartment", ["log x"], "cell")
+    assert sum(len(t.x) for t in fig.data[1:]) == (xdata.mitos.cellid == pyramidal_id).sum()
+
+
+def test_highlight_patch_targets_trace_zero(xdata, pyramidal_id):
+    ids = xdata.mitos.loc[xdata.mitos.cellid == pyramidal_id, "mito_id"].iloc[:3].tolist()
+    p = cb.highlight_3d(xdata, str(pyramidal_id), ids + [1])
+    ops = p.to_plotly_json()["operations"]
+    assert {tuple(o["location"]) for o in ops} == {("data", 0, "x"), ("data", 0, "y"), ("data", 0, "z")}
+    assert all(len(o["params"]["value"]) == 3 for o in ops)
+
+
+def test_selection_panel_link_contains_the_points(xdata, pyramidal_id):
+    rows = xdata.mitos[xdata.mitos.cellid == pyramidal_id].iloc[:4]
+    summary, href, text, msg = cb.selection_panel(xdata, {"ids": rows.mito_id.astype(str).tolist()}, str(pyramidal_id), VIEWER)
+    assert href == text and href.startswith(VIEWER) and msg == ""
+    state = decode_state(href)
+    ann = next(layer for layer in state["layers"] if layer["type"] == "annotation")["annotations"]
+    got = np.array(sorted(a["point"] for a in ann))
+    want = np.array(sorted(rows[["x", "y", "z"]].values.tolist()))
+    assert np.abs(got - want).max() < 0.1  # nglui stores float32
+    assert {a["description"] for a in ann} == {f"mito {m} {c}" for m, c in zip(rows.mito_id, rows.compartment)}
+    assert not any(layer["type"] == "segmentation" for layer in state["layers"])  # synthetic ids
+    assert state["dimensions"]["z"] == [4e-08, "m"]
+
+
+def test_selection_panel_empty_and_capped(xdata):
+    summary, href, _, _ = cb.selection_panel(xdata, {"ids": []}, None, VIEWER)
+    assert href is None and "Nothing selected" in summary
+    ids = xdata.mitos.mito_id.iloc[: MAX_POINTS + 20].astype(str).tolist() + ["; rm -rf /"]
+    summary, href, _, msg = cb.selection_panel(xdata, {"ids": ids}, None, VIEWER)
+    assert f"first {MAX_POINTS} of {MAX_POINTS + 20}" in msg
+    ann = next(layer for layer in decode_state(href)["layers"] if layer["type"] == "annotation")["annotations"]
+    assert len(ann) == MAX_POINTS
+
+
+def test_real_ids_get_the_segmentation_layer():
+    pts = pd.DataFrame({"id": [1], "x": [3e5], "y": [2e5], "z": [4e4], "description": ["mito 1 Basal"]})
+    link = neuroglancer_link(pts, [648518346349538237], viewer_url=VIEWER)
+    seg = [layer for layer in decode_state(link.url)["layers"] if layer["type"] == "segmentation"]
+    assert seg and seg[0]["segments"] == ["648518346349538237"]
+    assert decode_state(link.url)["position"] == [3e5 / 4, 2e5 / 4, 4e4 / 40]
+
+
+def test_export_csv(xdata):
+    ids = xdata.mitos.mito_id.iloc[:5].tolist()
+    out = cb.export_csv(xdata, {"ids": [str(i) for i in ids]})
+    assert out["filename"].endswith(".csv") and len(out["content"].strip().splitlines()) == 6
+    assert cb.export_csv(xdata, {"ids": []}) is None
+
+
+def test_compartments_view_scopes(xdata, pyramidal_id):
+    rows = cb.table_rows(xdata, ["pyramidal"], None, None)
+    fig = cb.compartments_view(xdata, str(pyramidal_id), "table", rows)
+    assert "cells in the table" in fig.layout.title.text
+    assert cb.compartments_view(xdata, None, "cell", rows) == cb.EMPTY_FIGURE
+
+
+def test_clicked_mito(xdata):
+    mid = int(xdata.mitos.mito_id.iloc[0])
+    assert cb.clicked_mito(xdata, {"points": [{"customdata": str(mid)}]}) == mid
+    assert cb.clicked_mito(xdata, {"points": [{"customdata": "x"}]}) is None
+    assert cb.clicked_mito(xdata, None) is None
