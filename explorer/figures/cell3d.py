@@ -4,14 +4,14 @@ Trace budget, whatever the size of the cell: one NaN-broken line per compartment
 skeleton; per compartment one merged ``Mesh3d`` for the mitochondria plus one marker trace of
 their centres (hover and click; hidden with the meshes from the legend); one trace per synapse
 role; and the highlight trace, always at index 0 so that callbacks can patch it.
-Coordinates are nm throughout; arrays are float32 / int32 so plotly sends them as binary.
+Coordinates are nm throughout. Mesh arrays go as integer lists (they gzip well); the explorer
+passes meshes simplified for display (:func:`builder.compute.meshes.cluster_simplify`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
 from builder.compute.meshes import MeshBatch
 from explorer.palette import COMPARTMENT_COLORS, COMPARTMENT_ORDER, HIGHLIGHT_COLOR, LABEL_NAMES, SYNAPSE_STYLE
@@ -20,7 +20,7 @@ HIGHLIGHT_TRACE = 0
 HIGHLIGHT_NAME = "selected"
 
 
-def skeleton_traces(nodes: pd.DataFrame) -> list[go.Scatter3d]:
+def skeleton_traces(nodes: pd.DataFrame) -> list[dict]:
     """One line trace per compartment; each edge is ``child, parent, NaN``.
 
     Parameters
@@ -43,20 +43,22 @@ def skeleton_traces(nodes: pd.DataFrame) -> list[go.Scatter3d]:
         seg[:, 1] = xyz[parent[c]]
         seg = seg.reshape(-1, 3)
         traces.append(
-            go.Scatter3d(
-                x=seg[:, 0], y=seg[:, 1], z=seg[:, 2], mode="lines", name=f"skeleton: {name}",
+            dict(
+                type="scatter3d", x=seg[:, 0], y=seg[:, 1], z=seg[:, 2], mode="lines", name=f"skeleton: {name}",
                 legendgroup=f"skel-{name}", line={"color": COMPARTMENT_COLORS[name], "width": 3}, hoverinfo="skip",
             )
         )  # fmt: skip
     return traces
 
 
-def _merged_mesh(batch: MeshBatch, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _merged_mesh(batch: MeshBatch, keep: np.ndarray) -> tuple[list, list]:
+    """Merged vertices (integer nm) and faces of the kept meshes, as lists: digits gzip far
+    better than base64-encoded binary arrays."""
     sub = batch.subset(keep)
-    return sub.vertices.astype(np.float32), sub.global_faces().astype(np.int32)
+    return np.round(sub.vertices).astype(np.int64).T.tolist(), sub.global_faces().T.tolist()
 
 
-def mito_traces(mitos: pd.DataFrame, meshes: MeshBatch | None) -> list:
+def mito_traces(mitos: pd.DataFrame, meshes: MeshBatch | None) -> list[dict]:
     """Per compartment: one merged Mesh3d (or volume-sized markers without meshes) + centres.
 
     Parameters
@@ -84,8 +86,8 @@ def mito_traces(mitos: pd.DataFrame, meshes: MeshBatch | None) -> list:
         if meshes is not None:
             v, f = _merged_mesh(meshes, mesh_comp == name)
             traces.append(
-                go.Mesh3d(
-                    x=v[:, 0], y=v[:, 1], z=v[:, 2], i=f[:, 0], j=f[:, 1], k=f[:, 2], color=color, opacity=1.0,
+                dict(
+                    type="mesh3d", x=v[0], y=v[1], z=v[2], i=f[0], j=f[1], k=f[2], color=color, opacity=1.0,
                     name=label, legendgroup=group, showlegend=True, hoverinfo="skip", flatshading=False,
                 )
             )  # fmt: skip
@@ -94,9 +96,9 @@ def mito_traces(mitos: pd.DataFrame, meshes: MeshBatch | None) -> list:
             size = np.clip(4 * np.cbrt(sel["volume_um3"].to_numpy() / 0.05), 2, 14)
             show = True
         traces.append(
-            go.Scatter3d(
-                x=sel["x"].to_numpy(np.float32), y=sel["y"].to_numpy(np.float32), z=sel["z"].to_numpy(np.float32),
-                mode="markers", name=label, legendgroup=group, showlegend=show,
+            dict(
+                type="scatter3d", x=sel["x"].to_numpy(np.float32), y=sel["y"].to_numpy(np.float32),
+                z=sel["z"].to_numpy(np.float32), mode="markers", name=label, legendgroup=group, showlegend=show,
                 marker={"size": size, "color": color, "opacity": 0.9 if show else 0.5},
                 customdata=sel["mito_id"].astype(str).to_numpy(), text=text, hovertemplate=hover,
             )
@@ -104,7 +106,7 @@ def mito_traces(mitos: pd.DataFrame, meshes: MeshBatch | None) -> list:
     return traces
 
 
-def synapse_traces(synapses: pd.DataFrame) -> list[go.Scatter3d]:
+def synapse_traces(synapses: pd.DataFrame) -> list[dict]:
     """One marker trace per synapse role (pre, post, autapse) that occurs."""
     traces = []
     for role, style in SYNAPSE_STYLE.items():
@@ -113,9 +115,9 @@ def synapse_traces(synapses: pd.DataFrame) -> list[go.Scatter3d]:
             continue
         partner = np.where(role == "pre", sel["post_root_id"], sel["pre_root_id"]).astype(str)
         traces.append(
-            go.Scatter3d(
-                x=sel["x"].to_numpy(np.float32), y=sel["y"].to_numpy(np.float32), z=sel["z"].to_numpy(np.float32),
-                mode="markers", name=f"{style['name']} ({len(sel)})", legendgroup=f"syn-{role}",
+            dict(
+                type="scatter3d", x=sel["x"].to_numpy(np.float32), y=sel["y"].to_numpy(np.float32),
+                z=sel["z"].to_numpy(np.float32), mode="markers", name=f"{style['name']} ({len(sel)})", legendgroup=f"syn-{role}",
                 marker={"size": 1.8, "color": style["color"], "symbol": style["symbol"], "line": {"color": "#333333", "width": 0.5}},
                 customdata=partner, hovertemplate=f"{role} synapse<br>partner %{{customdata}}<extra></extra>",
             )
@@ -123,11 +125,11 @@ def synapse_traces(synapses: pd.DataFrame) -> list[go.Scatter3d]:
     return traces
 
 
-def highlight_trace(points: np.ndarray | None = None) -> go.Scatter3d:
+def highlight_trace(points: np.ndarray | None = None) -> dict:
     """The (initially empty) trace marking selected mitochondria; index 0 of every cell figure."""
     pts = np.zeros((0, 3), np.float32) if points is None else np.asarray(points, np.float32).reshape(-1, 3)
-    return go.Scatter3d(
-        x=pts[:, 0], y=pts[:, 1], z=pts[:, 2], mode="markers", name=HIGHLIGHT_NAME,
+    return dict(
+        type="scatter3d", x=pts[:, 0].tolist(), y=pts[:, 1].tolist(), z=pts[:, 2].tolist(), mode="markers", name=HIGHLIGHT_NAME,
         marker={"size": 6, "color": HIGHLIGHT_COLOR, "symbol": "circle-open", "line": {"width": 3}},
         hoverinfo="skip", showlegend=True,
     )  # fmt: skip
@@ -140,7 +142,7 @@ def cell_figure(
     meshes: MeshBatch | None,
     synapses: pd.DataFrame,
     highlight: np.ndarray | None = None,
-) -> go.Figure:
+) -> dict:
     """The full 3D figure of one cell (nm). ``uirevision`` keeps the camera across updates.
 
     Parameters
@@ -151,16 +153,20 @@ def cell_figure(
     meshes : MeshBatch or None
     synapses : DataFrame, the cell's synapse rows
     highlight : ndarray, shape (k, 3), optional; positions (nm) to mark as selected
+
+    Returns
+    -------
+    dict
+        A plotly figure as a plain dict (``go.Figure(result)`` validates it): building plotly
+        objects would validate every mesh index in Python, which costs more than all the rest.
     """
-    fig = go.Figure(
-        [highlight_trace(highlight), *skeleton_traces(nodes), *mito_traces(mitos, meshes), *synapse_traces(synapses)]
-    )
+    data = [highlight_trace(highlight), *skeleton_traces(nodes), *mito_traces(mitos, meshes), *synapse_traces(synapses)]
     axis = {"showbackground": False, "showspikes": False, "title": ""}
-    fig.update_layout(
+    layout = dict(
         uirevision=str(cell_id),
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
         scene={"aspectmode": "data", "xaxis": {**axis, "title": "x (nm)"}, "yaxis": {**axis, "title": "y (nm)", "autorange": "reversed"}, "zaxis": {**axis, "title": "z (nm)"}},
         legend={"itemsizing": "constant", "groupclick": "togglegroup", "bgcolor": "rgba(255,255,255,0.7)"},
         paper_bgcolor="#ffffff",
     )
-    return fig
+    return {"data": data, "layout": layout}

@@ -104,3 +104,18 @@ def test_meshbatch_rejects_bad_shapes():
         MeshBatch(np.array([1]), np.zeros((4, 2)), np.zeros((4, 3), int), np.array([0, 4]), np.array([0, 4]))
     with pytest.raises(ValueError, match="offsets"):
         MeshBatch(np.array([1]), np.zeros((4, 3)), np.zeros((4, 3), int), np.array([0, 3]), np.array([0, 4]))
+
+
+def test_cluster_simplify_keeps_every_mesh_and_its_shape():
+    from builder.compute.meshes import cluster_simplify
+
+    rng = np.random.default_rng(1)
+    meshes = [capsule(r, h, count=(24, 24), centre_nm=rng.uniform(0, 3e5, 3)) for r, h in [(0.05, 0.2), (0.15, 1.0), (0.3, 4.0)]]
+    full = batch_of(meshes)
+    simple = cluster_simplify(full)
+    assert simple.n == full.n and (simple.ids == full.ids).all()
+    assert (simple.n_faces > 0).all() and len(simple.vertices) < len(full.vertices) / 3
+    assert simple.faces.min() >= 0 and (simple.faces < simple.n_vertices[simple.face_owner()][:, None]).all()
+    a, b = mesh_morphometrics(full), mesh_morphometrics(simple)
+    assert np.allclose(a[["cx", "cy", "cz"]], b[["cx", "cy", "cz"]], atol=30)  # nm
+    assert np.allclose(a["pc1_um"], b["pc1_um"], rtol=0.15)

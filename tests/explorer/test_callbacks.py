@@ -47,7 +47,7 @@ def test_cell_view_unknown_and_without_mitochondria(xdata, pyramidal_id):
     ds = copy.copy(xdata.ds)  # a dataset in which this cell has no mitochondria
     ds.mitochondria = ds.mitochondria[ds.mitochondria.cellid != pyramidal_id]
     fig, info, msg = cb.cell_view(dataclasses.replace(xdata, ds=ds), str(pyramidal_id))
-    assert "has no mitochondria" in msg and not [t for t in fig.data if t.type == "mesh3d"]
+    assert "has no mitochondria" in msg and not [t for t in fig["data"] if t["type"] == "mesh3d"]
 
 
 def test_scatter_view_rejects_unknown_columns(xdata, pyramidal_id):

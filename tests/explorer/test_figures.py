@@ -20,7 +20,7 @@ def parts(xdata, pyramidal_id):
 
 def test_cell_figure_trace_budget_and_colours(parts, pyramidal_id):
     nodes, mitos, meshes, syn = parts
-    fig = cell_figure(pyramidal_id, nodes, mitos, meshes, syn)
+    fig = go.Figure(cell_figure(pyramidal_id, nodes, mitos, meshes, syn))
     comps = sorted(mitos.compartment.unique())
     meshes3d = [t for t in fig.data if t.type == "mesh3d"]
     assert len(meshes3d) == len(comps)  # one merged mesh per compartment, never one per mitochondrion
@@ -46,7 +46,7 @@ def test_cell_figure_trace_budget_and_colours(parts, pyramidal_id):
 
 def test_cell_figure_coordinates_are_nm(parts, pyramidal_id):
     nodes, mitos, meshes, syn = parts
-    fig = cell_figure(pyramidal_id, nodes, mitos, meshes, syn)
+    fig = go.Figure(cell_figure(pyramidal_id, nodes, mitos, meshes, syn))
     lo = nodes[["x", "y", "z"]].min().to_numpy() - 5000
     hi = nodes[["x", "y", "z"]].max().to_numpy() + 5000
     m = next(t for t in fig.data if t.type == "mesh3d")
@@ -58,7 +58,7 @@ def test_cell_figure_coordinates_are_nm(parts, pyramidal_id):
 
 def test_without_meshes_markers_sized_by_volume(parts, pyramidal_id):
     nodes, mitos, _, syn = parts
-    fig = cell_figure(pyramidal_id, nodes, mitos, None, syn)
+    fig = go.Figure(cell_figure(pyramidal_id, nodes, mitos, None, syn))
     assert not [t for t in fig.data if t.type == "mesh3d"]
     markers = [t for t in fig.data if (t.legendgroup or "").startswith("mito-")]
     assert all(t.showlegend for t in markers)

@@ -1,0 +1,1 @@
+"""Pure figure functions: data in, plotly figure out."""
