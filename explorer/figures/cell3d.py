@@ -161,11 +161,16 @@ def cell_figure(
         objects would validate every mesh index in Python, which costs more than all the rest.
     """
     data = [highlight_trace(highlight), *skeleton_traces(nodes), *mito_traces(mitos, meshes), *synapse_traces(synapses)]
-    axis = {"showbackground": False, "showspikes": False, "title": ""}
+    axis = {"showbackground": False, "showspikes": False}
     layout = dict(
         uirevision=str(cell_id),
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
-        scene={"aspectmode": "data", "xaxis": {**axis, "title": "x (nm)"}, "yaxis": {**axis, "title": "y (nm)", "autorange": "reversed"}, "zaxis": {**axis, "title": "z (nm)"}},
+        scene={
+            "aspectmode": "data",
+            "xaxis": {**axis, "title": {"text": "x (nm)"}},
+            "yaxis": {**axis, "title": {"text": "y (nm, pia up)"}, "autorange": "reversed"},
+            "zaxis": {**axis, "title": {"text": "z (nm)"}},
+        },
         legend={"itemsizing": "constant", "groupclick": "togglegroup", "bgcolor": "rgba(255,255,255,0.7)"},
         paper_bgcolor="#ffffff",
     )

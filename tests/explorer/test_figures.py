@@ -41,6 +41,7 @@ def test_cell_figure_trace_budget_and_colours(parts, pyramidal_id):
     assert pre.marker.color == SYNAPSE_STYLE["pre"]["color"]
     assert fig.data[HIGHLIGHT_TRACE].name == "selected" and len(fig.data[HIGHLIGHT_TRACE].x) == 0
     assert fig.layout.uirevision == str(pyramidal_id)
+    assert fig.layout.scene.xaxis.title.text == "x (nm)"
     assert len(fig.data) <= 1 + 6 + 2 * 7 + 3
 
 
