@@ -110,6 +110,15 @@ def clicked_mito(data: ExplorerData, click: dict | None) -> int | None:
     return mid if mid is not None and (data.mitos["mito_id"] == mid).any() else None
 
 
+def highlight_scatter(data: ExplorerData, mito_id: int, x: str, y: str) -> Patch:
+    """Partial update of the scatter's highlight trace (index 0) to one mitochondrion."""
+    row = data.mito_rows([mito_id])
+    p = Patch()
+    p["data"][0]["x"] = row[x].tolist() if x in data.numeric_columns else []
+    p["data"][0]["y"] = row[y].tolist() if y in data.numeric_columns else []
+    return p
+
+
 def mito_row_table(data: ExplorerData, mito_id: int | None) -> list:
     """All morphometrics of one mitochondrion as a small two-column table."""
     from dash import html
@@ -224,11 +233,12 @@ def register(app: Dash, data: ExplorerData, viewer_url: str) -> None:
         mid = clicked_mito(data, click)
         if mid is None:
             return no_update, no_update, no_update, no_update
-        row = data.mito_rows([mid])
-        p = Patch()
-        p["data"][0]["x"] = row[x].tolist() if x in row else []
-        p["data"][0]["y"] = row[y].tolist() if y in row else []
-        return mito_row_table(data, mid), p, {"ids": [str(mid)], "source": "click"}, highlight_3d(data, cell, [mid])
+        return (
+            mito_row_table(data, mid),
+            highlight_scatter(data, mid, x, y),
+            {"ids": [str(mid)], "source": "click"},
+            highlight_3d(data, cell, [mid]),
+        )
 
     @app.callback(
         Output("sel-summary", "children"), Output("ng-link", "href"), Output("ng-copy", "content"),
