@@ -21,10 +21,12 @@ from builder.compute.compartments import (
     astrocyte_node_labels,
     code_names,
     map_node_labels,
+    synapse_compartments,
 )
+from builder.compute.counts import cell_counts
 from builder.compute.meshes import mesh_problems
 from builder.compute.morphometrics import mesh_morphometrics
-from builder.compute.skeleton import SkeletonError, orient_tree, swc_frame
+from builder.compute.skeleton import SkeletonError, orient_tree, round_tree, swc_frame
 from builder.errors import CellInputError, OutputWriteError
 from builder.schema import MITO_COLUMNS, NM_PER_UM, complexity_index, mito_vx_to_um3
 from builder.sources.base import Source
@@ -92,7 +94,7 @@ def _build_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOutc
     cid = task.cell_id
     sk = source.skeleton(cid)
     try:
-        tree = orient_tree(sk.vertices, sk.edges, sk.root, sk.radius)
+        tree = round_tree(orient_tree(sk.vertices, sk.edges, sk.root, sk.radius))
     except SkeletonError as exc:
         raise CellInputError(cid, f"bad skeleton: {exc}", sk.path) from exc
     labels = _labels(source, task, sk, tree.vertices)
@@ -144,10 +146,8 @@ def _build_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOutc
 
     # synapses: nearest node and its compartment
     syn = task.synapses.sort_values(["synapse_id", "synapse_type"], ignore_index=True)
-    snode, _ = nearest_nodes(tree.vertices, syn[["x", "y", "z"]].to_numpy(np.float64))
-    syn = syn.assign(node_id=snode, compartment=code_names(labels[snode]) if len(snode) else [])
-    if task.cell_type == "astrocyte" and len(syn):
-        syn["compartment"] = astrocyte_compartments(syn[["x", "y", "z"]].to_numpy(), soma)[0]
+    snode, scomp = synapse_compartments(task.cell_type, syn[["x", "y", "z"]].to_numpy(np.float64), tree.vertices, labels, soma)
+    syn = syn.assign(node_id=snode, compartment=scomp)
 
     swc = swc_frame(tree, labels)
     nodes_df = swc.rename(columns={"node": "node_id"}).assign(cell_id=cid, path_dist_to_soma_um=dist_root)
@@ -164,27 +164,11 @@ def _build_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOutc
         cid,
         ok=True,
         skipped_mitos=skipped,
-        counts=_counts(mito_df, syn, tree.n, tree.cable_length_um()),
+        counts=cell_counts(mito_df["compartment"], syn["synapse_type"], tree.n, tree.cable_length_um()),
         fingerprint=task.fingerprint,
     )
     write_bytes(paths.cell_done(cid), json.dumps(asdict(outcome), sort_keys=True).encode())
     return outcome
-
-
-def _counts(mito_df: pd.DataFrame, syn: pd.DataFrame, n_nodes: int, cable_um: float) -> dict:
-    comp = mito_df["compartment"].value_counts()
-    out = {"n_mito": int(len(mito_df))}
-    for name in ("Somatic", "Axonal", "Basal", "Apical", "Unknown dendritic", "Unknown", "Branch"):
-        out[f"n_mito_{name.lower().replace(' ', '_')}"] = int(comp.get(name, 0))
-    st = syn["synapse_type"].value_counts()
-    out.update(
-        n_syn_in=int(st.get("post", 0)),
-        n_syn_out=int(st.get("pre", 0)),
-        n_autapse=int(st.get("autapse", 0)),
-        n_nodes=int(n_nodes),
-        cable_length_um=float(round(cable_um, 6)),
-    )
-    return out
 
 
 def load_outcome(paths: DatasetPaths, cell_id: int) -> CellOutcome | None:

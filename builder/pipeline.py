@@ -46,6 +46,7 @@ from builder.store.tables import (
 )
 
 log = logging.getLogger(__name__)
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "demonstration.ipynb"
 
 
 @dataclass
@@ -179,6 +180,11 @@ def assemble(paths: DatasetPaths, tables: SourceTables, tasks: list[CellTask], o
             if f.is_file() and f not in expected:  # left by an earlier build with other inputs
                 f.unlink()
         writers.write_tar_gz(paths.archive(folder), paths.root, folder)
+
+    if NOTEBOOK.is_file():  # the dataset description promises the demonstration notebook
+        write_bytes(paths.notebook, NOTEBOOK.read_bytes())
+    else:
+        log.warning("%s not found; the dataset is built without the demonstration notebook", NOTEBOOK)
 
     failed = [
         {"cell_id": cid, "reason": o.reason, "file": o.file} for cid, o in sorted(outcomes.items()) if not o.ok

@@ -100,3 +100,32 @@ def astrocyte_compartments(centroids_nm: np.ndarray, soma_nm: np.ndarray) -> tup
     d = np.linalg.norm(np.asarray(centroids_nm, float).reshape(-1, 3) - np.asarray(soma_nm), axis=1) / NM_PER_UM
     comp = np.where(d <= ASTRO_SOMATIC_UM, "Somatic", "Branch").astype(object)
     return comp, d > ASTRO_FAR_UM
+
+
+def synapse_compartments(
+    cell_type: str, synapses_nm: np.ndarray, nodes_nm: np.ndarray, node_labels: np.ndarray, soma_nm: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest skeleton node of each synapse and its compartment.
+
+    Parameters
+    ----------
+    cell_type : str
+        ``astrocyte`` uses the astrocyte distance rule; other cells the node's label.
+    synapses_nm : ndarray, shape (s, 3)
+    nodes_nm : ndarray, shape (N, 3)
+    node_labels : ndarray, shape (N,), our codes 0-5
+    soma_nm : ndarray, shape (3,)
+
+    Returns
+    -------
+    node_id : ndarray, shape (s,), int64
+    compartment : ndarray, shape (s,), object
+    """
+    from builder.compute.association import nearest_nodes
+
+    node, _ = nearest_nodes(nodes_nm, synapses_nm)
+    if cell_type == "astrocyte":
+        comp = astrocyte_compartments(synapses_nm, soma_nm)[0] if len(node) else np.zeros(0, object)
+    else:
+        comp = code_names(np.asarray(node_labels)[node]) if len(node) else np.zeros(0, object)
+    return node, comp

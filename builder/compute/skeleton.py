@@ -149,3 +149,18 @@ def swc_frame(tree: Tree, labels: np.ndarray) -> pd.DataFrame:
         },
         columns=list(SWC_COLUMNS),
     )
+
+
+#: Decimals (nm) of SWC coordinates and radii; the builder computes from these rounded values
+#: so that a dataset read back from its SWC files gives exactly the same numbers.
+SWC_DECIMALS = 2
+
+
+def round_tree(tree: Tree, decimals: int = SWC_DECIMALS) -> Tree:
+    """The tree with coordinates and radii rounded as the SWC files store them."""
+    return Tree(
+        vertices=np.round(tree.vertices, decimals),
+        parent=tree.parent,
+        root=tree.root,
+        radius=np.round(tree.radius, decimals),
+    )

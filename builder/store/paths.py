@@ -24,6 +24,10 @@ class DatasetPaths:
         return self.root / "build_report.json"
 
     @property
+    def notebook(self) -> Path:
+        return self.root / "demonstration.ipynb"
+
+    @property
     def cells_csv(self) -> Path:
         return self.root / "cell_type_classification_filtered.csv"
 

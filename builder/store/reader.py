@@ -1,14 +1,23 @@
 """Read a built L2/3 dataset: the reader that stands beside the writers.
 
-The explorer (and notebooks) read datasets only through :class:`Dataset`. Cell-level tables
-are loaded when the dataset is opened; skeleton nodes and meshes, which are large, are read
-one cell at a time from their Parquet row groups (the builder writes one row group per cell).
+The explorer and the notebooks read datasets only through :class:`Dataset`. It reads the
+Parquet tables when present, otherwise the CSV / SWC / JSON layout (from the folders, or from
+the archives when the folders are gone), and gives the same frames either way. Skeleton nodes
+and meshes, which are large, are read one cell at a time (one Parquet row group per cell).
 
 Examples
 --------
->>> ds = Dataset.open("data/demo")                                   # doctest: +SKIP
->>> ds.cells[["cell_id", "cell_type", "n_mito"]].head()              # doctest: +SKIP
->>> nodes = ds.skeleton_nodes(int(ds.cells.cell_id[0]))              # doctest: +SKIP
+>>> ds = Dataset.open(dataset_path)
+>>> ds.layout, len(ds.cells) == ds.manifest["counts"]["cells"]
+('parquet', True)
+>>> cell_id = int(ds.cells.query("cell_type == 'pyramidal'").cell_id.iloc[0])
+>>> n = ds.neuron(cell_id)
+>>> n.n_nodes == len(ds.skeleton_nodes(cell_id)), set(n.connectors.type) <= {"pre", "post", "autapse"}
+(True, True)
+>>> bool(abs(n.cable_length / 1000 - ds.cell(cell_id).cable_length_um) < 1e-3)  # nm -> um
+True
+>>> n.mitochondria[["mito_id", "compartment", "volume_um3", "node_id"]].shape[1]
+4
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,8 +33,13 @@ import pyarrow.parquet as pq
 
 from builder.compute.meshes import MeshBatch
 from builder.errors import DatasetError
+from builder.schema import COMPARTMENT_NAMES, NODE_COLUMNS
 from builder.store.meshes import decode_meshes
 from builder.store.paths import DatasetPaths
+from builder.store.reader_files import load_file_layout, read_associations
+
+if TYPE_CHECKING:
+    import navis
 
 BUILD_HINT = "build one with `python -m builder` (demo) or point --data at a built dataset"
 
@@ -52,19 +67,36 @@ class _RowGroupIndex:
 class Dataset:
     """A built dataset opened read-only.
 
+    Parameters
+    ----------
+    root : Path
+        The dataset directory (``manifest.json`` at its top).
+    layout : {"auto", "parquet", "files"}
+        Where to read from: the Parquet tables, the CSV/SWC/JSON files (or their archives), or
+        the tables when present.
+
     Attributes
     ----------
     root : Path
     manifest : dict
+    layout : str
+        ``"parquet"`` or ``"files"``.
     cells : DataFrame
-        The cell table with per-cell counts (``tables/cells.parquet``).
+        One row per cell: ``cell_id, x, y, z`` (soma, nm), ``cell_type, cell_subtype`` and the
+        per-cell counts (mitochondria per compartment, synapses in/out, nodes, cable in um).
     mitochondria : DataFrame
-        All mitochondria (``tables/mitochondria.parquet``), columns as in DESIGN section 4.
+        One row per mitochondrion, columns of DESIGN section 4 (units in the names).
     synapses : DataFrame
-        All synapse rows (``tables/synapses.parquet``).
+        One row per (synapse, cell): ``synapse_id, cell_id, synapse_type, x, y, z`` (nm),
+        partners, ``size``, the nearest ``node_id`` and its ``compartment``.
+
+    Raises
+    ------
+    DatasetError
+        Not a dataset, or a damaged one; the message names the file and the fix.
     """
 
-    def __init__(self, root: Path, cache_cells: int = 8) -> None:
+    def __init__(self, root: Path, layout: str = "auto", cache_cells: int = 8) -> None:
         self.root = Path(root)
         self.paths = DatasetPaths(self.root)
         if not self.paths.manifest.is_file():
@@ -73,23 +105,31 @@ class Dataset:
             self.manifest = json.loads(self.paths.manifest.read_text())
         except json.JSONDecodeError as exc:
             raise DatasetError(f"{self.paths.manifest}: unreadable ({exc}); rebuild the dataset") from exc
-        for name in ("cells", "mitochondria", "synapses", "skeleton_nodes"):
-            if not self.paths.table(name).is_file():
-                raise DatasetError(f"{self.paths.table(name)}: missing; rebuild the dataset ({BUILD_HINT})")
-        self.cells = pd.read_parquet(self.paths.table("cells"))
-        self.mitochondria = pd.read_parquet(self.paths.table("mitochondria"))
-        self.synapses = pd.read_parquet(self.paths.table("synapses"))
-        self._nodes = _RowGroupIndex(self.paths.table("skeleton_nodes"))
-        mesh_path = self.paths.table("mito_meshes")
-        self._meshes = _RowGroupIndex(mesh_path) if mesh_path.is_file() else None
+        have_tables = all(self.paths.table(n).is_file() for n in ("cells", "mitochondria", "synapses", "skeleton_nodes"))
+        if layout not in ("auto", "parquet", "files"):
+            raise ValueError(f"layout must be auto, parquet or files, not {layout!r}")
+        if layout == "parquet" and not have_tables:
+            raise DatasetError(f"{self.root / 'tables'}: Parquet tables missing; rebuild the dataset ({BUILD_HINT})")
+        self.layout = "parquet" if (layout == "parquet" or (layout == "auto" and have_tables)) else "files"
+        self._meshes = None
+        if self.layout == "parquet":
+            self.cells = pd.read_parquet(self.paths.table("cells"))
+            self.mitochondria = pd.read_parquet(self.paths.table("mitochondria"))
+            self.synapses = pd.read_parquet(self.paths.table("synapses"))
+            self._nodes = _RowGroupIndex(self.paths.table("skeleton_nodes"))
+            self._file_nodes: dict[int, pd.DataFrame] = {}
+            mesh_path = self.paths.table("mito_meshes")
+            self._meshes = _RowGroupIndex(mesh_path) if mesh_path.is_file() else None
+        else:
+            self.cells, self.mitochondria, self.synapses, self._file_nodes = load_file_layout(self.paths)
         self._cache: OrderedDict = OrderedDict()
         self._cache_size = cache_cells
         self._cell_index = pd.Index(self.cells["cell_id"])
 
     @classmethod
-    def open(cls, root: Path | str) -> "Dataset":
-        """Open the dataset at ``root`` (raises :class:`DatasetError` with the fix)."""
-        return cls(Path(root))
+    def open(cls, root: Path | str, layout: str = "auto") -> "Dataset":
+        """Open the dataset at ``root`` (see the class parameters)."""
+        return cls(Path(root), layout=layout)
 
     @property
     def synthetic(self) -> bool:
@@ -98,7 +138,7 @@ class Dataset:
 
     @property
     def has_meshes(self) -> bool:
-        """Whether mitochondrion meshes are available."""
+        """Whether mitochondrion meshes are available (Parquet layout only)."""
         return self._meshes is not None
 
     def has_cell(self, cell_id: int) -> bool:
@@ -130,8 +170,11 @@ class Dataset:
         return value
 
     def skeleton_nodes(self, cell_id: int) -> pd.DataFrame:
-        """Skeleton nodes of one cell: ``node_id, label, x, y, z, radius, parent`` (nm) ..."""
+        """Skeleton nodes of one cell: ``cell_id, node_id, label, x, y, z, radius, parent``
+        (nm, parent -1 at the soma) and ``path_dist_to_soma_um``, in node id order."""
         self.cell(cell_id)
+        if self.layout == "files":
+            return self._file_nodes[int(cell_id)][list(NODE_COLUMNS)]
         return self._cached(("nodes", int(cell_id)), lambda: self._nodes.read(cell_id).to_pandas())
 
     def mito_meshes(self, cell_id: int) -> MeshBatch | None:
@@ -140,6 +183,53 @@ class Dataset:
         if self._meshes is None:
             return None
         return self._cached(("meshes", int(cell_id)), lambda: decode_meshes(self._meshes.read(cell_id)))
+
+    def associations(self, cell_id: int) -> dict[int, list[int]]:
+        """``{mito_id: [skeleton node ids it covers]}`` of one cell."""
+        self.cell(cell_id)
+        return read_associations(self.paths, int(cell_id))
+
+    def neuron(self, cell_id: int) -> "navis.TreeNeuron":
+        """One cell as a ``navis.TreeNeuron`` (units nm).
+
+        Its ``nodes`` carry ``label`` (code 0-5) and ``compartment``; its ``connectors`` are the
+        cell's synapses (``connector_id`` = synapse id, ``type`` pre/post/autapse, the partner,
+        size and compartment, linked to their nearest node); ``mitochondria`` is the cell's
+        mitochondria table with the covered ``node_ids`` and the ``node_id`` nearest each centroid.
+        """
+        import navis
+
+        from builder.compute.association import nearest_nodes
+
+        row = self.cell(cell_id)
+        nodes = self.skeleton_nodes(cell_id)
+        swc = nodes.rename(columns={"parent": "parent_id"})[["node_id", "label", "x", "y", "z", "radius", "parent_id"]]
+        n = navis.TreeNeuron(swc.copy(), units="nm", id=int(cell_id), name=f"{row.cell_type} {cell_id}")
+        n.nodes["compartment"] = n.nodes["label"].map(COMPARTMENT_NAMES)
+        n.soma = int(nodes.loc[nodes["parent"] < 0, "node_id"].iloc[0])
+        syn = self.cell_synapses(cell_id)
+        partner = np.where(syn["synapse_type"] == "pre", syn["post_root_id"], syn["pre_root_id"])
+        n.connectors = pd.DataFrame(
+            {
+                "connector_id": syn["synapse_id"].to_numpy(),
+                "node_id": syn["node_id"].to_numpy(),
+                "x": syn["x"].to_numpy(),
+                "y": syn["y"].to_numpy(),
+                "z": syn["z"].to_numpy(),
+                "type": syn["synapse_type"].to_numpy(),
+                "partner_id": partner,
+                "size": syn["size"].to_numpy(),
+                "compartment": syn["compartment"].to_numpy(),
+            }
+        )
+        mito = self.cell_mitochondria(cell_id).reset_index(drop=True)
+        assoc = self.associations(cell_id)
+        node_xyz = nodes[["x", "y", "z"]].to_numpy(np.float64)
+        near, _ = nearest_nodes(node_xyz, mito[["x", "y", "z"]].to_numpy(np.float64))
+        n.mitochondria = mito.assign(
+            node_id=nodes["node_id"].to_numpy()[near], node_ids=[assoc.get(int(m), []) for m in mito["mito_id"]]
+        )
+        return n
 
     def numeric_mito_columns(self) -> list[str]:
         """Numeric columns of the mitochondria table that make sense as scatter axes."""

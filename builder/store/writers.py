@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from builder.store.atomic import write_bytes, write_with
 
-SWC_FORMAT = "%d %d %.2f %.2f %.2f %.2f %d"
+SWC_FORMAT = "%d %d %.2f %.2f %.2f %.2f %d"  # decimals: builder.compute.skeleton.SWC_DECIMALS
 
 
 def write_swc(path: Path, swc: pd.DataFrame) -> None:

@@ -1,0 +1,122 @@
+"""Read the CSV / SWC / JSON layout of a dataset, from its folders or from its archives.
+
+Gives exactly the frames the Parquet tables hold: columns the CSV files do not carry (per-cell
+counts, a synapse's nearest node and compartment, node path distances) are recomputed with the
+same functions the builder used, from the same rounded SWC coordinates.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+
+import numpy as np
+import pandas as pd
+
+from builder.compute.compartments import synapse_compartments
+from builder.compute.counts import cell_counts
+from builder.compute.skeleton import Tree
+from builder.errors import DatasetError
+from builder.schema import CELL_COLUMNS, MITO_COLUMNS, SWC_COLUMNS, SYNAPSE_COLUMNS
+from builder.store.paths import DatasetPaths
+from builder.store.tables import CELL_SCHEMA
+
+
+class MemberFiles:
+    """Dataset members by relative path (``microns/x.csv``), from folders or their archives."""
+
+    def __init__(self, paths: DatasetPaths) -> None:
+        self.paths = paths
+        self._tars: dict[str, tuple[tarfile.TarFile, dict[str, tarfile.TarInfo]]] = {}
+
+    def _tar(self, folder: str):
+        if folder not in self._tars:
+            a = self.paths.archive(folder)
+            if not a.is_file():
+                raise DatasetError(f"{self.paths.root}: neither {folder}/ nor {a.name} exists; rebuild the dataset")
+            try:
+                tf = tarfile.open(a, "r:gz")
+                self._tars[folder] = (tf, {m.name: m for m in tf.getmembers() if m.isfile()})
+            except (tarfile.TarError, OSError, EOFError) as exc:
+                raise DatasetError(f"{a}: damaged archive ({exc}); rebuild the dataset") from exc
+        return self._tars[folder]
+
+    def read_bytes(self, rel: str) -> bytes:
+        """Bytes of a member; :class:`DatasetError` naming the file when it is missing."""
+        p = self.paths.root / rel
+        if p.is_file():
+            return p.read_bytes()
+        folder = rel.split("/", 1)[0]
+        if (self.paths.root / folder).is_dir():
+            raise DatasetError(f"{p}: missing; rebuild the dataset")
+        tf, members = self._tar(folder)
+        if rel not in members:
+            raise DatasetError(f"{self.paths.archive(folder)}: has no member {rel}; rebuild the dataset")
+        return tf.extractfile(members[rel]).read()
+
+
+def read_swc(data: bytes, name: str) -> pd.DataFrame:
+    """An SWC file of the dataset as ``node_id, label, x, y, z, radius, parent``."""
+    try:
+        df = pd.read_csv(
+            io.BytesIO(data), sep=" ", header=None, names=list(SWC_COLUMNS), comment="#", float_precision="round_trip"
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DatasetError(f"{name}: not an SWC file ({exc}); rebuild the dataset") from exc
+    if df.isna().any().any():
+        raise DatasetError(f"{name}: missing values in the SWC; rebuild the dataset")
+    return df.rename(columns={"node": "node_id"}).astype({"node_id": np.int64, "label": np.int64, "parent": np.int64})
+
+
+def tree_of(nodes: pd.DataFrame) -> Tree:
+    """The skeleton tree of SWC nodes (rows in node id order)."""
+    nodes = nodes.sort_values("node_id")
+    parent = nodes["parent"].to_numpy(np.int64)
+    return Tree(
+        vertices=nodes[["x", "y", "z"]].to_numpy(np.float64),
+        parent=parent,
+        root=int(np.flatnonzero(parent < 0)[0]),
+        radius=nodes["radius"].to_numpy(np.float64),
+    )
+
+
+def load_file_layout(paths: DatasetPaths) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[int, pd.DataFrame]]:
+    """Cells, mitochondria, synapses and per-cell skeleton nodes from the file layout."""
+    files = MemberFiles(paths)
+    cells = pd.read_csv(io.BytesIO(files.read_bytes(paths.cells_csv.name)), float_precision="round_trip")
+    if list(cells.columns) != list(CELL_COLUMNS):
+        raise DatasetError(f"{paths.cells_csv}: columns {list(cells.columns)}, expected {list(CELL_COLUMNS)}")
+    cells = cells.sort_values("cell_id", ignore_index=True)
+    syn = pd.read_csv(io.BytesIO(files.read_bytes(paths.synapses_csv.name)), float_precision="round_trip")
+    mitos, nodes, syn_parts, counts = [], {}, [], []
+    syn_groups = dict(tuple(syn.groupby("cell_id", sort=False)))
+    for r in cells.itertuples(index=False):
+        cid = int(r.cell_id)
+        m = pd.read_csv(io.BytesIO(files.read_bytes(f"microns/{r.cell_type}_{cid}.csv")), float_precision="round_trip")
+        n = read_swc(files.read_bytes(f"morphologies/{cid}.swc"), f"morphologies/{cid}.swc")
+        tree = tree_of(n)
+        n = n.sort_values("node_id", ignore_index=True).assign(cell_id=cid, path_dist_to_soma_um=tree.distance_to_root_um())
+        s = syn_groups.get(cid, syn.iloc[:0])
+        node, comp = synapse_compartments(
+            r.cell_type, s[["x", "y", "z"]].to_numpy(np.float64), tree.vertices, n["label"].to_numpy(), np.array([r.x, r.y, r.z])
+        )
+        syn_parts.append(s.assign(node_id=node, compartment=comp))
+        counts.append(cell_counts(m["compartment"], s["synapse_type"], tree.n, tree.cable_length_um()))
+        mitos.append(m[list(MITO_COLUMNS)])
+        nodes[cid] = n
+    cells = pd.concat([cells, pd.DataFrame(counts)], axis=1)[CELL_SCHEMA.names]
+    mito_df = pd.concat(mitos, ignore_index=True) if mitos else pd.DataFrame(columns=list(MITO_COLUMNS))
+    syn_df = pd.concat(syn_parts, ignore_index=True) if syn_parts else syn.assign(node_id=[], compartment=[])
+    return cells, mito_df, syn_df[[*SYNAPSE_COLUMNS, "node_id", "compartment"]], nodes
+
+
+def read_associations(paths: DatasetPaths, cell_id: int) -> dict[int, list[int]]:
+    """``{mito_id: [node ids]}`` of one cell, from ``nodes/`` or ``nodes.tar.gz``."""
+    rel = f"nodes/{cell_id}_associated_nodes.json"
+    try:
+        data = json.loads(MemberFiles(paths).read_bytes(rel))
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"{paths.root / rel}: not JSON ({exc}); rebuild the dataset") from exc
+    return {int(k): [int(x) for x in v] for k, v in data.items()}
+
