@@ -169,9 +169,14 @@ class Dataset:
             self._cache.popitem(last=False)
         return value
 
-    def skeleton_nodes(self, cell_id: int) -> pd.DataFrame:
-        """Skeleton nodes of one cell: ``cell_id, node_id, label, x, y, z, radius, parent``
-        (nm, parent -1 at the soma) and ``path_dist_to_soma_um``, in node id order."""
+    def skeleton_nodes(self, cell_id: int | None = None) -> pd.DataFrame:
+        """Skeleton nodes of one cell (or of all cells when ``cell_id`` is None):
+        ``cell_id, node_id, label, x, y, z, radius, parent`` (nm, parent -1 at the soma) and
+        ``path_dist_to_soma_um``, in cell then node id order."""
+        if cell_id is None:
+            if self.layout == "files":
+                return pd.concat([self._file_nodes[c][list(NODE_COLUMNS)] for c in self.cells["cell_id"]], ignore_index=True)
+            return pd.read_parquet(self.paths.table("skeleton_nodes"))
         self.cell(cell_id)
         if self.layout == "files":
             return self._file_nodes[int(cell_id)][list(NODE_COLUMNS)]

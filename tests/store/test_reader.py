@@ -32,6 +32,8 @@ def test_parquet_and_file_layouts_give_identical_frames(both):
     _same(p.synapses, f.synapses)
     for cid in p.cells.cell_id:
         _same(p.skeleton_nodes(cid), f.skeleton_nodes(cid))
+    _same(p.skeleton_nodes(), f.skeleton_nodes())
+    assert len(p.skeleton_nodes()) == p.cells.n_nodes.sum()
 
 
 def test_round_trip_equals_what_was_written(small_dataset, both):
