@@ -38,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="build a dataset (the default command)")
     b.add_argument("--source", choices=SOURCES, default="demo", help="data source (default: demo)")
     b.add_argument("--out", type=Path, default=None, help="dataset directory (default data/<source>)")
+    b.add_argument(
+        "--scheduler", default=None, metavar="tcp://HOST:PORT|local",
+        help="run the per-cell work on Dask: a scheduler address, or 'local' for a LocalCluster of --workers processes",
+    )  # fmt: skip
     common(b)
     d = sub.add_parser("demo", help="only generate the synthetic demo volume")
     common(d)
@@ -103,7 +107,9 @@ def _build(args: argparse.Namespace, demo: DemoParams) -> int:
         print(f"demo volume ready in {raw_dir} ({t1 - t0:.1f} s)")
         return EXIT_OK
     out = args.out or Path("data") / source_name
-    config = BuildConfig(source=source_name, raw_dir=raw_dir, out_dir=out, demo=demo, workers=args.workers)
+    config = BuildConfig(
+        source=source_name, raw_dir=raw_dir, out_dir=out, demo=demo, workers=args.workers, scheduler=args.scheduler
+    )
     result = build_dataset(config, source)
     t2 = time.perf_counter()
     c = result.counts

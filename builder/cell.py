@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -63,6 +64,8 @@ class CellOutcome:
     skipped_mitos: list[dict] = field(default_factory=list)
     counts: dict = field(default_factory=dict)
     fingerprint: str = ""
+    #: seconds spent per stage: read, morphometrics, association, write (not part of the dataset)
+    timings: dict = field(default_factory=dict)
 
 
 def process_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOutcome:
@@ -92,6 +95,14 @@ def _labels(source: Source, task: CellTask, sk, vertices: np.ndarray) -> np.ndar
 
 def _build_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOutcome:
     cid = task.cell_id
+    clock = [time.perf_counter()]
+    timings: dict[str, float] = {}
+
+    def lap(stage: str) -> None:
+        now = time.perf_counter()
+        timings[stage] = timings.get(stage, 0.0) + now - clock[0]
+        clock[0] = now
+
     sk = source.skeleton(cid)
     try:
         tree = round_tree(orient_tree(sk.vertices, sk.edges, sk.root, sk.radius))
@@ -104,6 +115,7 @@ def _build_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOutc
     # meshes: drop the missing and the unusable, with reasons
     mitos = task.mitos.sort_values("mito_id", ignore_index=True)
     batch, missing = source.meshes(cid, mitos["mito_id"].to_numpy(np.int64))
+    lap("read")
     skipped = [{"mito_id": m, "cell_id": cid, "reason": r} for m, r in sorted(missing.items())]
     problems = mesh_problems(batch)
     skipped += [{"mito_id": int(m), "cell_id": cid, "reason": str(r)} for m, r in zip(batch.ids, problems) if r]
@@ -111,6 +123,7 @@ def _build_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOutc
 
     # morphometrics and association
     props = mesh_morphometrics(good)
+    lap("morphometrics")
     vnode, _ = nearest_nodes(tree.vertices, good.vertices)
     assoc = associate(good.vertex_owner(), vnode, good.n, tree.n)
     centroids = props[["cx", "cy", "cz"]].to_numpy()
@@ -149,6 +162,7 @@ def _build_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOutc
     snode, scomp = synapse_compartments(task.cell_type, syn[["x", "y", "z"]].to_numpy(np.float64), tree.vertices, labels, soma)
     syn = syn.assign(node_id=snode, compartment=scomp)
 
+    lap("association")
     swc = swc_frame(tree, labels)
     nodes_df = swc.rename(columns={"node": "node_id"}).assign(cell_id=cid, path_dist_to_soma_um=dist_root)
 
@@ -160,9 +174,11 @@ def _build_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOutc
     writers.write_parquet(paths.cell_part(cid, "synapses"), to_arrow(syn, SYNAPSE_SCHEMA))
     writers.write_parquet(paths.cell_part(cid, "skeleton_nodes"), to_arrow(nodes_df, NODE_SCHEMA))
     writers.write_parquet(paths.cell_part(cid, "mito_meshes"), encode_meshes(good, cid))
+    lap("write")
     outcome = CellOutcome(
         cid,
         ok=True,
+        timings={k: round(v, 6) for k, v in timings.items()},
         skipped_mitos=skipped,
         counts=cell_counts(mito_df["compartment"], syn["synapse_type"], tree.n, tree.cable_length_um()),
         fingerprint=task.fingerprint,

@@ -43,7 +43,10 @@ class BuildConfig:
     demo : DemoParams
         Used when ``source == "demo"``.
     workers : int
-        Local worker processes for per-cell work (does not change the output).
+        Worker processes for per-cell work (does not change the output).
+    scheduler : str or None
+        ``None``: local processes; ``"local"``: a Dask LocalCluster of ``workers`` processes;
+        ``"tcp://HOST:PORT"``: a running Dask scheduler (does not change the output).
     """
 
     source: str = "demo"
@@ -51,6 +54,7 @@ class BuildConfig:
     out_dir: Path = Path("data/demo")
     demo: DemoParams = field(default_factory=DemoParams)
     workers: int = 1
+    scheduler: str | None = None
 
     def output_parameters(self) -> dict:
         """The parameters that determine the output (recorded in the manifest)."""

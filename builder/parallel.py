@@ -1,19 +1,31 @@
-"""Local worker processes for per-cell work.
+"""Where per-cell tasks run: this process, local worker processes, or a Dask cluster.
 
-Workers are started with ``spawn``, never ``fork``: the parent may already have started an
-OpenMP runtime (pykdtree uses one), and a forked child that touches it deadlocks. Each worker
-runs single-threaded so that N workers use N cores without oversubscription.
+Local workers are started with ``spawn``, never ``fork``: the parent may already have started
+an OpenMP runtime (pykdtree uses one), and a forked child that touches it deadlocks. Every
+worker runs single-threaded so that N workers use N cores without oversubscription.
+
+On Dask (``--scheduler tcp://HOST:PORT`` or ``local`` for a ``LocalCluster``) tasks are retried
+when a worker is lost; each finished cell is already on disk, so nothing finished is lost.
+The results are the same bytes whichever way the tasks ran.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Callable, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+log = logging.getLogger(__name__)
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+DASK_RETRIES = 3
 
 
 def _one_thread_per_worker() -> None:
-    os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ.update(ONE_THREAD)
 
 
 def process_pool(workers: int) -> ProcessPoolExecutor:
@@ -23,3 +35,51 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_one_thread_per_worker,
     )
+
+
+def run_tasks(fn: Callable[[T], R], tasks: Iterable[T], workers: int = 1, scheduler: str | None = None) -> Iterator[R]:
+    """Run ``fn`` on every task, yielding results as they complete (in no fixed order).
+
+    Parameters
+    ----------
+    fn : picklable callable
+    tasks : iterable of picklable tasks
+    workers : int
+        Local processes (``scheduler`` None), or workers of a ``LocalCluster``.
+    scheduler : str, optional
+        ``"local"`` for a Dask ``LocalCluster`` of ``workers`` single-threaded processes, or the
+        address of a running Dask scheduler (``tcp://HOST:PORT``).
+    """
+    tasks = list(tasks)
+    if scheduler:
+        yield from _run_dask(fn, tasks, workers, scheduler)
+    elif workers <= 1 or len(tasks) <= 1:
+        for t in tasks:
+            yield fn(t)
+    else:
+        with process_pool(workers) as pool:
+            for f in as_completed([pool.submit(fn, t) for t in tasks]):
+                yield f.result()
+
+
+def _run_dask(fn: Callable[[T], R], tasks: list[T], workers: int, scheduler: str) -> Iterator[R]:
+    from dask.distributed import Client, LocalCluster, as_completed as dask_completed
+
+    cluster = None
+    if scheduler == "local":
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, env=dict(ONE_THREAD)
+        )
+        address = cluster
+    else:
+        address = scheduler
+    log.info("running %d tasks on Dask (%s)", len(tasks), "LocalCluster" if cluster else scheduler)
+    client = Client(address)
+    try:
+        futures = client.map(fn, tasks, pure=False, retries=DASK_RETRIES)
+        for f in dask_completed(futures):
+            yield f.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from concurrent.futures import as_completed
+from functools import partial
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from builder.cell import CellOutcome, CellTask, load_outcome, process_cell
 from builder.compute.synapses import cell_synapses
 from builder.config import BuildConfig
-from builder.parallel import process_pool
+from builder.parallel import run_tasks
 from builder.schema import CELL_COLUMNS, SYNAPSE_COLUMNS
 from builder.sources.base import Source, SourceTables
 from builder.store import writers
@@ -62,6 +62,7 @@ class BuildResult:
     skipped_mitochondria: list[dict] = field(default_factory=list)
     input_issues: list[dict] = field(default_factory=list)
     counts: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
 
 
 def make_tasks(tables: SourceTables, fingerprint: str) -> list[CellTask]:
@@ -95,21 +96,15 @@ def _is_finished(paths: DatasetPaths, task: CellTask) -> CellOutcome | None:
     return prev if all(p.is_file() for p in needed) else None
 
 
-def run_cells(source: Source, paths: DatasetPaths, tasks: list[CellTask], workers: int) -> list[CellOutcome]:
-    """Run cell tasks on ``workers`` local processes (1: in this process), with a progress bar."""
+def run_cells(
+    source: Source, paths: DatasetPaths, tasks: list[CellTask], workers: int, scheduler: str | None = None
+) -> list[CellOutcome]:
+    """Run cell tasks here, on local processes, or on Dask; with a progress bar."""
     out: list[CellOutcome] = []
-    bar = tqdm(total=len(tasks), desc="cells", unit="cell", disable=None)
-    if workers <= 1 or len(tasks) <= 1:
-        for t in tasks:
-            out.append(process_cell(source, paths, t))
+    with tqdm(total=len(tasks), desc="cells", unit="cell", disable=None) as bar:
+        for outcome in run_tasks(partial(process_cell, source, paths), tasks, workers, scheduler):
+            out.append(outcome)
             bar.update()
-    else:
-        with process_pool(workers) as pool:
-            futures = [pool.submit(process_cell, source, paths, t) for t in tasks]
-            for f in as_completed(futures):
-                out.append(f.result())
-                bar.update()
-    bar.close()
     return out
 
 
@@ -131,10 +126,11 @@ def build_dataset(config: BuildConfig, source: Source) -> BuildResult:
     done = {t.cell_id: o for t in tasks if (o := _is_finished(paths, t)) is not None}
     todo = [t for t in tasks if t.cell_id not in done]
     log.info("%d cells: %d already built, %d to build", len(tasks), len(done), len(todo))
-    for o in run_cells(source, paths, todo, config.workers):
+    for o in run_cells(source, paths, todo, config.workers, config.scheduler):
         done[o.cell_id] = o
     result = assemble(paths, tables, tasks, done)
     result.cells_computed = len(todo)
+    result.timings = stage_timings([done[t.cell_id] for t in todo if t.cell_id in done and done[t.cell_id].ok])
     counts = result.counts
     write_bytes(paths.report, (json.dumps(_report(result, fingerprint), indent=2) + "\n").encode())
     write_manifest(
@@ -216,6 +212,18 @@ def assemble(paths: DatasetPaths, tables: SourceTables, tasks: list[CellTask], o
     )
 
 
+def stage_timings(outcomes: list[CellOutcome]) -> dict:
+    """Seconds per stage summed over the cells computed in this run, and per mitochondrion."""
+    n_mito = sum(o.counts.get("n_mito", 0) for o in outcomes)
+    total = {s: sum(o.timings.get(s, 0.0) for o in outcomes) for s in ("read", "morphometrics", "association", "write")}
+    return {
+        "cells": len(outcomes),
+        "mitochondria": n_mito,
+        "seconds": {k: round(v, 3) for k, v in total.items()},
+        "us_per_mito": {k: round(v / max(n_mito, 1) * 1e6, 1) for k, v in total.items()},
+    }
+
+
 def _report(result: BuildResult, fingerprint: str) -> dict:
     return {
         "complete": result.complete,
@@ -226,4 +234,5 @@ def _report(result: BuildResult, fingerprint: str) -> dict:
         "skipped_mitochondria": result.skipped_mitochondria,
         "input_issues": result.input_issues,
         "counts": result.counts,
+        "timings_this_run": result.timings,
     }

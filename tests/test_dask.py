@@ -1,0 +1,65 @@
+"""The per-cell work on Dask: a LocalCluster gives the same bytes, and survives a lost worker."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from builder.config import BuildConfig
+from builder.pipeline import build_dataset
+from builder.sources.demo import demo_source
+from builder.store.manifest import read_manifest
+from builder.store.paths import DatasetPaths
+from tests.conftest import SMALL
+
+
+def files_of(ds: Path) -> dict:
+    return read_manifest(DatasetPaths(ds))["files"]
+
+
+def test_local_cluster_matches_local_processes(small_raw, small_dataset, tmp_path):
+    cfg = BuildConfig(raw_dir=small_raw, out_dir=tmp_path / "dask", demo=SMALL, workers=2, scheduler="local")
+    res = build_dataset(cfg, demo_source(small_raw))
+    assert res.complete and res.cells_computed == SMALL.cells
+    assert files_of(tmp_path / "dask") == files_of(small_dataset)
+
+
+@dataclass(frozen=True)
+class KillsItsWorker:
+    """A source that kills the worker process the first time it loads ``victim``."""
+
+    inner: object
+    victim: int
+    flag: str
+    name = "demo"
+    synthetic = True
+
+    @property
+    def label_names(self):
+        return self.inner.label_names
+
+    def fingerprint(self):
+        return self.inner.fingerprint()
+
+    def tables(self):
+        return self.inner.tables()
+
+    def skeleton(self, cell_id):
+        if cell_id == self.victim and not Path(self.flag).exists():
+            Path(self.flag).write_text("killed once")
+            os._exit(1)  # the worker process dies mid-task, as with an OOM kill
+        return self.inner.skeleton(cell_id)
+
+    def meshes(self, cell_id, ids):
+        return self.inner.meshes(cell_id, ids)
+
+
+def test_lost_worker_is_retried_without_losing_finished_cells(small_raw, small_dataset, tmp_path):
+    inner = demo_source(small_raw)
+    victim = int(inner.tables().cells.cell_id.iloc[3])
+    src = KillsItsWorker(inner, victim, str(tmp_path / "killed"))
+    cfg = BuildConfig(raw_dir=small_raw, out_dir=tmp_path / "ds", demo=SMALL, workers=2, scheduler="local")
+    res = build_dataset(cfg, src)
+    assert (tmp_path / "killed").exists()  # the fault happened
+    assert res.complete and files_of(tmp_path / "ds") == files_of(small_dataset)
