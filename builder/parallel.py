@@ -62,21 +62,29 @@ def run_tasks(fn: Callable[[T], R], tasks: Iterable[T], workers: int = 1, schedu
                 yield f.result()
 
 
+#: Dask settings for a LocalCluster: no statistical profiler (it samples every worker's stack
+#: every 10 ms while holding the GIL) and no dashboard.
+DASK_CONFIG = {"distributed.worker.profile.enabled": False}
+
+
 def _run_dask(fn: Callable[[T], R], tasks: list[T], workers: int, scheduler: str) -> Iterator[R]:
+    import dask
     from dask.distributed import Client, LocalCluster, as_completed as dask_completed
 
     cluster = None
     if scheduler == "local":
-        cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, env=dict(ONE_THREAD)
-        )
+        with dask.config.set(DASK_CONFIG):  # workers take the config they are started with
+            cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, env=dict(ONE_THREAD)
+            )
         address = cluster
     else:
         address = scheduler
     log.info("running %d tasks on Dask (%s)", len(tasks), "LocalCluster" if cluster else scheduler)
     client = Client(address)
     try:
-        futures = client.map(fn, tasks, pure=False, retries=DASK_RETRIES)
+        # one small message per task (client.map would ship every task's rows in one graph)
+        futures = [client.submit(fn, t, pure=False, retries=DASK_RETRIES) for t in tasks]
         for f in dask_completed(futures):
             yield f.result()
     finally:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -121,18 +123,25 @@ def build_dataset(config: BuildConfig, source: Source) -> BuildResult:
         if not verify_checksums(paths.root, manifest):
             log.info("dataset in %s is complete and up to date", paths.root)
             return BuildResult(paths.root, complete=True, up_to_date=True, counts=manifest.get("counts", {}))
+    t0 = time.perf_counter()
     tables = source.tables()
     tasks = make_tasks(tables, fingerprint)
+    log.info("tables read and split per cell in %.1f s", time.perf_counter() - t0)
     done = {t.cell_id: o for t in tasks if (o := _is_finished(paths, t)) is not None}
     todo = [t for t in tasks if t.cell_id not in done]
     log.info("%d cells: %d already built, %d to build", len(tasks), len(done), len(todo))
+    t0 = time.perf_counter()
     for o in run_cells(source, paths, todo, config.workers, config.scheduler):
         done[o.cell_id] = o
-    result = assemble(paths, tables, tasks, done)
+    log.info("cells built in %.1f s", time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    result = assemble(paths, tables, tasks, done, threads=config.workers)
+    log.info("tables, CSVs and archives assembled in %.1f s", time.perf_counter() - t0)
     result.cells_computed = len(todo)
     result.timings = stage_timings([done[t.cell_id] for t in todo if t.cell_id in done and done[t.cell_id].ok])
     counts = result.counts
     write_bytes(paths.report, (json.dumps(_report(result, fingerprint), indent=2) + "\n").encode())
+    t0 = time.perf_counter()
     write_manifest(
         paths,
         source_name=source.name,
@@ -143,12 +152,15 @@ def build_dataset(config: BuildConfig, source: Source) -> BuildResult:
         counts=counts,
         complete=result.complete,
     )
+    log.info("manifest (checksums of every file) written in %.1f s", time.perf_counter() - t0)
     if result.complete:
         shutil.rmtree(paths.work, ignore_errors=True)
     return result
 
 
-def assemble(paths: DatasetPaths, tables: SourceTables, tasks: list[CellTask], outcomes: dict[int, CellOutcome]) -> BuildResult:
+def assemble(
+    paths: DatasetPaths, tables: SourceTables, tasks: list[CellTask], outcomes: dict[int, CellOutcome], threads: int = 1
+) -> BuildResult:
     """Write the dataset-wide tables, CSVs and archives from the finished cells' parts."""
     ok = sorted(cid for cid, o in outcomes.items() if o.ok)
     cells = tables.cells.set_index("cell_id").loc[ok].reset_index()
@@ -160,13 +172,6 @@ def assemble(paths: DatasetPaths, tables: SourceTables, tasks: list[CellTask], o
     def parts(name: str) -> list[Path]:
         return [paths.cell_part(c, name) for c in ok]
 
-    concat_parts(paths.table("mitochondria"), parts("mitochondria"), MITO_SCHEMA)
-    concat_parts(paths.table("synapses"), parts("synapses"), SYNAPSE_SCHEMA)
-    concat_parts(paths.table("skeleton_nodes"), parts("skeleton_nodes"), NODE_SCHEMA)
-    concat_parts(paths.table("mito_meshes"), parts("mito_meshes"), mesh_schema_for(parts("mito_meshes")))
-    syn = pq.read_table(paths.table("synapses"), columns=list(SYNAPSE_COLUMNS)).to_pandas()
-    writers.write_csv(paths.synapses_csv, syn)
-
     by_id = {t.cell_id: t for t in tasks}
     expected = {paths.mito_csv(by_id[c].cell_type, c) for c in ok} | {paths.swc(c) for c in ok}
     expected |= {paths.nodes_json(c) for c in ok}
@@ -175,8 +180,27 @@ def assemble(paths: DatasetPaths, tables: SourceTables, tasks: list[CellTask], o
         for f in (paths.root / folder).iterdir():
             if f.is_file() and f not in expected:  # left by an earlier build with other inputs
                 f.unlink()
-        writers.write_tar_gz(paths.archive(folder), paths.root, folder)
 
+    def synapses() -> pd.DataFrame:
+        concat_parts(paths.table("synapses"), parts("synapses"), SYNAPSE_SCHEMA)
+        syn = pq.read_table(paths.table("synapses"), columns=list(SYNAPSE_COLUMNS)).to_pandas()
+        writers.write_csv(paths.synapses_csv, syn)
+        return syn
+
+    # independent jobs; pyarrow and zlib release the GIL, so threads overlap them
+    jobs = {
+        "synapses": synapses,
+        "mitochondria": lambda: concat_parts(paths.table("mitochondria"), parts("mitochondria"), MITO_SCHEMA),
+        "nodes": lambda: concat_parts(paths.table("skeleton_nodes"), parts("skeleton_nodes"), NODE_SCHEMA),
+        "meshes": lambda: concat_parts(
+            paths.table("mito_meshes"), parts("mito_meshes"), mesh_schema_for(parts("mito_meshes"))
+        ),
+        **{f"archive-{f}": partial(writers.write_tar_gz, paths.archive(f), paths.root, f) for f in ARCHIVED_DIRS},
+    }
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        futures = {name: pool.submit(job) for name, job in jobs.items()}
+        results = {name: f.result() for name, f in futures.items()}
+    syn = results["synapses"]
     if NOTEBOOK.is_file():  # the dataset description promises the demonstration notebook
         write_bytes(paths.notebook, NOTEBOOK.read_bytes())
     else:

@@ -63,3 +63,14 @@ def test_lost_worker_is_retried_without_losing_finished_cells(small_raw, small_d
     res = build_dataset(cfg, src)
     assert (tmp_path / "killed").exists()  # the fault happened
     assert res.complete and files_of(tmp_path / "ds") == files_of(small_dataset)
+
+
+def test_scheduler_address(small_raw, small_dataset, tmp_path):
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://127.0.0.1:")
+        cfg = BuildConfig(raw_dir=small_raw, out_dir=tmp_path / "ds", demo=SMALL, workers=1, scheduler=address)
+        assert build_dataset(cfg, demo_source(small_raw)).complete
+    assert files_of(tmp_path / "ds") == files_of(small_dataset)
