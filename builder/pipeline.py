@@ -120,9 +120,13 @@ def build_dataset(config: BuildConfig, source: Source) -> BuildResult:
     fingerprint = config.fingerprint(source.fingerprint())
     manifest = read_manifest(paths)
     if manifest and manifest.get("fingerprint") == fingerprint and manifest.get("complete"):
-        if not verify_checksums(paths.root, manifest):
+        problems = verify_checksums(paths.root, manifest)
+        if not problems:
             log.info("dataset in %s is complete and up to date", paths.root)
             return BuildResult(paths.root, complete=True, up_to_date=True, counts=manifest.get("counts", {}))
+        log.info("dataset in %s changed on disk (%s ...); rebuilding", paths.root, problems[0])
+    # from here on the dataset is being rewritten: it must not claim to be complete until done
+    paths.manifest.unlink(missing_ok=True)
     t0 = time.perf_counter()
     tables = source.tables()
     tasks = make_tasks(tables, fingerprint)

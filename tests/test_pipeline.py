@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 
 import navis
@@ -115,6 +116,18 @@ def test_interrupted_build_resumes_to_identical_bytes(small_raw, small_dataset, 
     assert res.complete and res.cells_computed == 3
     assert read_manifest(DatasetPaths(out))["files"] == read_manifest(DatasetPaths(small_dataset))["files"]
     assert not (out / ".build").exists()
+
+
+def test_a_rebuild_never_leaves_an_old_manifest_claiming_completeness(small_raw, small_dataset, tmp_path):
+    out = tmp_path / "ds"
+    shutil.copytree(small_dataset, out)
+    victim = sorted((out / "morphologies").glob("*.swc"))[0]
+    victim.write_text(victim.read_text() + "\n")  # the dataset changed on disk: rebuild
+    with pytest.raises(KeyboardInterrupt):
+        build(small_raw, out, source=Dies(demo_source(small_raw), 2, []))
+    assert not (out / "manifest.json").exists()
+    assert build(small_raw, out).complete
+    assert read_manifest(DatasetPaths(out))["files"] == read_manifest(DatasetPaths(small_dataset))["files"]
 
 
 def test_stale_cells_of_an_earlier_build_are_removed(small_raw, small_dataset, tmp_path):
