@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from builder.config import BuildConfig
@@ -12,6 +10,7 @@ from builder.sources.demo import demo_source
 from builder.store.manifest import read_manifest
 from builder.store.paths import DatasetPaths
 from tests.conftest import SMALL
+from tests.faults import KillsItsWorker
 
 
 def files_of(ds: Path) -> dict:
@@ -23,36 +22,6 @@ def test_local_cluster_matches_local_processes(small_raw, small_dataset, tmp_pat
     res = build_dataset(cfg, demo_source(small_raw))
     assert res.complete and res.cells_computed == SMALL.cells
     assert files_of(tmp_path / "dask") == files_of(small_dataset)
-
-
-@dataclass(frozen=True)
-class KillsItsWorker:
-    """A source that kills the worker process the first time it loads ``victim``."""
-
-    inner: object
-    victim: int
-    flag: str
-    name = "demo"
-    synthetic = True
-
-    @property
-    def label_names(self):
-        return self.inner.label_names
-
-    def fingerprint(self):
-        return self.inner.fingerprint()
-
-    def tables(self):
-        return self.inner.tables()
-
-    def skeleton(self, cell_id):
-        if cell_id == self.victim and not Path(self.flag).exists():
-            Path(self.flag).write_text("killed once")
-            os._exit(1)  # the worker process dies mid-task, as with an OOM kill
-        return self.inner.skeleton(cell_id)
-
-    def meshes(self, cell_id, ids):
-        return self.inner.meshes(cell_id, ids)
 
 
 def test_lost_worker_is_retried_without_losing_finished_cells(small_raw, small_dataset, tmp_path):

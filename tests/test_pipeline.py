@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
 
 import navis
 import numpy as np
@@ -19,6 +18,7 @@ from builder.store.meshes import decode_meshes
 from builder.store.paths import DatasetPaths
 from builder.store.validate import validate_dataset
 from tests.conftest import SMALL
+from tests.faults import Dies
 
 
 def build(raw, out, workers=1, source=None):
@@ -73,37 +73,6 @@ def test_rerun_is_a_no_op_and_workers_do_not_change_bytes(small_raw, small_datas
     other = build(small_raw, tmp_path / "two", workers=2)
     assert other.complete
     assert read_manifest(DatasetPaths(tmp_path / "two"))["files"] == before
-
-
-@dataclass(frozen=True)
-class Dies:
-    """A source whose skeleton loader fails hard after ``n`` cells (an interrupted build)."""
-
-    inner: object
-    n: int
-    counter: object
-
-    name = "demo"
-    synthetic = True
-
-    @property
-    def label_names(self):
-        return self.inner.label_names
-
-    def fingerprint(self):
-        return self.inner.fingerprint()
-
-    def tables(self):
-        return self.inner.tables()
-
-    def skeleton(self, cell_id):
-        self.counter.append(cell_id)
-        if len(self.counter) > self.n:
-            raise KeyboardInterrupt("killed")
-        return self.inner.skeleton(cell_id)
-
-    def meshes(self, cell_id, ids):
-        return self.inner.meshes(cell_id, ids)
 
 
 def test_interrupted_build_resumes_to_identical_bytes(small_raw, small_dataset, tmp_path):
