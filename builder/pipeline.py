@@ -142,7 +142,7 @@ def build_dataset(config: BuildConfig, source: Source) -> BuildResult:
     result = assemble(paths, tables, tasks, done, threads=config.workers)
     log.info("tables, CSVs and archives assembled in %.1f s", time.perf_counter() - t0)
     result.cells_computed = len(todo)
-    result.timings = stage_timings([done[t.cell_id] for t in todo if t.cell_id in done and done[t.cell_id].ok])
+    result.timings = stage_timings([done[t.cell_id] for t in todo if done[t.cell_id].ok])
     counts = result.counts
     write_bytes(paths.report, (json.dumps(_report(result, fingerprint), indent=2) + "\n").encode())
     t0 = time.perf_counter()

@@ -102,7 +102,12 @@ COMPARTMENT_NAMES: dict[int, str] = {
 NAME_TO_CODE: dict[str, int] = {v: k for k, v in COMPARTMENT_NAMES.items()}
 #: Astrocyte mitochondria compartments (no node labels exist for astrocytes).
 ASTRO_COMPARTMENTS: tuple[str, str] = ("Somatic", "Branch")
-ALL_COMPARTMENT_STRINGS: tuple[str, ...] = tuple(COMPARTMENT_NAMES.values()) + ("Branch",)
+ALL_COMPARTMENT_STRINGS: tuple[str, ...] = tuple(COMPARTMENT_NAMES.values()) + ASTRO_COMPARTMENTS[1:]
+
+
+def mito_count_column(compartment: str) -> str:
+    """Cell-table column counting a cell's mitochondria in ``compartment`` (``n_mito_basal``...)."""
+    return f"n_mito_{compartment.lower().replace(' ', '_')}"
 
 #: Label vocabulary of the *published* skeleton label files and per-mito tables
 #: (MicronsBinder ``lib/compartment.py``): note 4 and 5 are swapped relative to ours.

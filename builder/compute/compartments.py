@@ -7,6 +7,7 @@ from typing import Mapping
 import numpy as np
 
 from builder.schema import (
+    ASTRO_COMPARTMENTS,
     ASTRO_FAR_UM,
     ASTRO_SOMATIC_UM,
     COMPARTMENT_NAMES,
@@ -98,7 +99,8 @@ def astrocyte_compartments(centroids_nm: np.ndarray, soma_nm: np.ndarray) -> tup
     far : ndarray, shape (n,), bool
     """
     d = np.linalg.norm(np.asarray(centroids_nm, float).reshape(-1, 3) - np.asarray(soma_nm), axis=1) / NM_PER_UM
-    comp = np.where(d <= ASTRO_SOMATIC_UM, "Somatic", "Branch").astype(object)
+    somatic, branch = ASTRO_COMPARTMENTS
+    comp = np.where(d <= ASTRO_SOMATIC_UM, somatic, branch).astype(object)
     return comp, d > ASTRO_FAR_UM
 
 

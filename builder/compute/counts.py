@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-_COMPARTMENTS = ("Somatic", "Axonal", "Basal", "Apical", "Unknown dendritic", "Unknown", "Branch")
+from builder.schema import ALL_COMPARTMENT_STRINGS, mito_count_column
 
 
 def cell_counts(compartments: pd.Series, synapse_types: pd.Series, n_nodes: int, cable_um: float) -> dict:
@@ -23,8 +23,8 @@ def cell_counts(compartments: pd.Series, synapse_types: pd.Series, n_nodes: int,
     """
     comp = compartments.value_counts()
     out = {"n_mito": int(len(compartments))}
-    for name in _COMPARTMENTS:
-        out[f"n_mito_{name.lower().replace(' ', '_')}"] = int(comp.get(name, 0))
+    for name in ALL_COMPARTMENT_STRINGS:
+        out[mito_count_column(name)] = int(comp.get(name, 0))
     st = synapse_types.value_counts()
     out.update(
         n_syn_in=int(st.get("post", 0)),

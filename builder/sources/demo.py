@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from builder.compute.morphometrics import mesh_morphometrics
 from builder.config import MAX_DEMO_CELLS, DemoParams
-from builder.parallel import process_pool
+from builder.parallel import run_tasks
 from builder.schema import (
     DEMO_FRAGMENT_ID_BASE,
     DEMO_MITO_ID_BASE,
@@ -211,18 +211,10 @@ def generate_demo_volume(raw_dir: Path, params: DemoParams, workers: int = 1) ->
     log.info("generating a synthetic volume of %d cells in %s", len(tasks), raw_dir)
     morphs: list = [None] * len(tasks)
     mito_rows: list = [None] * len(tasks)
-    bar = tqdm(total=len(tasks), desc="demo volume", unit="cell", disable=None)
-    if workers > 1:
-        with process_pool(workers) as pool:
-            for i, m, rows in pool.map(_generate_cell, tasks, chunksize=1):
-                morphs[i], mito_rows[i] = m, rows
-                bar.update()
-    else:
-        for t in tasks:
-            i, m, rows = _generate_cell(t)
+    with tqdm(total=len(tasks), desc="demo volume", unit="cell", disable=None) as bar:
+        for i, m, rows in run_tasks(_generate_cell, tasks, workers):
             morphs[i], mito_rows[i] = m, rows
             bar.update()
-    bar.close()
     _write_tables(raw_dir, params, roster, morphs, mito_rows)
     marker.write_text(json.dumps(_marker_content(params), indent=2))
     return demo_source(raw_dir)

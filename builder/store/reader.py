@@ -36,7 +36,7 @@ from builder.errors import DatasetError
 from builder.schema import COMPARTMENT_NAMES, NODE_COLUMNS
 from builder.store.meshes import decode_meshes
 from builder.store.paths import DatasetPaths
-from builder.store.reader_files import load_file_layout, read_associations
+from builder.store.reader_files import MemberFiles, load_file_layout, read_associations
 
 if TYPE_CHECKING:
     import navis
@@ -111,6 +111,7 @@ class Dataset:
         if layout == "parquet" and not have_tables:
             raise DatasetError(f"{self.root / 'tables'}: Parquet tables missing; rebuild the dataset ({BUILD_HINT})")
         self.layout = "parquet" if (layout == "parquet" or (layout == "auto" and have_tables)) else "files"
+        self._files = MemberFiles(self.paths)  # folders, or their archives (opened once)
         self._meshes = None
         if self.layout == "parquet":
             self.cells = pd.read_parquet(self.paths.table("cells"))
@@ -121,7 +122,7 @@ class Dataset:
             mesh_path = self.paths.table("mito_meshes")
             self._meshes = _RowGroupIndex(mesh_path) if mesh_path.is_file() else None
         else:
-            self.cells, self.mitochondria, self.synapses, self._file_nodes = load_file_layout(self.paths)
+            self.cells, self.mitochondria, self.synapses, self._file_nodes = load_file_layout(self._files)
         self._cache: OrderedDict = OrderedDict()
         self._cache_size = cache_cells
         self._cell_index = pd.Index(self.cells["cell_id"])
@@ -192,7 +193,7 @@ class Dataset:
     def associations(self, cell_id: int) -> dict[int, list[int]]:
         """``{mito_id: [skeleton node ids it covers]}`` of one cell."""
         self.cell(cell_id)
-        return read_associations(self.paths, int(cell_id))
+        return read_associations(self._files, int(cell_id))
 
     def neuron(self, cell_id: int) -> "navis.TreeNeuron":
         """One cell as a ``navis.TreeNeuron`` (units nm).

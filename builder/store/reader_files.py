@@ -18,7 +18,7 @@ from builder.compute.compartments import synapse_compartments
 from builder.compute.counts import cell_counts
 from builder.compute.skeleton import Tree
 from builder.errors import DatasetError
-from builder.schema import CELL_COLUMNS, MITO_COLUMNS, SWC_COLUMNS, SYNAPSE_COLUMNS
+from builder.schema import CELL_COLUMNS, MITO_COLUMNS, SWC_COLUMNS, SYNAPSE_COLUMNS, SYNAPSE_EXTRA_COLUMNS
 from builder.store.paths import DatasetPaths
 from builder.store.tables import CELL_SCHEMA
 
@@ -81,9 +81,9 @@ def tree_of(nodes: pd.DataFrame) -> Tree:
     )
 
 
-def load_file_layout(paths: DatasetPaths) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[int, pd.DataFrame]]:
+def load_file_layout(files: MemberFiles) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[int, pd.DataFrame]]:
     """Cells, mitochondria, synapses and per-cell skeleton nodes from the file layout."""
-    files = MemberFiles(paths)
+    paths = files.paths
     cells = pd.read_csv(io.BytesIO(files.read_bytes(paths.cells_csv.name)), float_precision="round_trip")
     if list(cells.columns) != list(CELL_COLUMNS):
         raise DatasetError(f"{paths.cells_csv}: columns {list(cells.columns)}, expected {list(CELL_COLUMNS)}")
@@ -108,15 +108,15 @@ def load_file_layout(paths: DatasetPaths) -> tuple[pd.DataFrame, pd.DataFrame, p
     cells = pd.concat([cells, pd.DataFrame(counts)], axis=1)[CELL_SCHEMA.names]
     mito_df = pd.concat(mitos, ignore_index=True) if mitos else pd.DataFrame(columns=list(MITO_COLUMNS))
     syn_df = pd.concat(syn_parts, ignore_index=True) if syn_parts else syn.assign(node_id=[], compartment=[])
-    return cells, mito_df, syn_df[[*SYNAPSE_COLUMNS, "node_id", "compartment"]], nodes
+    return cells, mito_df, syn_df[[*SYNAPSE_COLUMNS, *SYNAPSE_EXTRA_COLUMNS]], nodes
 
 
-def read_associations(paths: DatasetPaths, cell_id: int) -> dict[int, list[int]]:
+def read_associations(files: MemberFiles, cell_id: int) -> dict[int, list[int]]:
     """``{mito_id: [node ids]}`` of one cell, from ``nodes/`` or ``nodes.tar.gz``."""
     rel = f"nodes/{cell_id}_associated_nodes.json"
     try:
-        data = json.loads(MemberFiles(paths).read_bytes(rel))
+        data = json.loads(files.read_bytes(rel))
     except json.JSONDecodeError as exc:
-        raise DatasetError(f"{paths.root / rel}: not JSON ({exc}); rebuild the dataset") from exc
+        raise DatasetError(f"{files.paths.root / rel}: not JSON ({exc}); rebuild the dataset") from exc
     return {int(k): [int(x) for x in v] for k, v in data.items()}
 

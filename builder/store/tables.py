@@ -13,7 +13,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from builder.schema import COMPARTMENT_NAMES, MITO_COLUMNS, NODE_COLUMNS, SYNAPSE_COLUMNS
+from builder.schema import (
+    ALL_COMPARTMENT_STRINGS,
+    MITO_COLUMNS,
+    NODE_COLUMNS,
+    SYNAPSE_COLUMNS,
+    SYNAPSE_EXTRA_COLUMNS,
+    mito_count_column,
+)
 from builder.store.atomic import write_with
 
 _I, _F, _S, _B = pa.int64(), pa.float64(), pa.string(), pa.bool_()
@@ -25,15 +32,15 @@ SYNAPSE_SCHEMA = pa.schema(
         (c, {"synapse_type": _S, "x": _F, "y": _F, "z": _F}.get(c, _I))
         for c in SYNAPSE_COLUMNS
     ]
-    + [("node_id", _I), ("compartment", _S)]
+    + [(c, {"node_id": _I, "compartment": _S}[c]) for c in SYNAPSE_EXTRA_COLUMNS]
 )
 NODE_SCHEMA = pa.schema(
     [(c, {"x": _F, "y": _F, "z": _F, "radius": _F, "path_dist_to_soma_um": _F}.get(c, _I)) for c in NODE_COLUMNS]
 )
 COUNT_COLUMNS: tuple[str, ...] = (
     ("n_mito",)
-    + tuple(f"n_mito_{name.lower().replace(' ', '_')}" for name in COMPARTMENT_NAMES.values())
-    + ("n_mito_branch", "n_syn_in", "n_syn_out", "n_autapse", "n_nodes", "cable_length_um")
+    + tuple(mito_count_column(name) for name in ALL_COMPARTMENT_STRINGS)
+    + ("n_syn_in", "n_syn_out", "n_autapse", "n_nodes", "cable_length_um")
 )
 CELL_SCHEMA = pa.schema(
     [("cell_id", _I), ("x", _F), ("y", _F), ("z", _F), ("cell_type", _S), ("cell_subtype", _S)]
