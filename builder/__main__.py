@@ -118,9 +118,12 @@ def _build(args: argparse.Namespace, demo: DemoParams) -> int:
         f"{out}: {state}; {c.get('cells', 0)} cells, {c.get('mitochondria', 0)} mitochondria, "
         f"{c.get('synapse_rows', 0)} synapse rows (volume {t1 - t0:.1f} s, build {t2 - t1:.1f} s)"
     )
+    n_meshless = c.get("mitochondria_without_mesh", 0)
+    if n_meshless:
+        print(f"  {n_meshless} mitochondria kept without mesh measures (reasons in {out / 'build_report.json'})")
     if not result.complete:
         print(
-            f"  skipped {len(result.skipped_cells)} cell(s), {len(result.skipped_mitochondria)} mitochondria, "
+            f"  skipped {len(result.skipped_cells)} cell(s) and "
             f"{sum(1 for i in result.input_issues if i['dropped'])} input row(s); see {out / 'build_report.json'}"
         )
         return EXIT_PARTIAL

@@ -1,8 +1,8 @@
 """One cell, end to end: load its inputs, compute, write its files. Independent of other cells.
 
 ``process_cell`` is what a worker process runs. It raises nothing for bad input: an unusable
-cell comes back as a failed :class:`CellOutcome` with the reason, and unusable mitochondria are
-listed in the outcome while the rest of the cell is built.
+cell comes back as a failed :class:`CellOutcome` with the reason; a mitochondrion without a
+usable mesh is kept with the measures that need no mesh and listed in the outcome.
 """
 
 from __future__ import annotations
@@ -15,21 +15,13 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from builder.compute.association import associate, covered_path_length_um, majority_labels, nearest_nodes
-from builder.compute.compartments import (
-    LabelError,
-    astrocyte_compartments,
-    astrocyte_node_labels,
-    code_names,
-    map_node_labels,
-    synapse_compartments,
-)
+from builder.compute.compartments import LabelError, astrocyte_node_labels, map_node_labels, synapse_compartments
 from builder.compute.counts import cell_counts
-from builder.compute.meshes import mesh_problems
-from builder.compute.morphometrics import mesh_morphometrics
+from builder.compute.meshes import MeshBatch, mesh_problems
+from builder.compute.mito_table import mito_table
 from builder.compute.skeleton import SkeletonError, orient_tree, round_tree, swc_frame
 from builder.errors import CellInputError, OutputWriteError
-from builder.schema import MITO_COLUMNS, NM_PER_UM, complexity_index, mito_vx_to_um3
+from builder.schema import MITO_COLUMNS
 from builder.sources.base import Source
 from builder.store import writers
 from builder.store.atomic import write_bytes
@@ -61,7 +53,8 @@ class CellOutcome:
     ok: bool
     reason: str = ""
     file: str = ""
-    skipped_mitos: list[dict] = field(default_factory=list)
+    #: mitochondria kept without mesh measures: mito_id, cell_id, reason
+    meshless_mitos: list[dict] = field(default_factory=list)
     counts: dict = field(default_factory=dict)
     fingerprint: str = ""
     #: seconds spent per stage: read, morphometrics, association, write (not part of the dataset)
@@ -110,52 +103,27 @@ def _build_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOutc
         raise CellInputError(cid, f"bad skeleton: {exc}", sk.path) from exc
     labels = _labels(source, task, sk, tree.vertices)
     dist_root = tree.distance_to_root_um()
-    edge_len = tree.edge_lengths_um()
 
-    # meshes: drop the missing and the unusable, with reasons
-    mitos = task.mitos.sort_values("mito_id", ignore_index=True)
-    batch, missing = source.meshes(cid, mitos["mito_id"].to_numpy(np.int64))
+    # meshes: the unusable ones are set aside with reasons; their mitochondria stay
+    mitos = task.mitos
+    try:
+        batch, missing = source.meshes(cid, np.sort(mitos["mito_id"].to_numpy(np.int64)))
+    except CellInputError as exc:  # e.g. an unreadable mesh file: no mesh for any of them
+        log.warning("cell %d: %s; its mitochondria are kept without mesh measures", cid, exc)
+        batch, missing = MeshBatch.from_meshes([], []), {int(m): exc.reason for m in mitos["mito_id"]}
     lap("read")
-    skipped = [{"mito_id": m, "cell_id": cid, "reason": r} for m, r in sorted(missing.items())]
     problems = mesh_problems(batch)
-    skipped += [{"mito_id": int(m), "cell_id": cid, "reason": str(r)} for m, r in zip(batch.ids, problems) if r]
+    missing = {**missing, **{int(m): str(r) for m, r in zip(batch.ids, problems) if r}}
     good = batch.subset(problems == "")
-
-    # morphometrics and association
-    props = mesh_morphometrics(good)
-    lap("morphometrics")
-    vnode, _ = nearest_nodes(tree.vertices, good.vertices)
-    assoc = associate(good.vertex_owner(), vnode, good.n, tree.n)
-    centroids = props[["cx", "cy", "cz"]].to_numpy()
     soma = np.asarray(task.soma_nm, float)
-    if task.cell_type == "astrocyte":
-        compartment, far = astrocyte_compartments(centroids, soma)
-    else:
-        codes = majority_labels(assoc, labels)
-        compartment, far = code_names(np.maximum(codes, 0)), np.zeros(good.n, bool)
-    cnode, _ = nearest_nodes(tree.vertices, centroids)
-    rows = mitos.set_index("mito_id").loc[good.ids]
-    volume = mito_vx_to_um3(rows["mito_vx"].to_numpy())
-    mito_df = pd.DataFrame(
-        {
-            "mito_id": good.ids,
-            "cellid": cid,
-            "compartment": compartment,
-            "x": centroids[:, 0],
-            "y": centroids[:, 1],
-            "z": centroids[:, 2],
-            "mito_vx": rows["mito_vx"].to_numpy(np.int64),
-            "volume_um3": volume,
-            "complexityindex": complexity_index(props["surface_area"].to_numpy(), volume),
-            "n_nodes": np.bincount(assoc.mito_index, minlength=good.n),
-            "path_length_um": covered_path_length_um(assoc, tree.parent, edge_len),
-            "path_dist_to_soma_um": dist_root[cnode],
-            "euclid_dist_to_soma_um": np.linalg.norm(centroids - soma, axis=1) / NM_PER_UM,
-            "far": far,
-        }
-    )
-    for c in ("mesh_volume_um3", "surface_area", "pc1_um", "pc2_um", "pc3_um", "elongation", "flatness", "sphericity", "n_vertices"):
-        mito_df[c] = props[c].to_numpy()
+    table = mito_table(mitos, good, missing, tree, labels, soma, astrocyte=task.cell_type == "astrocyte")
+    mito_df = table.frame
+    meshless = [
+        {"mito_id": int(m), "cell_id": cid, "reason": r}
+        for m, r in zip(mito_df["mito_id"], mito_df["mesh_missing"])
+        if r
+    ]
+    lap("morphometrics")
 
     # synapses: nearest node and its compartment
     syn = task.synapses.sort_values(["synapse_id", "synapse_type"], ignore_index=True)
@@ -169,7 +137,7 @@ def _build_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOutc
     # write this cell's files, then its parts, then the marker (last: it means "done")
     writers.write_csv(paths.mito_csv(task.cell_type, cid), mito_df[list(MITO_COLUMNS)])
     writers.write_swc(paths.swc(cid), swc)
-    writers.write_nodes_json(paths.nodes_json(cid), dict(zip(good.ids.tolist(), assoc.split())))
+    writers.write_nodes_json(paths.nodes_json(cid), table.nodes)
     writers.write_parquet(paths.cell_part(cid, "mitochondria"), to_arrow(mito_df, MITO_SCHEMA))
     writers.write_parquet(paths.cell_part(cid, "synapses"), to_arrow(syn, SYNAPSE_SCHEMA))
     writers.write_parquet(paths.cell_part(cid, "skeleton_nodes"), to_arrow(nodes_df, NODE_SCHEMA))
@@ -179,7 +147,7 @@ def _build_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOutc
         cid,
         ok=True,
         timings={k: round(v, 6) for k, v in timings.items()},
-        skipped_mitos=skipped,
+        meshless_mitos=meshless,
         counts=cell_counts(mito_df["compartment"], syn["synapse_type"], tree.n, tree.cable_length_um()),
         fingerprint=task.fingerprint,
     )

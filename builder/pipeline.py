@@ -61,7 +61,8 @@ class BuildResult:
     cells_built: int = 0
     cells_computed: int = 0
     skipped_cells: list[dict] = field(default_factory=list)
-    skipped_mitochondria: list[dict] = field(default_factory=list)
+    #: mitochondria kept without mesh measures (mito_id, cell_id, reason)
+    mitochondria_without_mesh: list[dict] = field(default_factory=list)
     input_issues: list[dict] = field(default_factory=list)
     counts: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
@@ -213,9 +214,9 @@ def assemble(
     failed = [
         {"cell_id": cid, "reason": o.reason, "file": o.file} for cid, o in sorted(outcomes.items()) if not o.ok
     ]
-    skipped_m = [m for c in ok for m in outcomes[c].skipped_mitos]
+    meshless = [m for c in ok for m in outcomes[c].meshless_mitos]
     issues = [asdict(i) for i in tables.issues]
-    complete = not failed and not skipped_m and not any(i["dropped"] for i in issues)
+    complete = not failed and not any(i["dropped"] for i in issues)
     mito_counts = cells[[c for c in COUNT_COLUMNS if c.startswith("n_mito_")]].sum().astype(int).to_dict()
     summary = {
         "cells": int(len(cells)),
@@ -226,7 +227,7 @@ def assemble(
         "synapse_rows_by_type": {k: int(v) for k, v in syn["synapse_type"].value_counts().sort_index().items()},
         "skeleton_nodes": int(cells["n_nodes"].sum()),
         "skipped_cells": len(failed),
-        "skipped_mitochondria": len(skipped_m),
+        "mitochondria_without_mesh": len(meshless),
         "dropped_input_rows": sum(1 for i in issues if i["dropped"]),
     }
     return BuildResult(
@@ -234,7 +235,7 @@ def assemble(
         complete=complete,
         cells_built=len(ok),
         skipped_cells=failed,
-        skipped_mitochondria=skipped_m,
+        mitochondria_without_mesh=meshless,
         input_issues=issues,
         counts=summary,
     )
@@ -259,7 +260,7 @@ def _report(result: BuildResult, fingerprint: str) -> dict:
         "cells_built": result.cells_built,
         "cells_computed_this_run": result.cells_computed,
         "skipped_cells": result.skipped_cells,
-        "skipped_mitochondria": result.skipped_mitochondria,
+        "mitochondria_without_mesh": result.mitochondria_without_mesh,
         "input_issues": result.input_issues,
         "counts": result.counts,
         "timings_this_run": result.timings,

@@ -189,6 +189,10 @@ SYNAPSE_COLUMNS: tuple[str, ...] = (
 SYNAPSE_EXTRA_COLUMNS: tuple[str, ...] = ("node_id", "compartment")
 SYNAPSE_TYPES: tuple[str, ...] = ("pre", "post", "autapse")
 
+#: Optional per-mitochondrion bounding-box columns of a source's mitochondria table (nm):
+#: lower then upper corner; NaN (or absent) when the source has no bounding boxes.
+BBOX_COLUMNS: tuple[str, ...] = ("bbox_lo_x", "bbox_lo_y", "bbox_lo_z", "bbox_hi_x", "bbox_hi_y", "bbox_hi_z")
+
 #: Per-mitochondrion columns, with units in the name where there is one.
 MITO_COLUMNS: tuple[str, ...] = (
     "mito_id",
@@ -214,6 +218,23 @@ MITO_COLUMNS: tuple[str, ...] = (
     "path_dist_to_soma_um",
     "euclid_dist_to_soma_um",
     "far",
+    "bbox_x_um",
+    "bbox_y_um",
+    "bbox_z_um",
+    "mesh_missing",
+)
+#: Columns that need the mitochondrion's mesh: NaN when ``mesh_missing`` gives a reason.
+MESH_MEASURE_COLUMNS: tuple[str, ...] = (
+    "mesh_volume_um3",
+    "surface_area",
+    "complexityindex",
+    "pc1_um",
+    "pc2_um",
+    "pc3_um",
+    "elongation",
+    "flatness",
+    "sphericity",
+    "path_length_um",
 )
 NODE_COLUMNS: tuple[str, ...] = (
     "cell_id",
@@ -233,7 +254,7 @@ UNITS: dict[str, str] = {
     "x, y, z (all tables), vertices, radius": "nm",
     "volume_um3, mesh_volume_um3": "um^3",
     "surface_area": "um^2",
-    "pc1_um, pc2_um, pc3_um, path_length_um, path_dist_to_soma_um, euclid_dist_to_soma_um": "um",
+    "pc1_um, pc2_um, pc3_um, bbox_x_um, bbox_y_um, bbox_z_um, path_length_um, path_dist_to_soma_um, euclid_dist_to_soma_um": "um",
     "complexityindex, elongation, flatness, sphericity": "dimensionless",
     "mito_vx": "voxels of 3.58 x 3.58 x 40 nm",
     "size (synapses)": "cleft voxels of 4 x 4 x 40 nm",

@@ -9,6 +9,7 @@ import pandas as pd
 from meshparty import skeleton_io
 
 from builder.__main__ import EXIT_PARTIAL, main
+from builder.schema import ALL_COMPARTMENT_STRINGS, MESH_MEASURE_COLUMNS
 from builder.sources.mesh_bundle import read_bundle, write_bundle
 from builder.sources.published import CELL_TYPE_TABLE, MESH_DIR, SKELETON_DIR, SYNAPSE_TABLE
 from builder.store.validate import validate_dataset
@@ -82,13 +83,24 @@ def test_bad_labels_bad_mesh_bundle_and_one_broken_mitochondrion(raw_copy, tmp_p
     assert code == EXIT_PARTIAL
     why = skipped(report)
     assert "unknown label value(s) [9]" in why[d]
-    assert "unreadable mesh bundle" in why[e] and why[e]
-    assert f not in why
-    assert report["skipped_mitochondria"] == [
+    assert e not in why and f not in why  # cells without (some) meshes are still built
+    meshless = pd.DataFrame(report["mitochondria_without_mesh"])
+    assert set(meshless.cell_id) == {e, f}
+    assert meshless.loc[meshless.cell_id == e, "reason"].str.contains("unreadable mesh bundle").all()
+    assert meshless.loc[meshless.cell_id == f].to_dict("records") == [
         {"mito_id": broken_id, "cell_id": f, "reason": "mesh not closed (not watertight)"}
     ]
-    mito = pd.read_parquet(tmp_path / "ds" / "tables" / "mitochondria.parquet")
-    assert broken_id not in set(mito.mito_id) and (mito.cellid == f).sum() == batch.n - 1
+    mito = pd.read_parquet(tmp_path / "ds" / "tables" / "mitochondria.parquet").set_index("mito_id")
+    assert (mito.cellid == f).sum() == batch.n  # the open mesh's mitochondrion is kept ...
+    kept = mito.loc[broken_id]
+    assert kept.mesh_missing == "mesh not closed (not watertight)"
+    assert np.isnan(kept[list(MESH_MEASURE_COLUMNS)].astype(float)).all()  # ... without mesh measures
+    assert kept.volume_um3 > 0 and kept.bbox_x_um > 0 and kept.compartment in ALL_COMPARTMENT_STRINGS
+    no_bundle = mito[mito.cellid == e]
+    assert len(no_bundle) == len(meshless[meshless.cell_id == e]) and no_bundle.surface_area.isna().all()
+    assert (no_bundle.n_nodes == 1).all() and no_bundle.volume_um3.gt(0).all()
+    meshes = pd.read_parquet(tmp_path / "ds" / "tables" / "mito_meshes.parquet", columns=["mito_id"])
+    assert broken_id not in set(meshes.mito_id) and not set(no_bundle.index) & set(meshes.mito_id)
     assert validate_dataset(tmp_path / "ds") == []
 
 

@@ -62,7 +62,8 @@ class SourceTables:
         ``cell_id, x, y, z`` (soma centre, nm), ``cell_type`` (pyramidal / inhibitory /
         astrocyte), ``cell_subtype``; one row per selected cell, sorted by ``cell_id``.
     mitochondria : DataFrame
-        ``mito_id, cellid, mito_vx, x, y, z`` (centre, nm) for mitochondria of those cells.
+        ``mito_id, cellid, mito_vx, x, y, z`` (centre, nm) for mitochondria of those cells,
+        optionally with the :data:`builder.schema.BBOX_COLUMNS` (nm).
     synapses : DataFrame
         ``synapse_id, pre_root_id, post_root_id, x, y, z`` (nm), ``size`` (cleft voxels).
     issues : list of SourceIssue

@@ -17,7 +17,7 @@ import pandas as pd
 
 from builder.compute.meshes import MeshBatch
 from builder.errors import CellInputError, InputFileError
-from builder.schema import PUBLISHED_LABEL_NAMES, SEG_VOXEL_NM, vx_to_nm
+from builder.schema import BBOX_COLUMNS, PUBLISHED_LABEL_NAMES, SEG_VOXEL_NM, vx_to_nm
 from builder.sources.base import SkeletonInput, SourceIssue, SourceTables
 from builder.sources.mesh_bundle import read_bundle
 
@@ -164,12 +164,22 @@ def read_synapses(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
 
 
 def read_mito_table(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
-    """``211019_mitochondria_info.csv`` -> ``mito_id, cellid, mito_vx, x, y, z`` (centre, nm)."""
+    """``211019_mitochondria_info.csv`` -> ``mito_id, cellid, mito_vx, x, y, z`` (centre, nm) and
+    the bounding box ``bbox_lo_* / bbox_hi_*`` (nm; NaN when the file has no ``bbox_*_vx`` columns).
+
+    Positions and bounding boxes are on the 4 x 4 x 40 nm grid; ``mito_vx`` counts voxels of
+    3.58 x 3.58 x 40 nm (converted to um^3 later).
+    """
     cols = ("mito_id", "mito_vx", "ctr_pos_x_vx", "ctr_pos_y_vx", "ctr_pos_z_vx", "cellid")
+    bbox = [f"bbox_{end}_{ax}_vx" for end in ("beg", "end") for ax in _XYZ]
     df = _read_csv(path, cols)
-    df = _numeric(df, list(cols), path)
+    has_bbox = all(c in df.columns for c in bbox)
+    df = _numeric(df, list(cols) + (bbox if has_bbox else []), path)
     out = pd.DataFrame({"mito_id": df["mito_id"], "cellid": df["cellid"], "mito_vx": df["mito_vx"]})
-    out[list(_XYZ)] = df[["ctr_pos_x_vx", "ctr_pos_y_vx", "ctr_pos_z_vx"]].to_numpy(np.float64) * np.asarray(SEG_VOXEL_NM)
+    vx = np.asarray(SEG_VOXEL_NM)
+    out[list(_XYZ)] = df[["ctr_pos_x_vx", "ctr_pos_y_vx", "ctr_pos_z_vx"]].to_numpy(np.float64) * vx
+    box = df[bbox].to_numpy(np.float64) * np.tile(vx, 2) if has_bbox else np.full((len(df), 6), np.nan)
+    out[list(BBOX_COLUMNS)] = box
     out = _drop_bad_rows(out, ["mito_id", "cellid", "mito_vx", *_XYZ], "mito_id", "mitochondrion", path, issues)
     for c in ("mito_id", "cellid", "mito_vx"):
         out[c] = out[c].astype(np.int64)

@@ -103,7 +103,7 @@ def load_file_layout(files: MemberFiles) -> tuple[pd.DataFrame, pd.DataFrame, pd
         )
         syn_parts.append(s.assign(node_id=node, compartment=comp))
         counts.append(cell_counts(m["compartment"], s["synapse_type"], tree.n, tree.cable_length_um()))
-        mitos.append(m[list(MITO_COLUMNS)])
+        mitos.append(m.assign(mesh_missing=m["mesh_missing"].fillna("").astype(str))[list(MITO_COLUMNS)])
         nodes[cid] = n
     cells = pd.concat([cells, pd.DataFrame(counts)], axis=1)[CELL_SCHEMA.names]
     mito_df = pd.concat(mitos, ignore_index=True) if mitos else pd.DataFrame(columns=list(MITO_COLUMNS))

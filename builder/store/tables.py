@@ -25,7 +25,7 @@ from builder.store.atomic import write_with
 
 _I, _F, _S, _B = pa.int64(), pa.float64(), pa.string(), pa.bool_()
 
-_MITO_TYPES = {"mito_id": _I, "cellid": _I, "compartment": _S, "mito_vx": _I, "n_vertices": _I, "n_nodes": _I, "far": _B}
+_MITO_TYPES = {"mito_id": _I, "cellid": _I, "compartment": _S, "mito_vx": _I, "n_vertices": _I, "n_nodes": _I, "far": _B, "mesh_missing": _S}
 MITO_SCHEMA = pa.schema([(c, _MITO_TYPES.get(c, _F)) for c in MITO_COLUMNS])
 SYNAPSE_SCHEMA = pa.schema(
     [

@@ -83,6 +83,7 @@ def mito_traces(mitos: pd.DataFrame, meshes: MeshBatch | None) -> list[dict]:
             "mito %{customdata}<br>" + name + "<br>volume %{text} µm³<extra></extra>"
         )
         text = np.char.mod("%.3f", sel["volume_um3"].to_numpy())
+        by_volume = np.clip(4 * np.cbrt(sel["volume_um3"].to_numpy() / 0.05), 2, 14)
         if meshes is not None:
             v, f = _merged_mesh(meshes, mesh_comp == name)
             traces.append(
@@ -91,10 +92,11 @@ def mito_traces(mitos: pd.DataFrame, meshes: MeshBatch | None) -> list[dict]:
                     name=label, legendgroup=group, showlegend=True, hoverinfo="skip", flatshading=False,
                 )
             )  # fmt: skip
-            size, show = 2, False
+            # a mitochondrion kept without a mesh shows as a marker sized by its volume
+            has = np.isin(sel["mito_id"].to_numpy(), meshes.ids)
+            size, show = (2 if has.all() else np.where(has, 2, by_volume)), False
         else:
-            size = np.clip(4 * np.cbrt(sel["volume_um3"].to_numpy() / 0.05), 2, 14)
-            show = True
+            size, show = by_volume, True
         traces.append(
             dict(
                 type="scatter3d", x=sel["x"].to_numpy(np.float32), y=sel["y"].to_numpy(np.float32),

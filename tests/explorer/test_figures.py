@@ -68,6 +68,21 @@ def test_without_meshes_markers_sized_by_volume(parts, pyramidal_id):
     assert sizes.min() < sizes.max()
 
 
+def test_mitochondrion_without_mesh_is_a_volume_sized_marker(parts, pyramidal_id):
+    nodes, mitos, meshes, syn = parts
+    lost = int(meshes.ids[0])
+    fewer = meshes.subset(meshes.ids != lost)  # as if its mesh could not be had
+    fig = go.Figure(cell_figure(pyramidal_id, nodes, mitos, fewer, syn))
+    comp = mitos.set_index("mito_id").loc[lost, "compartment"]
+    centres = next(t for t in fig.data if t.legendgroup == f"mito-{comp}" and t.type == "scatter3d")
+    sizes = np.broadcast_to(np.asarray(centres.marker.size, float), (len(centres.x),))
+    ids = np.asarray(centres.customdata).astype(np.int64)
+    assert sizes[ids == lost][0] > 2 and (sizes[ids != lost] == 2).all()
+    full = go.Figure(cell_figure(pyramidal_id, nodes, mitos, meshes, syn))
+    centre_traces = [t for t in full.data if t.type == "scatter3d" and (t.legendgroup or "").startswith("mito-")]
+    assert centre_traces and all(np.ndim(t.marker.size) == 0 for t in centre_traces)
+
+
 def test_scatter_one_trace_per_category(xdata):
     fig = scatter_figure(xdata.mitos, "volume_um3", "complexityindex", "compartment", log_x=True)
     assert all(t.type == "scattergl" for t in fig.data)

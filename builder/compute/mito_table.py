@@ -1,0 +1,150 @@
+"""One cell's mitochondria table: mesh measures where a mesh exists, table measures always.
+
+A mitochondrion whose mesh cannot be had (absent from the mesh source, unreadable, open, with
+bad faces...) is kept: its volume comes from ``mito_vx``, its position and bounding box from
+the mitochondria table, its compartment from the skeleton node nearest its centre, and the
+columns that need a mesh (:data:`builder.schema.MESH_MEASURE_COLUMNS`) are NaN with the reason
+in ``mesh_missing``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from builder.compute.association import associate, covered_path_length_um, majority_labels, nearest_nodes
+from builder.compute.compartments import astrocyte_compartments, code_names
+from builder.compute.meshes import MeshBatch
+from builder.compute.morphometrics import mesh_morphometrics
+from builder.compute.skeleton import Tree
+from builder.schema import BBOX_COLUMNS, MESH_MEASURE_COLUMNS, MITO_COLUMNS, NM_PER_UM, complexity_index, mito_vx_to_um3
+
+_MORPHO = ("mesh_volume_um3", "surface_area", "pc1_um", "pc2_um", "pc3_um", "elongation", "flatness", "sphericity")
+
+
+@dataclass(frozen=True)
+class MitoTable:
+    """Result of :func:`mito_table`.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        One row per mitochondrion, columns :data:`builder.schema.MITO_COLUMNS`, sorted by id.
+    nodes : dict
+        ``{mito_id: sorted int64 array of covered node ids}`` (the nearest node only when the
+        mitochondrion has no mesh).
+    """
+
+    frame: pd.DataFrame
+    nodes: dict[int, np.ndarray]
+
+
+def mito_table(
+    mitos: pd.DataFrame,
+    meshes: MeshBatch,
+    missing: Mapping[int, str],
+    tree: Tree,
+    labels: np.ndarray,
+    soma_nm: np.ndarray,
+    astrocyte: bool,
+) -> MitoTable:
+    """Measure and place every mitochondrion of one cell.
+
+    Parameters
+    ----------
+    mitos : DataFrame
+        The cell's rows of the mitochondria table: ``mito_id, cellid, mito_vx, x, y, z`` (nm),
+        optionally :data:`builder.schema.BBOX_COLUMNS` (nm).
+    meshes : MeshBatch
+        Usable (closed, well-formed) meshes, vertices in nm; ids a subset of ``mitos.mito_id``.
+    missing : mapping
+        ``{mito_id: reason}`` for mitochondria without a usable mesh. Rows of ``mitos`` in
+        neither ``meshes`` nor ``missing`` are treated as missing ("no mesh returned").
+    tree : Tree
+        The cell's oriented skeleton (N nodes, nm).
+    labels : ndarray, shape (N,), int
+        Compartment code of every node (0-5).
+    soma_nm : ndarray, shape (3,)
+        Soma centre, nm.
+    astrocyte : bool
+        Use the astrocyte distance rule instead of node labels.
+
+    Returns
+    -------
+    MitoTable
+    """
+    mitos = mitos.drop_duplicates("mito_id").set_index("mito_id", drop=False).sort_index()
+    meshed = meshes.ids
+    meshless = mitos.index.difference(pd.Index(meshed)).to_numpy(np.int64)
+    soma_nm = np.asarray(soma_nm, np.float64)
+
+    # with a mesh: morphometrics and vertex-to-node association
+    props = mesh_morphometrics(meshes)
+    vnode, _ = nearest_nodes(tree.vertices, meshes.vertices)
+    assoc = associate(meshes.vertex_owner(), vnode, meshes.n, tree.n)
+    centre_m = props[["cx", "cy", "cz"]].to_numpy().reshape(-1, 3)
+    with_mesh = pd.DataFrame({"mito_id": meshed, "n_nodes": np.bincount(assoc.mito_index, minlength=meshes.n)})
+    for c in _MORPHO:
+        with_mesh[c] = props[c].to_numpy()
+    with_mesh["n_vertices"] = meshes.n_vertices.astype(np.int64)
+    with_mesh["path_length_um"] = covered_path_length_um(assoc, tree.parent, tree.edge_lengths_um())
+    with_mesh["mesh_missing"] = ""
+    if astrocyte:
+        comp_m = None
+    else:
+        comp_m = code_names(np.maximum(majority_labels(assoc, labels), 0))
+    nodes = dict(zip(meshed.tolist(), assoc.split()))
+
+    # without: table centre, nearest node
+    centre_x = mitos.loc[meshless, ["x", "y", "z"]].to_numpy(np.float64).reshape(-1, 3)
+    xnode, _ = nearest_nodes(tree.vertices, centre_x)
+    without = pd.DataFrame({"mito_id": meshless, "n_nodes": np.ones(len(meshless), np.int64)})
+    for c in _MORPHO:
+        without[c] = np.nan
+    without["n_vertices"] = 0
+    without["path_length_um"] = np.nan
+    without["mesh_missing"] = [missing.get(int(m), "no mesh returned by the mesh source") for m in meshless]
+    nodes.update({int(m): np.array([n], np.int64) for m, n in zip(meshless, xnode)})
+
+    out = pd.concat([with_mesh, without], ignore_index=True)
+    centres = np.vstack([centre_m, centre_x])
+    if astrocyte:
+        compartment, far = astrocyte_compartments(centres, soma_nm)
+    else:
+        compartment = np.concatenate([comp_m, code_names(labels[xnode])])
+        far = np.zeros(len(out), bool)
+    cnode, _ = nearest_nodes(tree.vertices, centres)
+    rows = mitos.loc[out["mito_id"].to_numpy()]
+    out["cellid"] = rows["cellid"].to_numpy(np.int64)
+    out["compartment"] = compartment
+    out[["x", "y", "z"]] = centres
+    out["mito_vx"] = rows["mito_vx"].to_numpy(np.int64)
+    out["volume_um3"] = mito_vx_to_um3(out["mito_vx"].to_numpy())
+    out["complexityindex"] = complexity_index(out["surface_area"].to_numpy(), out["volume_um3"].to_numpy())
+    out["path_dist_to_soma_um"] = tree.distance_to_root_um()[cnode]
+    out["euclid_dist_to_soma_um"] = np.linalg.norm(centres - soma_nm, axis=1) / NM_PER_UM
+    out["far"] = far
+    out[["bbox_x_um", "bbox_y_um", "bbox_z_um"]] = _bbox_extents_um(rows, meshes, out["mito_id"].to_numpy())
+    out.loc[out["mesh_missing"] != "", list(MESH_MEASURE_COLUMNS)] = np.nan
+    out = out.sort_values("mito_id", ignore_index=True)[list(MITO_COLUMNS)]
+    return MitoTable(frame=out, nodes=nodes)
+
+
+def _bbox_extents_um(rows: pd.DataFrame, meshes: MeshBatch, ids: np.ndarray) -> np.ndarray:
+    """Axis-aligned extents, um, shape (n, 3): the table's box where it has one, else the mesh's."""
+    n = len(ids)
+    if all(c in rows.columns for c in BBOX_COLUMNS):
+        box = rows[list(BBOX_COLUMNS)].to_numpy(np.float64)
+        ext = (box[:, 3:] - box[:, :3]) / NM_PER_UM
+    else:
+        ext = np.full((n, 3), np.nan)
+    if meshes.n:
+        starts = meshes.vertex_offsets[:-1]
+        lo = np.minimum.reduceat(meshes.vertices, starts, axis=0)
+        hi = np.maximum.reduceat(meshes.vertices, starts, axis=0)
+        mesh_ext = pd.DataFrame((hi - lo) / NM_PER_UM, index=meshes.ids).reindex(ids).to_numpy()
+        ext = np.where(np.isfinite(ext), ext, mesh_ext)
+    return ext
