@@ -3,6 +3,8 @@
 ``python -m builder``                     generate the demo volume and build ``data/demo``
 ``python -m builder build [options]``     the same, with options (``--cells 450``, ``--seed``...)
 ``python -m builder demo [options]``      only generate the demo volume in the published layout
+``python -m builder download``            fetch the published Phase 1 files into ``data/raw/phase1``
+``python -m builder build --source phase1`` download what is missing, then build ``data/phase1``
 ``python -m builder validate DIR``        check a built dataset
 
 Exit codes: 0 complete, 3 partial (items skipped, see ``build_report.json``), 1 error, 2 usage.
@@ -21,7 +23,7 @@ from builder.config import BuildConfig, DemoParams
 from builder.errors import BuilderError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
-SOURCES = ("demo",)
+SOURCES = ("demo", "phase1")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,8 +37,19 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="local worker processes")
         sp.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
+    def phase1(sp: argparse.ArgumentParser) -> None:
+        from builder.sources.phase1 import DEFAULT_BASE_URL, DEFAULT_MESH_SOURCE
+
+        sp.add_argument("--base-url", default=DEFAULT_BASE_URL, help=f"records server or mirror (default {DEFAULT_BASE_URL})")
+        sp.add_argument("--offline", action="store_true", help="never download; list what is missing instead")
+        sp.add_argument(
+            "--mesh-source", default=DEFAULT_MESH_SOURCE,
+            help="cloud-volume path of the mitochondria segmentation ('' = only meshes already cached in RAW/mito_meshes)",
+        )  # fmt: skip
+
     b = sub.add_parser("build", help="build a dataset (the default command)")
     b.add_argument("--source", choices=SOURCES, default="demo", help="data source (default: demo)")
+    phase1(b)
     b.add_argument("--out", type=Path, default=None, help="dataset directory (default data/<source>)")
     b.add_argument(
         "--scheduler", default=None, metavar="tcp://HOST:PORT|local",
@@ -45,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     common(b)
     d = sub.add_parser("demo", help="only generate the synthetic demo volume")
     common(d)
+    dl = sub.add_parser("download", help="download the published files of a real source")
+    dl.add_argument("--source", choices=SOURCES[1:], default="phase1")
+    dl.add_argument("--raw-dir", type=Path, default=None, help="destination (default data/raw/<source>)")
+    phase1(dl)
     v = sub.add_parser("validate", help="check a built dataset")
     v.add_argument("dataset", type=Path)
     return p
@@ -67,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return _validate(args.dataset)
+        if args.command == "download":
+            return _download(args)
         if args.workers < 1:
             print("error: --workers must be at least 1", file=sys.stderr)
             return EXIT_USAGE
@@ -94,29 +113,55 @@ def _validate(dataset: Path) -> int:
     return EXIT_OK if not problems else EXIT_ERROR
 
 
+def _download(args: argparse.Namespace) -> int:
+    from builder.sources.phase1 import ensure_phase1_files
+
+    raw_dir = args.raw_dir or Path("data/raw") / args.source
+    ensure_phase1_files(raw_dir, args.base_url, offline=args.offline)
+    print(f"{args.source} files ready in {raw_dir}")
+    return EXIT_OK
+
+
+def _source(args: argparse.Namespace, demo: DemoParams, raw_dir: Path):
+    """The source object of ``--source`` (generating or downloading its files if needed)."""
+    if args.source == "phase1":
+        from builder.sources.phase1 import Phase1Source, ensure_phase1_files, probe_mesh_source
+
+        ensure_phase1_files(raw_dir, args.base_url, offline=args.offline)
+        mesh_source = "" if args.offline else args.mesh_source  # offline: cached meshes only
+        if mesh_source:
+            probe_mesh_source(mesh_source)
+        return Phase1Source(raw_dir, mesh_source=mesh_source)
+    from builder.sources.demo import generate_demo_volume
+
+    return generate_demo_volume(raw_dir, demo, workers=args.workers)
+
+
 def _build(args: argparse.Namespace, demo: DemoParams) -> int:
     from builder.pipeline import build_dataset
-    from builder.sources.demo import generate_demo_volume
 
     source_name = getattr(args, "source", "demo")
     raw_dir = args.raw_dir or Path("data/raw") / source_name
     t0 = time.perf_counter()
-    source = generate_demo_volume(raw_dir, demo, workers=args.workers)
+    if args.command == "demo":
+        args.source = "demo"
+    source = _source(args, demo, raw_dir)
     t1 = time.perf_counter()
     if args.command == "demo":
         print(f"demo volume ready in {raw_dir} ({t1 - t0:.1f} s)")
         return EXIT_OK
     out = args.out or Path("data") / source_name
     config = BuildConfig(
-        source=source_name, raw_dir=raw_dir, out_dir=out, demo=demo, workers=args.workers, scheduler=args.scheduler
-    )
+        source=source_name, raw_dir=raw_dir, out_dir=out, demo=demo, workers=args.workers, scheduler=args.scheduler,
+        mesh_source=getattr(source, "mesh_source", ""),
+    )  # fmt: skip
     result = build_dataset(config, source)
     t2 = time.perf_counter()
     c = result.counts
     state = "up to date" if result.up_to_date else ("complete" if result.complete else "PARTIAL")
     print(
         f"{out}: {state}; {c.get('cells', 0)} cells, {c.get('mitochondria', 0)} mitochondria, "
-        f"{c.get('synapse_rows', 0)} synapse rows (volume {t1 - t0:.1f} s, build {t2 - t1:.1f} s)"
+        f"{c.get('synapse_rows', 0)} synapse rows (inputs {t1 - t0:.1f} s, build {t2 - t1:.1f} s)"
     )
     n_meshless = c.get("mitochondria_without_mesh", 0)
     if n_meshless:

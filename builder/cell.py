@@ -15,12 +15,14 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from builder.compute.association import nearest_nodes
+from builder.compute.axon_split import split_axon_by_synapses
 from builder.compute.compartments import LabelError, astrocyte_node_labels, map_node_labels, synapse_compartments
 from builder.compute.counts import cell_counts
 from builder.compute.meshes import MeshBatch, mesh_problems
 from builder.compute.mito_table import mito_table
-from builder.compute.skeleton import SkeletonError, orient_tree, round_tree, swc_frame
-from builder.errors import CellInputError, OutputWriteError
+from builder.compute.skeleton import SkeletonError, Tree, orient_tree, round_tree, swc_frame
+from builder.errors import CellInputError, OutputWriteError, SourceUnavailableError
 from builder.schema import MITO_COLUMNS
 from builder.sources.base import Source
 from builder.store import writers
@@ -55,6 +57,8 @@ class CellOutcome:
     file: str = ""
     #: mitochondria kept without mesh measures: mito_id, cell_id, reason
     meshless_mitos: list[dict] = field(default_factory=list)
+    #: how the node labels were inferred when the source had none (empty: source labels)
+    labels_inferred: dict = field(default_factory=dict)
     counts: dict = field(default_factory=dict)
     fingerprint: str = ""
     #: seconds spent per stage: read, morphometrics, association, write (not part of the dataset)
@@ -75,13 +79,19 @@ def process_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOut
         return CellOutcome(task.cell_id, ok=False, reason=f"unexpected error: {type(exc).__name__}: {exc}")
 
 
-def _labels(source: Source, task: CellTask, sk, vertices: np.ndarray) -> np.ndarray:
+def _labels(source: Source, task: CellTask, sk, tree: Tree) -> tuple[np.ndarray, dict]:
+    """Node labels (dataset codes) and, when they had to be inferred, how."""
     if task.cell_type == "astrocyte":
-        return astrocyte_node_labels(vertices, np.asarray(task.soma_nm))
-    if sk.labels is None:
-        raise CellInputError(task.cell_id, "no compartment label file for this neuron", sk.path)
+        return astrocyte_node_labels(tree.vertices, np.asarray(task.soma_nm)), {}
+    if sk.labels is None:  # a neuron without label file: split axon / dendrite from synapses
+        syn = task.synapses
+        node, _ = nearest_nodes(tree.vertices, syn[["x", "y", "z"]].to_numpy(np.float64))
+        kind = syn["synapse_type"].to_numpy()
+        split = split_axon_by_synapses(tree, node[np.isin(kind, ("pre", "autapse"))], node[np.isin(kind, ("post", "autapse"))])
+        log.info("cell %d: no label file; labels inferred from synapses (quality %.2f)", task.cell_id, split.quality)
+        return split.labels, split.record()
     try:
-        return map_node_labels(sk.labels, source.label_names)
+        return map_node_labels(sk.labels, source.label_names), {}
     except LabelError as exc:
         raise CellInputError(task.cell_id, f"bad compartment labels: {exc}", sk.path) from exc
 
@@ -101,13 +111,15 @@ def _build_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOutc
         tree = round_tree(orient_tree(sk.vertices, sk.edges, sk.root, sk.radius))
     except SkeletonError as exc:
         raise CellInputError(cid, f"bad skeleton: {exc}", sk.path) from exc
-    labels = _labels(source, task, sk, tree.vertices)
+    labels, inferred = _labels(source, task, sk, tree)
     dist_root = tree.distance_to_root_um()
 
     # meshes: the unusable ones are set aside with reasons; their mitochondria stay
     mitos = task.mitos
     try:
         batch, missing = source.meshes(cid, np.sort(mitos["mito_id"].to_numpy(np.int64)))
+    except SourceUnavailableError:
+        raise  # the cell is reported and built in full by a later run
     except CellInputError as exc:  # e.g. an unreadable mesh file: no mesh for any of them
         log.warning("cell %d: %s; its mitochondria are kept without mesh measures", cid, exc)
         batch, missing = MeshBatch.from_meshes([], []), {int(m): exc.reason for m in mitos["mito_id"]}
@@ -148,6 +160,7 @@ def _build_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOutc
         ok=True,
         timings={k: round(v, 6) for k, v in timings.items()},
         meshless_mitos=meshless,
+        labels_inferred=inferred,
         counts=cell_counts(mito_df["compartment"], syn["synapse_type"], tree.n, tree.cable_length_um()),
         fingerprint=task.fingerprint,
     )

@@ -47,6 +47,8 @@ class BuildConfig:
     scheduler : str or None
         ``None``: local processes; ``"local"``: a Dask LocalCluster of ``workers`` processes;
         ``"tcp://HOST:PORT"``: a running Dask scheduler (does not change the output).
+    mesh_source : str
+        Mitochondria mesh layer of a real source (recorded in the manifest).
     """
 
     source: str = "demo"
@@ -55,12 +57,15 @@ class BuildConfig:
     demo: DemoParams = field(default_factory=DemoParams)
     workers: int = 1
     scheduler: str | None = None
+    mesh_source: str = ""
 
     def output_parameters(self) -> dict:
         """The parameters that determine the output (recorded in the manifest)."""
         params: dict = {"source": self.source, "format_version": FORMAT_VERSION}
         if self.source == "demo":
             params["demo"] = asdict(self.demo)
+        else:
+            params["mesh_source"] = self.mesh_source
         return params
 
     def fingerprint(self, source_fingerprint: str) -> str:

@@ -47,6 +47,18 @@ class CellInputError(BuilderError):
         super().__init__(f"cell {self.cell_id}: {reason}{where}")
 
 
+class SourceUnavailableError(CellInputError):
+    """A remote part of a source (e.g. the mesh layer) cannot be reached for one cell.
+
+    The cell is skipped and reported (not built with degraded measures), so that the next
+    build, when the source can be reached, builds it in full.
+    """
+
+
+class DownloadError(BuilderError):
+    """A published file could not be fetched or failed its checksum; names the file and URL."""
+
+
 class DatasetError(BuilderError):
     """A built dataset is missing, incomplete or damaged."""
 

@@ -63,6 +63,8 @@ class BuildResult:
     skipped_cells: list[dict] = field(default_factory=list)
     #: mitochondria kept without mesh measures (mito_id, cell_id, reason)
     mitochondria_without_mesh: list[dict] = field(default_factory=list)
+    #: {cell_id: how its labels were inferred} for neurons without source labels
+    inferred_labels: dict = field(default_factory=dict)
     input_issues: list[dict] = field(default_factory=list)
     counts: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
@@ -156,6 +158,7 @@ def build_dataset(config: BuildConfig, source: Source) -> BuildResult:
         fingerprint=fingerprint,
         counts=counts,
         complete=result.complete,
+        inferred_labels=result.inferred_labels,
     )
     log.info("manifest (checksums of every file) written in %.1f s", time.perf_counter() - t0)
     if result.complete:
@@ -236,6 +239,7 @@ def assemble(
         cells_built=len(ok),
         skipped_cells=failed,
         mitochondria_without_mesh=meshless,
+        inferred_labels={str(c): outcomes[c].labels_inferred for c in ok if outcomes[c].labels_inferred},
         input_issues=issues,
         counts=summary,
     )
@@ -261,6 +265,7 @@ def _report(result: BuildResult, fingerprint: str) -> dict:
         "cells_computed_this_run": result.cells_computed,
         "skipped_cells": result.skipped_cells,
         "mitochondria_without_mesh": result.mitochondria_without_mesh,
+        "inferred_labels": result.inferred_labels,
         "input_issues": result.input_issues,
         "counts": result.counts,
         "timings_this_run": result.timings,

@@ -26,6 +26,11 @@ NM_PER_UM: float = 1000.0
 #: centre is ``Somatic``, otherwise ``Branch``; beyond ``ASTRO_FAR_UM`` it is flagged ``far``.
 ASTRO_SOMATIC_UM: float = 7.0
 ASTRO_FAR_UM: float = 70.0
+#: A neuron without label file gets labels from its synapses; nodes within this distance of
+#: the soma centre (its root node) are ``Somatic``, as in the astrocyte rule.
+INFERRED_SOMA_UM: float = ASTRO_SOMATIC_UM
+#: How those labels are inferred (recorded in the manifest).
+AXON_SPLIT_METHOD: str = "meshparty synapse-flow axon split (synapse_betweenness, axon_split_quality)"
 
 
 def vx_to_nm(vx: np.ndarray) -> np.ndarray:

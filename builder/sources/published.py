@@ -187,6 +187,55 @@ def read_mito_table(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+#: Accepted spellings of the overlap table's columns (mitochondrion, cell, overlap voxels).
+OVERLAP_ALIASES: dict[str, tuple[str, ...]] = {
+    "mito_id": ("mito_id", "mito", "mitochondrion_id", "mito_segid"),
+    "cellid": ("cellid", "cell_id", "cell_segid", "segid", "pt_root_id"),
+    "overlap_vx": ("overlap_vx", "overlap", "overlap_size", "size", "count"),
+}
+
+
+def read_overlaps(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
+    """``pni_mito_cell_overlaps_v185.csv`` -> ``mito_id, cellid, overlap_vx`` (one row per pair).
+
+    How many voxels of each mitochondrion lie in each cell. The column names of the release are
+    matched against :data:`OVERLAP_ALIASES`; a missing column is an error naming the file and
+    the spellings tried. Rows with a missing or negative value are dropped and reported.
+    """
+    head = _read_csv(path, (), nrows=0)
+    rename = {}
+    for ours, spellings in OVERLAP_ALIASES.items():
+        found = next((c for c in spellings if c in head.columns), None)
+        if found is None:
+            raise InputFileError(
+                path, f"no {ours} column (tried {list(spellings)}); found {list(head.columns)[:20]}", "Is this the overlap table?"
+            )
+        rename[found] = ours
+    df = _read_csv(path, tuple(rename), usecols=list(rename)).rename(columns=rename)
+    df = _numeric(df, list(OVERLAP_ALIASES), path)
+    df = _drop_bad_rows(df, list(OVERLAP_ALIASES), "mito_id", "mitochondrion", path, issues)
+    neg = df["overlap_vx"].to_numpy() < 0
+    for mid in df.loc[neg, "mito_id"]:
+        issues.append(SourceIssue("mitochondrion", int(mid), f"negative overlap in {path.name}", path.name))
+    df = df.loc[~neg]
+    return df.astype({c: np.int64 for c in OVERLAP_ALIASES}).reset_index(drop=True)
+
+
+def check_overlaps(mitos: pd.DataFrame, overlaps: pd.DataFrame, path: Path, issues: list[SourceIssue]) -> None:
+    """Report mitochondria whose ``cellid`` is not the cell they overlap most (kept as they are)."""
+    if overlaps.empty or mitos.empty:
+        return
+    best = overlaps.sort_values(["mito_id", "overlap_vx"], ascending=[True, False]).drop_duplicates("mito_id")
+    m = mitos[["mito_id", "cellid"]].merge(best, on="mito_id", how="inner", suffixes=("", "_best"))
+    for r in m.loc[m["cellid"] != m["cellid_best"]].itertuples(index=False):
+        issues.append(
+            SourceIssue(
+                "mitochondrion", int(r.mito_id),
+                f"assigned to cell {r.cellid} but overlaps cell {r.cellid_best} most ({path.name})", path.name, dropped=False,
+            )
+        )  # fmt: skip
+
+
 def file_fingerprint(paths: list[Path]) -> str:
     """Cheap fingerprint of input files: name, size and modification time of each."""
     h = hashlib.sha256()
@@ -226,13 +275,15 @@ class PublishedLayoutSource:
         return file_fingerprint(files)
 
     def tables(self) -> SourceTables:
-        """Parse the soma, cell-type, mitochondria and synapse tables."""
+        """Parse the soma, cell-type, mitochondria, overlap (if present) and synapse tables."""
         issues: list[SourceIssue] = []
         somata = read_soma_table(self.raw_dir / SOMA_TABLE, issues)
         types = read_cell_types(self.raw_dir / CELL_TYPE_TABLE, issues)
         cells = select_cells(somata, types)
         mitos = read_mito_table(self.raw_dir / MITO_TABLE, issues)
         mitos = mitos.loc[mitos["cellid"].isin(cells["cell_id"])].reset_index(drop=True)
+        if (self.raw_dir / OVERLAP_TABLE).is_file():
+            check_overlaps(mitos, read_overlaps(self.raw_dir / OVERLAP_TABLE, issues), self.raw_dir / OVERLAP_TABLE, issues)
         syn = read_synapses(self.raw_dir / SYNAPSE_TABLE, issues)
         return SourceTables(cells=cells, mitochondria=mitos, synapses=syn, issues=issues)
 

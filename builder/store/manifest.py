@@ -10,7 +10,9 @@ from pathlib import Path
 from builder.schema import (
     ASTRO_FAR_UM,
     ASTRO_SOMATIC_UM,
+    AXON_SPLIT_METHOD,
     COMPARTMENT_NAMES,
+    INFERRED_SOMA_UM,
     MITO_VOXEL_NM,
     SEG_VOXEL_NM,
     UNITS,
@@ -20,7 +22,7 @@ from builder.store.atomic import sha256_file, write_bytes
 from builder.store.paths import DatasetPaths
 
 MANIFEST_VERSION = 1
-_PACKAGES = ("numpy", "pandas", "pyarrow", "scipy", "h5py", "trimesh", "meshparty", "navis", "nglui", "tqdm")
+_PACKAGES = ("numpy", "pandas", "pyarrow", "scipy", "h5py", "trimesh", "meshparty", "navis", "nglui", "cloud-volume", "tqdm")
 _NOT_CHECKSUMMED = {"manifest.json", "build_report.json"}
 
 
@@ -66,6 +68,7 @@ def write_manifest(
     fingerprint: str,
     counts: dict,
     complete: bool,
+    inferred_labels: dict | None = None,
 ) -> dict:
     """Compute checksums and write ``manifest.json`` atomically (always the last file written)."""
     manifest = {
@@ -94,6 +97,11 @@ def write_manifest(
                 f"else 'Branch', 'far' beyond {ASTRO_FAR_UM} um; skeleton nodes 0 within "
                 f"{ASTRO_SOMATIC_UM} um, else 5"
             ),
+            "neurons_without_labels": (
+                f"{AXON_SPLIT_METHOD}: nodes within {INFERRED_SOMA_UM} um of the soma 0, axon side 1, "
+                "other side 4; 5 when the cell lacks input or output synapses"
+            ),
+            "inferred": inferred_labels or {},
         },
         "files": checksums(paths.root),
     }

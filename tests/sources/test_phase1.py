@@ -1,0 +1,134 @@
+"""The Phase 1 source end to end: records server + cloud-volume mesh layer on 127.0.0.1."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import builder.sources.phase1 as phase1
+from builder.__main__ import EXIT_OK, EXIT_PARTIAL, main
+from builder.compute.meshes import mesh_problems
+from builder.sources.mesh_bundle import ABSENT_REASON, read_bundle
+from builder.sources.published import MESH_DIR
+from tests.conftest import SMALL
+from tests.sources.phase1_fixture import published_records, write_mesh_layer
+from tests.sources.records_server import serve
+
+
+@pytest.fixture()
+def demo_catalog(monkeypatch):
+    """The real catalogue, minus the soma table's recorded md5 (the demo table is not the real one)."""
+    files = tuple(dataclasses.replace(f, md5=None) for f in phase1.PHASE1_FILES)
+    monkeypatch.setattr(phase1, "PHASE1_FILES", files)
+    return files
+
+
+def _build(base, raw, out, mesh_source, *extra) -> tuple[int, dict]:
+    code = main(["build", "--source", "phase1", "--base-url", base, "--mesh-source", mesh_source,
+                 "--raw-dir", str(raw), "--out", str(out), "--workers", "1", *extra])  # fmt: skip
+    return code, json.loads((out / "build_report.json").read_text()) if (out / "build_report.json").exists() else {}
+
+
+def test_phase1_build_equals_demo_build(small_raw, small_dataset, demo_catalog, tmp_path, capsys):
+    static = tmp_path / "static"
+    some = pd.read_parquet(small_dataset / "tables" / "mitochondria.parquet").mito_id.iloc[[3, 50]].tolist()
+    write_mesh_layer(small_raw, static / "mito", drop=set(some))
+    raw, out = tmp_path / "raw", tmp_path / "ds"
+    layer = f"precomputed://file://{static / 'mito'}"  # over HTTP: test_meshes_over_http below
+    with serve(published_records(small_raw)) as (srv, url):
+        code, report = _build(url, raw, out, layer)
+        assert code == EXIT_OK, report
+        got = pd.read_parquet(out / "tables" / "mitochondria.parquet").set_index("mito_id")
+        ref = pd.read_parquet(small_dataset / "tables" / "mitochondria.parquet").set_index("mito_id")
+        assert got.index.equals(ref.index) and (got.compartment == ref.compartment).all()
+        assert np.array_equal(got.volume_um3, ref.volume_um3)
+        # the two dropped meshes: kept, measured from the table, reason given
+        assert (got.loc[some, "mesh_missing"] == ABSENT_REASON).all() and got.loc[some, "surface_area"].isna().all()
+        assert {m["mito_id"] for m in report["mitochondria_without_mesh"]} == set(some)
+        # every other mesh came through cloud-volume, its two fragments merged into a closed surface
+        rest = got.drop(index=some)
+        assert (rest.mesh_missing == "").all()
+        assert np.allclose(rest.surface_area, ref.drop(index=some).surface_area, rtol=1e-5)
+        assert np.allclose(rest.complexityindex, ref.drop(index=some).complexityindex, rtol=1e-4)
+        assert (rest.n_nodes == ref.drop(index=some).n_nodes).all()
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["source"] == {"name": "phase1", "synthetic": False}
+        assert manifest["parameters"]["mesh_source"] == layer
+        assert len(list((raw / MESH_DIR).glob("*.h5"))) == SMALL.cells  # the local mesh cache
+
+        srv.requests.clear()  # a rerun: everything cached, nothing downloaded, nothing rebuilt
+        (static / "mito" / "mesh").rename(static / "mito" / "gone")  # meshes come from the cache now
+        capsys.readouterr()
+        code, _ = _build(url, raw, out, layer)
+        assert code == EXIT_OK and srv.requests == [] and ": up to date;" in capsys.readouterr().out
+
+
+def test_meshes_over_http(small_raw, tmp_path):
+    static = tmp_path / "static"
+    batch, _ = read_bundle(next((small_raw / MESH_DIR).glob("*.h5")))
+    write_mesh_layer(small_raw, static / "mito", drop={int(batch.ids[1])})
+    ids = np.r_[batch.ids[:4], 123]
+    with serve({}, static) as (srv, url):
+        phase1.probe_mesh_source(f"precomputed://{url}/static/mito")
+        got, absent = phase1._fetch_meshes(f"precomputed://{url}/static/mito", ids)
+    assert sorted(absent.tolist()) == sorted([int(batch.ids[1]), 123])
+    assert got.ids.tolist() == sorted(int(i) for i in (batch.ids[0], batch.ids[2], batch.ids[3]))
+    assert (mesh_problems(got) == "").all()  # two fragments per mesh merged into closed surfaces
+    for k, mid in enumerate(got.ids):
+        v, f = got.mesh(k)
+        v0, f0 = batch.mesh(int(np.flatnonzero(batch.ids == mid)[0]))
+        assert np.allclose(np.sort(v, axis=0), np.sort(v0, axis=0)) and len(f) == len(f0)
+    assert any(p.startswith("/static/mito/mesh/") for p, _ in srv.requests)
+
+
+def test_unreachable_mesh_layer_stops_before_any_cell(small_raw, demo_catalog, tmp_path, capsys):
+    with serve(published_records(small_raw)) as (_, url):
+        code, _ = _build(url, tmp_path / "raw", tmp_path / "ds", "precomputed://http://127.0.0.1:9/mito")
+    err = capsys.readouterr().err
+    assert code == 1 and "mesh layer precomputed://http://127.0.0.1:9/mito cannot be read" in err
+    assert "http://127.0.0.1:9/mito/info" in err and "--mesh-source ''" in err
+    assert not (tmp_path / "ds" / "tables").exists()
+
+
+def test_mesh_layer_lost_mid_build_skips_cells_then_a_rerun_completes(small_raw, demo_catalog, tmp_path, monkeypatch):
+    static = tmp_path / "static"
+    write_mesh_layer(small_raw, static / "mito")
+    raw, out = tmp_path / "raw", tmp_path / "ds"
+    real_fetch = phase1._fetch_meshes
+    calls = []
+
+    def flaky(source, ids):  # the first two cells lose the connection
+        calls.append(1)
+        if len(calls) <= 2:
+            raise ConnectionError("connection reset by peer")
+        return real_fetch(source, ids)
+
+    monkeypatch.setattr(phase1, "_fetch_meshes", flaky)
+    layer = f"precomputed://file://{static / 'mito'}"
+    with serve(published_records(small_raw)) as (_, url):
+        code, report = _build(url, raw, out, layer)
+        assert code == EXIT_PARTIAL and len(report["skipped_cells"]) == 2
+        assert all("unavailable (ConnectionError: connection reset by peer)" in c["reason"] for c in report["skipped_cells"])
+        assert report["mitochondria_without_mesh"] == []  # not degraded: skipped, to be built in full
+        code, report = _build(url, raw, out, layer)
+        assert code == EXIT_OK and report["cells_built"] == SMALL.cells and report["cells_computed_this_run"] == 2
+
+
+def test_offline_build_names_the_missing_files(tmp_path, capsys):
+    code = main(["build", "--source", "phase1", "--offline", "--raw-dir", str(tmp_path / "raw"), "--out", str(tmp_path / "ds")])
+    err = capsys.readouterr().err
+    assert code == 1 and "6 published file(s) are missing" in err
+    for f in phase1.PHASE1_FILES:
+        assert f"records/{f.record}/files/{f.name}?download=1" in err
+
+
+def test_without_mesh_source_cached_bundles_are_used(small_raw, demo_catalog, tmp_path):
+    raw, out = tmp_path / "raw", tmp_path / "ds"
+    shutil.copytree(small_raw, raw)  # tables, skeletons and per-cell bundles placed by hand
+    code, report = _build("http://127.0.0.1:9", raw, out, "", "--offline")
+    assert code == EXIT_OK and report["mitochondria_without_mesh"] == []
