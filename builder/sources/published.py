@@ -96,20 +96,34 @@ def parse_position_strings(s: pd.Series, path: Path, column: str) -> np.ndarray:
 
 
 def read_soma_table(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
-    """``soma_valence_v185.csv`` -> ``cell_id, valence, x, y, z`` (nm).
+    """``soma_valence_v185.csv`` -> one row per soma: ``soma_id, cell_id, valence, x, y, z`` (nm).
 
     The published ``soma_*_nm`` columns are wrong (x*4 repeated, z = 10x); positions are
-    recomputed from ``pt_position`` (4 x 4 x 40 nm voxels). Duplicated root ids keep their
-    first row and are reported.
+    recomputed from ``pt_position`` (4 x 4 x 40 nm voxels). ``valence`` is the table's
+    ``cell_type`` (``e``, ``i``, ``g`` or ``uncertain``). A root id may carry two somata (a merge
+    in the segmentation); both rows are kept here, see :func:`one_soma_per_cell`.
     """
     df = _read_csv(path, ("id", "cell_type", "pt_position", "pt_root_id"))
-    df = _numeric(df, ["pt_root_id"], path)
+    df = _numeric(df, ["id", "pt_root_id"], path)
     xyz = vx_to_nm(parse_position_strings(df["pt_position"], path, "pt_position"))
-    out = pd.DataFrame({"cell_id": df["pt_root_id"], "valence": df["cell_type"].astype(str)})
+    out = pd.DataFrame({"soma_id": df["id"], "cell_id": df["pt_root_id"], "valence": df["cell_type"].astype(str)})
     out[list(_XYZ)] = xyz
-    out = _drop_bad_rows(out, ["cell_id", *_XYZ], "cell_id", "cell", path, issues)
-    out["cell_id"] = out["cell_id"].astype(np.int64)
-    return _drop_duplicates(out, "cell_id", "cell", path, issues).reset_index(drop=True)
+    out = _drop_bad_rows(out, ["soma_id", "cell_id", *_XYZ], "cell_id", "cell", path, issues)
+    return out.astype({"soma_id": np.int64, "cell_id": np.int64}).reset_index(drop=True)
+
+
+def one_soma_per_cell(somata: pd.DataFrame, path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
+    """Keep the first soma of a root id that has several (reported, not dropped: the cell stays)."""
+    dup = somata["cell_id"].duplicated(keep=False).to_numpy()
+    for cid, grp in somata.loc[dup].groupby("cell_id", sort=True):
+        issues.append(
+            SourceIssue(
+                "cell", int(cid),
+                f"root id has {len(grp)} somata (soma ids {grp['soma_id'].tolist()}) in {path.name}: merged "
+                f"segment; the position of soma {grp['soma_id'].iloc[0]} is used", path.name, dropped=False,
+            )
+        )  # fmt: skip
+    return somata.loc[~somata["cell_id"].duplicated(keep="first")].reset_index(drop=True)
 
 
 def read_cell_types(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
@@ -277,7 +291,7 @@ class PublishedLayoutSource:
     def tables(self) -> SourceTables:
         """Parse the soma, cell-type, mitochondria, overlap (if present) and synapse tables."""
         issues: list[SourceIssue] = []
-        somata = read_soma_table(self.raw_dir / SOMA_TABLE, issues)
+        somata = one_soma_per_cell(read_soma_table(self.raw_dir / SOMA_TABLE, issues), self.raw_dir / SOMA_TABLE, issues)
         types = read_cell_types(self.raw_dir / CELL_TYPE_TABLE, issues)
         cells = select_cells(somata, types)
         mitos = read_mito_table(self.raw_dir / MITO_TABLE, issues)

@@ -7,8 +7,10 @@ import pandas as pd
 import pytest
 
 from builder.errors import InputFileError
-from builder.schema import complexity_index, mito_vx_to_um3
+from builder.schema import SEG_VOXEL_NM, complexity_index, mito_vx_to_um3
 from builder.sources.published import (
+    one_soma_per_cell,
+    parse_position_strings,
     read_cell_types,
     read_mito_table,
     read_soma_table,
@@ -30,8 +32,11 @@ def test_soma_positions_recomputed_from_pt_position_and_duplicates_reported(tmp_
     issues = []
     df = read_soma_table(p, issues)
     assert df.loc[0, ["x", "y", "z"]].tolist() == [103860 * 4, 44385 * 4, 891 * 40]
-    assert len(df) == 3
+    assert len(df) == 4 and issues == []
+    cells = one_soma_per_cell(df, p, issues)
+    assert len(cells) == 3 and cells.cell_id.is_unique
     assert [(i.id, i.dropped) for i in issues] == [(648518346349500001, False)]
+    assert "2 somata (soma ids [9, 10])" in issues[0].reason
 
 
 def test_missing_column_names_file_and_column(tmp_path):
@@ -70,25 +75,45 @@ def test_non_numeric_column_is_a_file_error(tmp_path):
 
 @pytest.mark.realdata
 def test_real_soma_table_positions(realdata):
+    path = realdata / "OFS-EM-Connectomics" / "soma_valence_v185.csv"
     issues = []
-    df = read_soma_table(realdata / "OFS-EM-Connectomics" / "soma_valence_v185.csv", issues)
-    raw = pd.read_csv(realdata / "OFS-EM-Connectomics" / "soma_valence_v185.csv")
-    assert raw["cell_type"].value_counts()[["e", "i", "g", "uncertain"]].tolist() == [362, 34, 59, 1]
-    assert len(df) == len(raw) - 3  # three root ids (glia) appear twice; first row kept, reported
-    assert sum(not i.dropped for i in issues) == 3
-    row = df.set_index("cell_id").loc[648518346349540057]
-    assert row[["x", "y", "z"]].tolist() == [103860 * 4, 44385 * 4, 891 * 40]
-    assert not np.allclose(raw["soma_z_nm"], df.set_index("cell_id").reindex(raw["pt_root_id"])["z"])
+    df = read_soma_table(path, issues)
+    raw = pd.read_csv(path)
+    known = df[df.valence.isin(["e", "i", "g"])]
+    assert len(known) == 455 and known.valence.value_counts()[["e", "i", "g"]].tolist() == [362, 34, 59]
+    assert df.valence.tolist().count("uncertain") == 1 and len(df) == len(raw) and issues == []
+    assert np.array_equal(df[["x", "y", "z"]].to_numpy(), parse_position_strings(raw.pt_position, path, "pt_position") * [4, 4, 40])
+    row = df.set_index("soma_id").loc[17]
+    assert (row.cell_id, *row[["x", "y", "z"]]) == (648518346349540057, 103860 * 4, 44385 * 4, 891 * 40)
+    assert not np.allclose(raw["soma_z_nm"], df["z"])  # the published nm columns are the broken ones
+    cells = one_soma_per_cell(df, path, issues)
+    assert len(cells) == 453 and sorted(i.id for i in issues) == [648518346349525545, 648518346349525715, 648518346349536717]
+    assert not any(i.dropped for i in issues)
+
+
+@pytest.mark.realdata
+def test_real_soma_subgraph_synapses_nm_from_voxels(realdata):
+    path = realdata / "OFS-EM-Connectomics" / "soma_subgraph_synapses_spines_v185.csv"
+    issues = []
+    syn = read_synapses(path, issues)
+    raw = pd.read_csv(path)
+    assert len(syn) == len(raw) == 1961 and issues == []
+    from_vx = raw[["ctr_pos_x_vx", "ctr_pos_y_vx", "ctr_pos_z_vx"]].to_numpy() * np.asarray(SEG_VOXEL_NM)
+    assert np.array_equal(syn[["x", "y", "z"]].to_numpy(), from_vx)
+    assert syn.synapse_id.tolist() == raw.id.tolist() and (syn["size"] == raw.cleft_vx).all()
 
 
 @pytest.mark.realdata
 def test_real_cell_selection(realdata):
-    somata = read_soma_table(realdata / "OFS-EM-Connectomics" / "soma_valence_v185.csv", [])
+    path = realdata / "OFS-EM-Connectomics" / "soma_valence_v185.csv"
+    somata = one_soma_per_cell(read_soma_table(path, []), path, [])
     types = read_cell_types(realdata / "layer23-volume" / "220309_cell_type_classification.csv", [])
     cells = select_cells(somata, types)
     assert set(cells["cell_type"]) == {"pyramidal", "inhibitory", "astrocyte"}
     # 34 classified interneurons, one of which (subtype unknown_type) has no soma entry
     assert (cells["cell_type"] == "inhibitory").sum() == 33
+    # the one soma of 'uncertain' valence is a pyramidal cell in the classification: it is kept
+    assert cells.set_index("cell_id").loc[648518346349527116, "cell_type"] == "pyramidal"
     assert cells["cell_id"].is_unique and cells["cell_id"].is_monotonic_increasing
     assert {"basket", "chandelier", "bipolar", "martinotti", "neurogliaform"} <= set(
         cells.loc[cells.cell_type == "inhibitory", "cell_subtype"]
