@@ -53,8 +53,8 @@ def mesh_morphometrics(batch: MeshBatch) -> pd.DataFrame:
     -------
     DataFrame, n rows, index = mesh ids
         ``cx, cy, cz``: centroid of the solid (nm); ``mesh_volume_um3`` (um^3);
-        ``surface_area`` (um^2); ``pc1_um >= pc2_um >= pc3_um``: extents along the principal
-        axes (um); ``elongation = pc1/pc2`` and ``flatness = pc2/pc3`` (>= 1);
+        ``surface_area`` (um^2); ``pc1_um >= pc2_um >= pc3_um``: extents of the solid along its
+        three principal axes, longest first (um); ``elongation = pc1/pc2`` and ``flatness = pc2/pc3`` (>= 1);
         ``sphericity = pi^(1/3) (6V)^(2/3) / A`` (1 for a sphere); ``n_vertices``.
     """
     n = batch.n
@@ -96,6 +96,9 @@ def mesh_morphometrics(batch: MeshBatch) -> pd.DataFrame:
     if nonempty.any():
         st = starts[nonempty]
         ext[nonempty] = np.maximum.reduceat(proj, st, axis=0) - np.minimum.reduceat(proj, st, axis=0)
+    # The axes are ordered by variance, but an extent along an axis of lower variance can be the
+    # larger one (found by the property tests): sort, so that pc1 >= pc2 >= pc3 always holds.
+    ext = -np.sort(-ext, axis=1)
 
     volume = np.abs(vol)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -19,6 +19,14 @@ from builder.compute.meshes import MeshBatch
 from builder.errors import CellInputError, InputFileError
 from builder.schema import BBOX_COLUMNS, PUBLISHED_LABEL_NAMES, SEG_VOXEL_NM, vx_to_nm
 from builder.sources.base import SkeletonInput, SourceIssue, SourceTables
+from builder.sources.csv_checks import (
+    coerce_numeric,
+    drop_bad_rows,
+    drop_duplicates,
+    drop_truncated_tail,
+    parse_position_strings,
+    read_csv_checked,
+)
 from builder.sources.mesh_bundle import read_bundle
 
 SOMA_TABLE = "soma_valence_v185.csv"
@@ -32,69 +40,6 @@ MESH_DIR = "mito_meshes"
 _XYZ = ("x", "y", "z")
 
 
-def _read_csv(path: Path, required: tuple[str, ...], **kw) -> pd.DataFrame:
-    if not path.is_file():
-        raise InputFileError(path, "file not found", "Put the published file there or rerun the download")
-    try:
-        df = pd.read_csv(path, **kw)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputFileError(path, f"not a readable CSV ({exc})", "Re-download the file") from exc
-    missing = [c for c in required if c not in df.columns]
-    if missing:
-        raise InputFileError(
-            path,
-            f"missing column(s) {missing}; found {list(df.columns)[:20]}",
-            "Is this the right file? Re-download it",
-        )
-    return df
-
-
-def _numeric(df: pd.DataFrame, cols: list[str], path: Path) -> pd.DataFrame:
-    """Coerce ``cols`` to numbers; a column that is mostly non-numeric is a file error."""
-    out = df.copy()
-    for c in cols:
-        conv = pd.to_numeric(out[c], errors="coerce")
-        if len(out) and conv.isna().all() and out[c].notna().any():
-            raise InputFileError(path, f"column '{c}' holds no numbers (e.g. {out[c].iloc[0]!r})")
-        out[c] = conv
-    return out
-
-
-def _drop_bad_rows(
-    df: pd.DataFrame, cols: list[str], id_col: str, kind: str, path: Path, issues: list[SourceIssue]
-) -> pd.DataFrame:
-    """Drop rows with a missing / non-finite value in ``cols`` and report them by id."""
-    vals = df[cols].to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(vals).all(axis=1)
-    for row in np.flatnonzero(bad):
-        which = [c for c, ok in zip(cols, np.isfinite(vals[row])) if not ok]
-        rid = df[id_col].iloc[row]
-        issues.append(
-            SourceIssue(kind, int(rid) if pd.notna(rid) else -1, f"row {row + 2}: missing or non-finite {which}", path.name)
-        )
-    return df.loc[~bad]
-
-
-def _drop_duplicates(df: pd.DataFrame, id_col: str, kind: str, path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
-    dup = df[id_col].duplicated(keep="first").to_numpy()
-    for rid in df.loc[dup, id_col].unique():
-        issues.append(
-            SourceIssue(kind, int(rid), f"duplicated {id_col} in {path.name}; kept the first row", path.name, dropped=False)
-        )
-    return df.loc[~dup]
-
-
-def parse_position_strings(s: pd.Series, path: Path, column: str) -> np.ndarray:
-    """Parse ``"[x y z]"`` strings (numpy-printed voxel positions) into an (n, 3) float array.
-
-    Unparsable entries become NaN rows.
-    """
-    parts = s.astype(str).str.strip().str.strip("[]").str.split(expand=True)
-    if parts.shape[1] < 3:
-        raise InputFileError(path, f"column '{column}' is not of the form '[x y z]'")
-    return parts.iloc[:, :3].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
-
-
 def read_soma_table(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
     """``soma_valence_v185.csv`` -> one row per soma: ``soma_id, cell_id, valence, x, y, z`` (nm).
 
@@ -103,12 +48,13 @@ def read_soma_table(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
     ``cell_type`` (``e``, ``i``, ``g`` or ``uncertain``). A root id may carry two somata (a merge
     in the segmentation); both rows are kept here, see :func:`one_soma_per_cell`.
     """
-    df = _read_csv(path, ("id", "cell_type", "pt_position", "pt_root_id"))
-    df = _numeric(df, ["id", "pt_root_id"], path)
+    df = read_csv_checked(path, ("id", "cell_type", "pt_position", "pt_root_id"))
+    df = drop_truncated_tail(df, path, "cell", "pt_root_id", issues)
+    df = coerce_numeric(df, ["id", "pt_root_id"], path)
     xyz = vx_to_nm(parse_position_strings(df["pt_position"], path, "pt_position"))
     out = pd.DataFrame({"soma_id": df["id"], "cell_id": df["pt_root_id"], "valence": df["cell_type"].astype(str)})
     out[list(_XYZ)] = xyz
-    out = _drop_bad_rows(out, ["soma_id", "cell_id", *_XYZ], "cell_id", "cell", path, issues)
+    out = drop_bad_rows(out, ["soma_id", "cell_id", *_XYZ], "cell_id", "cell", path, issues)
     return out.astype({"soma_id": np.int64, "cell_id": np.int64}).reset_index(drop=True)
 
 
@@ -128,14 +74,15 @@ def one_soma_per_cell(somata: pd.DataFrame, path: Path, issues: list[SourceIssue
 
 def read_cell_types(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
     """Cell-type classification -> ``cell_id, cell_type, cell_subtype`` (source vocabulary)."""
-    df = _read_csv(path, ("cell_segid", "cell_type", "cell_subtype"))
-    df = _numeric(df, ["cell_segid"], path)
+    df = read_csv_checked(path, ("cell_segid", "cell_type", "cell_subtype"))
+    df = drop_truncated_tail(df, path, "cell", "cell_segid", issues)
+    df = coerce_numeric(df, ["cell_segid"], path)
     out = pd.DataFrame(
         {"cell_id": df["cell_segid"], "cell_type": df["cell_type"].astype(str), "cell_subtype": df["cell_subtype"].astype(str)}
     )
-    out = _drop_bad_rows(out, ["cell_id"], "cell_id", "cell", path, issues)
+    out = drop_bad_rows(out, ["cell_id"], "cell_id", "cell", path, issues)
     out["cell_id"] = out["cell_id"].astype(np.int64)
-    return _drop_duplicates(out, "cell_id", "cell", path, issues).reset_index(drop=True)
+    return drop_duplicates(out, "cell_id", "cell", path, issues).reset_index(drop=True)
 
 
 def select_cells(somata: pd.DataFrame, types: pd.DataFrame) -> pd.DataFrame:
@@ -164,16 +111,21 @@ def read_synapses(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
     Position is the cleft centre ``ctr_pt_*_nm`` (already nm); ``size`` is ``cleft_vx``.
     """
     cols = ("id", "pre_root_id", "post_root_id", "cleft_vx", "ctr_pt_x_nm", "ctr_pt_y_nm", "ctr_pt_z_nm")
-    df = _read_csv(path, cols, usecols=lambda c: c in cols)
-    df = _numeric(df, list(cols), path)
+    df = read_csv_checked(path, cols, usecols=lambda c: c in cols)
+    df = drop_truncated_tail(df, path, "synapse", "id", issues)
+    df = coerce_numeric(df, list(cols), path)
     out = df.rename(
         columns={"id": "synapse_id", "cleft_vx": "size", "ctr_pt_x_nm": "x", "ctr_pt_y_nm": "y", "ctr_pt_z_nm": "z"}
     )
-    out = _drop_bad_rows(out, ["synapse_id", "pre_root_id", "post_root_id", *_XYZ], "synapse_id", "synapse", path, issues)
+    out = drop_bad_rows(out, ["synapse_id", "pre_root_id", "post_root_id", *_XYZ], "synapse_id", "synapse", path, issues)
     for c in ("synapse_id", "pre_root_id", "post_root_id"):
         out[c] = out[c].astype(np.int64)
+    no_seg = ((out["pre_root_id"] <= 0) | (out["post_root_id"] <= 0)).to_numpy()
+    for sid in out.loc[no_seg, "synapse_id"]:
+        issues.append(SourceIssue("synapse", int(sid), f"root id 0 or negative (no segment) in {path.name}", path.name))
+    out = out.loc[~no_seg]
     out["size"] = out["size"].fillna(0).astype(np.int64)
-    out = _drop_duplicates(out, "synapse_id", "synapse", path, issues)
+    out = drop_duplicates(out, "synapse_id", "synapse", path, issues)
     return out[["synapse_id", "pre_root_id", "post_root_id", *_XYZ, "size"]].reset_index(drop=True)
 
 
@@ -186,18 +138,19 @@ def read_mito_table(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
     """
     cols = ("mito_id", "mito_vx", "ctr_pos_x_vx", "ctr_pos_y_vx", "ctr_pos_z_vx", "cellid")
     bbox = [f"bbox_{end}_{ax}_vx" for end in ("beg", "end") for ax in _XYZ]
-    df = _read_csv(path, cols)
+    df = read_csv_checked(path, cols)
+    df = drop_truncated_tail(df, path, "mitochondrion", "mito_id", issues)
     has_bbox = all(c in df.columns for c in bbox)
-    df = _numeric(df, list(cols) + (bbox if has_bbox else []), path)
+    df = coerce_numeric(df, list(cols) + (bbox if has_bbox else []), path)
     out = pd.DataFrame({"mito_id": df["mito_id"], "cellid": df["cellid"], "mito_vx": df["mito_vx"]})
     vx = np.asarray(SEG_VOXEL_NM)
     out[list(_XYZ)] = df[["ctr_pos_x_vx", "ctr_pos_y_vx", "ctr_pos_z_vx"]].to_numpy(np.float64) * vx
     box = df[bbox].to_numpy(np.float64) * np.tile(vx, 2) if has_bbox else np.full((len(df), 6), np.nan)
     out[list(BBOX_COLUMNS)] = box
-    out = _drop_bad_rows(out, ["mito_id", "cellid", "mito_vx", *_XYZ], "mito_id", "mitochondrion", path, issues)
+    out = drop_bad_rows(out, ["mito_id", "cellid", "mito_vx", *_XYZ], "mito_id", "mitochondrion", path, issues)
     for c in ("mito_id", "cellid", "mito_vx"):
         out[c] = out[c].astype(np.int64)
-    out = _drop_duplicates(out, "mito_id", "mitochondrion", path, issues)
+    out = drop_duplicates(out, "mito_id", "mitochondrion", path, issues)
     return out.reset_index(drop=True)
 
 
@@ -216,7 +169,7 @@ def read_overlaps(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
     matched against :data:`OVERLAP_ALIASES`; a missing column is an error naming the file and
     the spellings tried. Rows with a missing or negative value are dropped and reported.
     """
-    head = _read_csv(path, (), nrows=0)
+    head = read_csv_checked(path, (), nrows=0)
     rename = {}
     for ours, spellings in OVERLAP_ALIASES.items():
         found = next((c for c in spellings if c in head.columns), None)
@@ -225,9 +178,10 @@ def read_overlaps(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
                 path, f"no {ours} column (tried {list(spellings)}); found {list(head.columns)[:20]}", "Is this the overlap table?"
             )
         rename[found] = ours
-    df = _read_csv(path, tuple(rename), usecols=list(rename)).rename(columns=rename)
-    df = _numeric(df, list(OVERLAP_ALIASES), path)
-    df = _drop_bad_rows(df, list(OVERLAP_ALIASES), "mito_id", "mitochondrion", path, issues)
+    df = read_csv_checked(path, tuple(rename), usecols=list(rename)).rename(columns=rename)
+    df = drop_truncated_tail(df, path, "mitochondrion", "mito_id", issues)
+    df = coerce_numeric(df, list(OVERLAP_ALIASES), path)
+    df = drop_bad_rows(df, list(OVERLAP_ALIASES), "mito_id", "mitochondrion", path, issues)
     neg = df["overlap_vx"].to_numpy() < 0
     for mid in df.loc[neg, "mito_id"]:
         issues.append(SourceIssue("mitochondrion", int(mid), f"negative overlap in {path.name}", path.name))
