@@ -7,9 +7,12 @@ import os
 from pathlib import Path
 
 from dash import Dash
+from dash.exceptions import DependencyException
+from flask import jsonify, request
 
 from explorer import callbacks
 from explorer.data import ExplorerData
+from explorer.inputs import MAX_BODY, callback_request_problem
 from explorer.layout import make_layout
 from explorer.links import DEFAULT_VIEWER
 
@@ -36,8 +39,27 @@ def create_app(data_dir: Path | str, viewer_url: str = DEFAULT_VIEWER) -> Dash:
     )
     app.layout = make_layout(data)
     callbacks.register(app, data, viewer_url)
+    _guard(app)
     log.info("explorer ready for %s (%d cells)", data_dir, len(data.ds.cells))
     return app
+
+
+def _guard(app: Dash) -> None:
+    """Reject, with a 4xx, requests that are not this app's callbacks before Dash parses them."""
+    server = app.server
+    server.config["MAX_CONTENT_LENGTH"] = MAX_BODY  # larger bodies: 413
+    known = set(app.callback_map)
+    # Dash answers a request for a script it does not serve with an exception (a 500): it is a 404
+    server.register_error_handler(DependencyException, lambda exc: (jsonify(error="not found"), 404))
+
+    @server.before_request
+    def _check_callback_request():
+        if request.path.endswith("/_dash-update-component") and request.method == "POST":
+            problem = callback_request_problem(request.get_json(silent=True), known)
+            if problem:
+                log.info("rejected callback request: %s", problem)
+                return jsonify(error=problem), 400
+        return None
 
 
 def create_server():

@@ -18,9 +18,12 @@ from explorer.data import MAX_SELECTION, ExplorerData, parse_id, parse_ids
 from explorer.figures.cell3d import HIGHLIGHT_TRACE, cell_figure
 from explorer.figures.compartments import compartment_figure
 from explorer.figures.scatter import scatter_figure, selected_ids
+from explorer.inputs import as_dict, as_event, as_opt_str, as_records, as_str, as_str_list
 from explorer.links import MAX_POINTS, neuroglancer_link
 
-EMPTY_FIGURE = {"data": [], "layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}}}
+def empty_figure() -> dict:
+    """A blank figure without axes (a new dict each time: nothing shared between requests)."""
+    return {"data": [], "layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}}}
 
 
 def cell_from_search(data: ExplorerData, search: str | None) -> tuple[str | None, str]:
@@ -56,7 +59,7 @@ def cell_view(data: ExplorerData, cell: str | None) -> tuple[dict | object, str,
     """3D figure, info line and message for the current cell."""
     cid = parse_id(cell)
     if cid is None or not data.ds.has_cell(cid):
-        return EMPTY_FIGURE, "", ""
+        return empty_figure(), "", ""
     row = data.ds.cell(cid)
     mitos = data.ds.cell_mitochondria(cid)
     fig = cell_figure(cid, data.ds.skeleton_nodes(cid), mitos, data.display_meshes(cid), data.ds.cell_synapses(cid))
@@ -75,7 +78,7 @@ def scatter_view(
 ) -> dict | object:
     """The morphometric scatter for the controls."""
     if x not in data.numeric_columns or y not in data.numeric_columns or color_by not in ("compartment", "cell_type"):
-        return EMPTY_FIGURE
+        return empty_figure()
     cid = parse_id(cell)
     mitos = data.mitos if scope == "all" or cid is None else data.mitos[data.mitos["cellid"] == cid]
     logs = logs or []
@@ -172,14 +175,14 @@ def compartments_view(data: ExplorerData, cell: str | None, scope: str, rows: li
     if scope == "cell":
         cid = parse_id(cell)
         if cid is None:
-            return EMPTY_FIGURE
+            return empty_figure()
         mitos, title = data.mitos[data.mitos["cellid"] == cid], f"cell {cid}"
     elif scope == "table":
         ids = parse_ids([r.get("cell_id") for r in rows or []], limit=100_000)
         mitos, title = data.mitos[data.mitos["cellid"].isin(ids)], f"{len(ids)} cells in the table"
     else:
         mitos, title = data.mitos, "all cells"
-    return compartment_figure(mitos, title) if len(mitos) else EMPTY_FIGURE
+    return compartment_figure(mitos, title) if len(mitos) else empty_figure()
 
 
 def register(app: Dash, data: ExplorerData, viewer_url: str) -> None:
@@ -187,15 +190,15 @@ def register(app: Dash, data: ExplorerData, viewer_url: str) -> None:
 
     @app.callback(Output("cell-store", "data"), Output("message", "children"), Input("url", "search"))
     def _url(search):
-        return cell_from_search(data, search)
+        return cell_from_search(data, as_str(search))
 
     @app.callback(Output("cell-table", "data"), Input("f-type", "value"), Input("f-subtype", "value"), Input("f-search", "value"))
     def _table(types, subtypes, query):
-        return table_rows(data, types, subtypes, query)
+        return table_rows(data, as_str_list(types), as_str_list(subtypes), as_str(query, 200))
 
     @app.callback(Output("url", "search"), Input("cell-table", "active_cell"), State("cell-table", "derived_viewport_data"), prevent_initial_call=True)
     def _pick(active, rows):
-        return search_for_row(rows, active) or no_update
+        return search_for_row(as_records(rows), as_dict(active)) or no_update
 
     @app.callback(
         Output("graph-3d", "figure"), Output("cell-info", "children"), Output("message", "children", allow_duplicate=True),
@@ -203,9 +206,9 @@ def register(app: Dash, data: ExplorerData, viewer_url: str) -> None:
     )  # fmt: skip
     def _cell(cell):
         try:
-            return cell_view(data, cell)
+            return cell_view(data, as_opt_str(cell, 40))
         except DatasetError as exc:
-            return EMPTY_FIGURE, "", str(exc)
+            return empty_figure(), "", str(exc)
 
     @app.callback(
         Output("graph-scatter", "figure"),
@@ -213,15 +216,15 @@ def register(app: Dash, data: ExplorerData, viewer_url: str) -> None:
         Input("sc-log", "value"), Input("sc-scope", "value"),
     )  # fmt: skip
     def _scatter(cell, x, y, color, logs, scope):
-        return scatter_view(data, cell, x, y, color, logs, scope)
+        return scatter_view(data, as_opt_str(cell, 40), as_str(x), as_str(y), as_str(color), as_str_list(logs), as_str(scope))
 
     @app.callback(
         Output("selection-store", "data"), Output("graph-3d", "figure", allow_duplicate=True),
         Input("graph-scatter", "selectedData"), State("cell-store", "data"), prevent_initial_call=True,
     )  # fmt: skip
     def _select(selected, cell):
-        sel = selection_from_scatter(selected)
-        return sel, highlight_3d(data, cell, parse_ids(sel["ids"]))
+        sel = selection_from_scatter(as_event(selected))
+        return sel, highlight_3d(data, as_opt_str(cell, 40), parse_ids(sel["ids"]))
 
     @app.callback(
         Output("mito-row", "children"), Output("graph-scatter", "figure", allow_duplicate=True),
@@ -230,7 +233,8 @@ def register(app: Dash, data: ExplorerData, viewer_url: str) -> None:
         prevent_initial_call=True,
     )  # fmt: skip
     def _click(click, cell, x, y):
-        mid = clicked_mito(data, click)
+        mid = clicked_mito(data, as_event(click))
+        cell, x, y = as_opt_str(cell, 40), as_str(x), as_str(y)
         if mid is None:
             return no_update, no_update, no_update, no_update
         return (
@@ -246,15 +250,15 @@ def register(app: Dash, data: ExplorerData, viewer_url: str) -> None:
         Input("selection-store", "data"), State("cell-store", "data"), prevent_initial_call=True,
     )  # fmt: skip
     def _selection(selection, cell):
-        summary, href, text, msg = selection_panel(data, selection, cell, viewer_url)
+        summary, href, text, msg = selection_panel(data, as_dict(selection), as_opt_str(cell, 40), viewer_url)
         return summary, href, text, msg if msg else no_update
 
     @app.callback(Output("download", "data"), Input("btn-csv", "n_clicks"), State("selection-store", "data"), prevent_initial_call=True)
     def _csv(_n, selection):
-        return export_csv(data, selection) or no_update
+        return export_csv(data, as_dict(selection)) or no_update
 
     @app.callback(
         Output("graph-comp", "figure"), Input("cell-store", "data"), Input("comp-scope", "value"), Input("cell-table", "data"),
     )  # fmt: skip
     def _comp(cell, scope, rows):
-        return compartments_view(data, cell, scope, rows)
+        return compartments_view(data, as_opt_str(cell, 40), as_str(scope), as_records(rows))

@@ -6,11 +6,11 @@ from dash import dash_table, dcc, html
 
 from explorer.data import ExplorerData
 
-TABLE_COLUMNS = [
+TABLE_COLUMNS = (
     ("cell_id", "cell id"), ("cell_type", "type"), ("cell_subtype", "subtype"), ("n_mito", "mitos"),
     ("n_mito_somatic", "somatic"), ("n_mito_axonal", "axonal"), ("n_mito_basal", "basal"), ("n_mito_apical", "apical"),
     ("n_mito_branch", "branch"), ("n_syn_in", "syn in"), ("n_syn_out", "syn out"), ("cable_length_um", "cable (µm)"),
-]  # fmt: skip
+)  # fmt: skip
 
 
 def _dropdown(id_: str, options: list[str], value, multi=False, **kw) -> dcc.Dropdown:

@@ -43,7 +43,7 @@ def test_table_filters_and_row_pick(xdata):
 
 
 def test_cell_view_unknown_and_without_mitochondria(xdata, pyramidal_id):
-    assert cb.cell_view(xdata, "123")[0] == cb.EMPTY_FIGURE
+    assert cb.cell_view(xdata, "123")[0] == cb.empty_figure()
     ds = copy.copy(xdata.ds)  # a dataset in which this cell has no mitochondria
     ds.mitochondria = ds.mitochondria[ds.mitochondria.cellid != pyramidal_id]
     fig, info, msg = cb.cell_view(dataclasses.replace(xdata, ds=ds), str(pyramidal_id))
@@ -51,7 +51,7 @@ def test_cell_view_unknown_and_without_mitochondria(xdata, pyramidal_id):
 
 
 def test_scatter_view_rejects_unknown_columns(xdata, pyramidal_id):
-    assert cb.scatter_view(xdata, str(pyramidal_id), "__class__", "volume_um3", "compartment", [], "cell") == cb.EMPTY_FIGURE
+    assert cb.scatter_view(xdata, str(pyramidal_id), "__class__", "volume_um3", "compartment", [], "cell") == cb.empty_figure()
     fig = cb.scatter_view(xdata, str(pyramidal_id), "volume_um3", "pc1_um", "compartment", ["log x"], "cell")
     assert sum(len(t.x) for t in fig.data[1:]) == (xdata.mitos.cellid == pyramidal_id).sum()
 
@@ -107,7 +107,7 @@ def test_compartments_view_scopes(xdata, pyramidal_id):
     rows = cb.table_rows(xdata, ["pyramidal"], None, None)
     fig = cb.compartments_view(xdata, str(pyramidal_id), "table", rows)
     assert "cells in the table" in fig.layout.title.text
-    assert cb.compartments_view(xdata, None, "cell", rows) == cb.EMPTY_FIGURE
+    assert cb.compartments_view(xdata, None, "cell", rows) == cb.empty_figure()
 
 
 def test_clicked_mito(xdata):

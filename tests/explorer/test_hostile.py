@@ -1,0 +1,93 @@
+"""Hostile requests to the explorer: every callback, fed junk through Dash's real endpoint, answers
+with a message or a 4xx, never a 500 or a traceback, and no file outside the dataset is opened."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from explorer.app import create_app
+
+JUNK = [
+    None, "", "../../../../etc/passwd", "/etc/passwd", "1" * 5000, 10**30, -1, 3.5, True, [], {},
+    ["../x"] * 3, list(range(100_000)), "<script>alert(1)</script>", "?cell=../../etc/shadow&cell=1",
+    {"points": [{"customdata": "../../etc/passwd", "x": 1, "y": 2}] * 30_000},
+    {"points": "not a list"}, {"points": [{"customdata": None}, 7, "x"]},
+    {"range": {"x": ["a", None], "y": [1]}}, {"lassoPoints": {"x": [1e308] * 10}},
+    {"row": "x", "column_id": {"a": 1}}, {"data": "x" * 100_000},
+]  # fmt: skip
+
+
+def _parts(key: str) -> list[dict]:
+    parts = key.strip(".").split("...") if key.startswith("..") else [key]
+    return [dict(zip(("id", "property"), p.split(".", 1))) for p in parts]
+
+
+def _body(key: str, cb: dict, value, cell: str | None) -> dict:
+    def val(d):
+        return cell if cell is not None and d["id"] == "cell-store" else value
+
+    inputs = [{**d, "value": val(d)} for d in cb["inputs"]]
+    state = [{**d, "value": val(d)} for d in cb.get("state", [])]
+    return {
+        "output": key,
+        "outputs": _parts(key) if key.startswith("..") else _parts(key)[0],
+        "inputs": inputs,
+        "changedPropIds": [f"{d['id']}.{d['property']}" for d in cb["inputs"]],
+        "state": state,
+    }
+
+
+class OpenedFiles:
+    """Records every file the process opens (a CPython audit hook; it cannot be removed, so it
+    only records while ``active``)."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.paths: list[str] = []
+        sys.addaudithook(self._hook)
+
+    def _hook(self, event: str, args: tuple) -> None:
+        if self.active and event == "open" and isinstance(args[0], (str, bytes, Path)):
+            self.paths.append(str(args[0]))
+
+
+@pytest.fixture(scope="module")
+def opened() -> OpenedFiles:
+    return OpenedFiles()
+
+
+@pytest.mark.parametrize("with_cell", [False, True], ids=["junk-everywhere", "junk-with-a-real-cell"])
+def test_every_callback_survives_junk(small_dataset, opened, with_cell, pyramidal_id):
+    app = create_app(small_dataset)
+    client = app.server.test_client()
+    cell = str(pyramidal_id) if with_cell else None
+    statuses = {}
+    opened.active, opened.paths[:] = True, []
+    try:
+        for key, cb in app.callback_map.items():
+            for i, value in enumerate(JUNK):
+                r = client.post("/_dash-update-component", data=json.dumps(_body(key, cb, value, cell)), content_type="application/json")
+                statuses[(key, i)] = r.status_code
+                assert r.status_code in (200, 204, 400), (key, value if len(repr(value)) < 200 else repr(value)[:200], r.data[:300])
+                assert b"Traceback" not in r.data
+    finally:
+        opened.active = False
+    assert len(statuses) == len(app.callback_map) * len(JUNK)
+    allowed = (str(Path(small_dataset).resolve()), sys.prefix, sys.base_prefix, "/usr/lib/python3", "/dev/")
+    outside = [p for p in opened.paths if not str(Path(p).resolve()).startswith(allowed)]
+    assert outside == [], outside[:10]
+
+
+def test_malformed_requests_are_4xx(small_dataset):
+    client = create_app(small_dataset).server.test_client()
+    for data in (b"{not json", b"[]", b'{"output": 5}', json.dumps({"output": "x.y", "inputs": "z"}).encode(), b"\x00" * 1000):
+        r = client.post("/_dash-update-component", data=data, content_type="application/json")
+        assert 400 <= r.status_code < 500 and b"Traceback" not in r.data, (data[:40], r.status_code, r.data[:200])
+    for path in ("/assets/../../../../etc/passwd", "/assets/%2e%2e/%2e%2e/etc/passwd", "/_dash-component-suites/../../etc/passwd",
+                 "/" + "a" * 10_000, "/?cell=" + "../" * 5000):  # fmt: skip
+        r = client.get(path)
+        assert r.status_code in (200, 404, 414) and b"root:" not in r.data, (path[:60], r.status_code)

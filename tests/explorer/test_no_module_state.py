@@ -1,0 +1,34 @@
+"""No module-level mutable state in the explorer: constants are immutable, state lives in the
+URL, dcc.Store or the per-app ExplorerData."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import types
+
+import explorer
+
+MUTABLE = (list, dict, set, bytearray)
+
+
+def _mutable_inside(value, depth=0):
+    if isinstance(value, MUTABLE):
+        return True
+    if depth < 3 and isinstance(value, (tuple, frozenset)):
+        return any(_mutable_inside(v, depth + 1) for v in value)
+    if depth < 3 and isinstance(value, types.MappingProxyType):
+        return any(_mutable_inside(v, depth + 1) for v in value.values())
+    return False
+
+
+def test_module_level_values_are_immutable():
+    found = []
+    for mod in pkgutil.walk_packages(explorer.__path__, "explorer."):
+        m = importlib.import_module(mod.name)
+        for name, value in vars(m).items():
+            if name.startswith("__") or isinstance(value, (types.ModuleType, types.FunctionType, type)):
+                continue
+            if _mutable_inside(value):
+                found.append(f"{mod.name}.{name}")
+    assert found == []
