@@ -54,3 +54,16 @@ def test_hostile_urls_get_a_message(client, search):
 def test_good_url(client, xdata, pyramidal_id):
     out = _url_callback(client, f"?cell={pyramidal_id}").get_json()["response"]
     assert out["cell-store"]["data"] == str(pyramidal_id)
+
+
+def test_binds_loopback_and_no_debug_unless_asked(small_dataset, monkeypatch):
+    from dash import Dash
+
+    from explorer.__main__ import main
+
+    calls = []
+    monkeypatch.setattr(Dash, "run", lambda self, **kw: calls.append(kw))
+    assert main(["--data", str(small_dataset)]) == 0
+    assert main(["--data", str(small_dataset), "--debug", "--port", "8123"]) == 0
+    assert calls[0] == {"host": "127.0.0.1", "port": 8050, "debug": False}
+    assert calls[1] == {"host": "127.0.0.1", "port": 8123, "debug": True}
