@@ -91,3 +91,9 @@ def test_malformed_requests_are_4xx(small_dataset):
                  "/" + "a" * 10_000, "/?cell=" + "../" * 5000):  # fmt: skip
         r = client.get(path)
         assert r.status_code in (200, 404, 414) and b"root:" not in r.data, (path[:60], r.status_code)
+
+
+def test_oversized_body_is_413(small_dataset):
+    client = create_app(small_dataset).server.test_client()
+    r = client.post("/_dash-update-component", data=b"[" + b"1," * (11 * 1024 * 1024) + b"1]", content_type="application/json")
+    assert r.status_code == 413
