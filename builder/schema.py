@@ -228,19 +228,10 @@ MITO_COLUMNS: tuple[str, ...] = (
     "bbox_z_um",
     "mesh_missing",
 )
+#: The mesh-derived block of MITO_COLUMNS (mesh volume .. sphericity; complexityindex uses the mesh area).
+MESH_SHAPE_COLUMNS: tuple[str, ...] = MITO_COLUMNS[MITO_COLUMNS.index("mesh_volume_um3") : MITO_COLUMNS.index("sphericity") + 1]
 #: Columns that need the mitochondrion's mesh: NaN when ``mesh_missing`` gives a reason.
-MESH_MEASURE_COLUMNS: tuple[str, ...] = (
-    "mesh_volume_um3",
-    "surface_area",
-    "complexityindex",
-    "pc1_um",
-    "pc2_um",
-    "pc3_um",
-    "elongation",
-    "flatness",
-    "sphericity",
-    "path_length_um",
-)
+MESH_MEASURE_COLUMNS: tuple[str, ...] = MESH_SHAPE_COLUMNS + ("path_length_um",)
 NODE_COLUMNS: tuple[str, ...] = (
     "cell_id",
     "node_id",

@@ -20,9 +20,10 @@ from builder.compute.compartments import astrocyte_compartments, code_names
 from builder.compute.meshes import MeshBatch
 from builder.compute.morphometrics import mesh_morphometrics
 from builder.compute.skeleton import Tree
+from builder.compute.morphometrics import MORPHOMETRIC_COLUMNS
 from builder.schema import BBOX_COLUMNS, MESH_MEASURE_COLUMNS, MITO_COLUMNS, NM_PER_UM, complexity_index, mito_vx_to_um3
 
-_MORPHO = ("mesh_volume_um3", "surface_area", "pc1_um", "pc2_um", "pc3_um", "elongation", "flatness", "sphericity")
+_MORPHO = tuple(c for c in MORPHOMETRIC_COLUMNS if c not in ("cx", "cy", "cz", "n_vertices"))
 
 
 @dataclass(frozen=True)

@@ -12,21 +12,10 @@ import numpy as np
 import pandas as pd
 
 from builder.compute.meshes import MeshBatch
-from builder.schema import NM_PER_UM
+from builder.schema import MESH_SHAPE_COLUMNS, NM_PER_UM
 
 MORPHOMETRIC_COLUMNS: tuple[str, ...] = (
-    "cx",
-    "cy",
-    "cz",
-    "mesh_volume_um3",
-    "surface_area",
-    "pc1_um",
-    "pc2_um",
-    "pc3_um",
-    "elongation",
-    "flatness",
-    "sphericity",
-    "n_vertices",
+    ("cx", "cy", "cz") + tuple(c for c in MESH_SHAPE_COLUMNS if c != "complexityindex") + ("n_vertices",)
 )
 
 
