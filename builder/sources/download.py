@@ -60,12 +60,14 @@ def file_url(base_url: str, record: int, name: str) -> str:
     return f"{base_url.rstrip('/')}/records/{record}/files/{name}?download=1"
 
 
-def _hash(path: Path, algo: str) -> str:
-    h = hashlib.new(algo)
+def _hashes(path: Path) -> tuple[str, str]:
+    """md5 (what the records publish) and sha256 of a file, in one pass."""
+    md5, sha = hashlib.md5(), hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
+            md5.update(chunk)
+            sha.update(chunk)
+    return md5.hexdigest(), sha.hexdigest()
 
 
 def _unreachable(exc: BaseException) -> bool:
@@ -198,7 +200,7 @@ class Downloader:
                         f"rerun to resume from the {part.stat().st_size if part.exists() else 0} bytes already in {part}"
                     ) from exc
                 log.info("%s: transfer interrupted (%s); resuming (attempt %d)", f.name, type(exc).__name__, attempt + 1)
-        got = _hash(part, "md5")
+        got, sha = _hashes(part)
         if md5 and got != md5:
             part.unlink()
             raise DownloadError(
@@ -216,7 +218,7 @@ class Downloader:
         else:
             st = final.stat()
             state = self._state()
-            state[f.name] = {"md5": got, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "url": url}
+            state[f.name] = {"md5": got, "sha256": sha, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "url": url}
             self._save_state(state)
         return final
 
@@ -251,7 +253,7 @@ class Downloader:
             return True
         if f.extract_to or not p.is_file():
             return False
-        got = _hash(p, "md5")
+        got, sha = _hashes(p)
         if f.md5 and got != f.md5:
             raise DownloadError(
                 f"{p}: md5 {got} does not match the recorded {f.md5}; "
@@ -259,7 +261,7 @@ class Downloader:
             )
         st = p.stat()
         state = self._state()
-        state[f.name] = {"md5": got, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "url": "placed by hand"}
+        state[f.name] = {"md5": got, "sha256": sha, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "url": "placed by hand"}
         self._save_state(state)
         return True
 

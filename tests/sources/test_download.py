@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import tarfile
 
 import pytest
@@ -33,6 +34,8 @@ def test_download_verify_and_cache(tmp_path):
         assert dl.ensure(files) == []
         assert (tmp_path / "a.csv").read_bytes() == A and (tmp_path / "b.csv").read_bytes() == B
         assert not list(tmp_path.glob("*.part")) and (tmp_path / STATE_FILE).is_file()
+        state = json.loads((tmp_path / STATE_FILE).read_text())
+        assert state["a.csv"]["md5"] == hashlib.md5(A).hexdigest() and state["a.csv"]["sha256"] == hashlib.sha256(A).hexdigest()
         srv.requests.clear()
         assert Downloader(tmp_path, url, (1, 2)).ensure(files) == []
         assert srv.requests == []  # cached: nothing asked of the server
