@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from types import MappingProxyType as _ro  # read-only views: module constants must not change
+
+class FrozenDict(dict):
+    """A dict that cannot be changed: module constants stay constant, and it still is a dict
+    for libraries that check (``navis.plot2d(palette=...)``, seaborn)."""
+
+    def _read_only(self, *args, **kwargs):
+        raise TypeError("explorer palettes are read-only; copy one with dict(...) to change it")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _read_only
+
+
+_ro = FrozenDict
 
 #: Compartment -> colour. Okabe-Ito hues; grey for the unassigned "Unknown".
 COMPARTMENT_COLORS = _ro({

@@ -90,28 +90,29 @@ def test_sigkill_while_writing_then_rerun_is_identical(small_raw, small_dataset,
 
 @pytest.mark.slow
 def test_sigkill_at_random_moments_with_two_workers(small_raw, small_dataset, tmp_path):
-    """Kill the whole process group (parent and spawned workers) at random times, 4 times."""
-    out = tmp_path / "ds"
+    """Kill the whole process group (parent and spawned workers) at 4 random moments of a build
+    from scratch; each killed build, rerun, ends identical to the uninterrupted one."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     t0 = time.perf_counter()
-    assert _run("-", 0, small_raw, tmp_path / "timing").returncode == EXIT_OK
+    assert _run("-", 0, small_raw, tmp_path / "timing", workers=2).returncode == EXIT_OK
     full = time.perf_counter() - t0
     rng = random.Random(20261122)
-    kills = 0
-    for _ in range(4):
+    landed = 0
+    for k in range(4):
+        out = tmp_path / f"ds{k}"
         proc = subprocess.Popen(
             [sys.executable, str(RUNNER), "-", "0", "--", *_args(small_raw, out, workers=2)],
             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
-        time.sleep(rng.uniform(0.3, 1.0) * full)
+        time.sleep(rng.uniform(0.25, 0.75) * full)
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-            kills += 1
+            landed += 1
         proc.wait(timeout=60)
         _assert_nothing_partial(out, small_dataset)
-    assert kills >= 2, f"only {kills} of 4 kills landed before the build finished ({full:.1f} s)"
-    assert _run("-", 0, small_raw, out).returncode == EXIT_OK
-    assert _checksums(out) == _checksums(small_dataset)
+        assert _run("-", 0, small_raw, out).returncode == EXIT_OK
+        assert _checksums(out) == _checksums(small_dataset)
+    assert landed >= 3, f"only {landed} of 4 kills landed before the build finished ({full:.1f} s)"
 
 
 @pytest.mark.parametrize(
