@@ -135,14 +135,14 @@ def _build_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOutc
         for m, r in zip(mito_df["mito_id"], mito_df["mesh_missing"])
         if r
     ]
-    lap("morphometrics")
+    lap("mitochondria")
 
     # synapses: nearest node and its compartment
     syn = task.synapses.sort_values(["synapse_id", "synapse_type"], ignore_index=True)
     snode, scomp = synapse_compartments(task.cell_type, syn[["x", "y", "z"]].to_numpy(np.float64), tree.vertices, labels, soma)
     syn = syn.assign(node_id=snode, compartment=scomp)
 
-    lap("association")
+    lap("synapses")
     swc = swc_frame(tree, labels)
     nodes_df = swc.rename(columns={"node": "node_id"}).assign(cell_id=cid, path_dist_to_soma_um=dist_root)
 

@@ -248,7 +248,7 @@ def assemble(
 def stage_timings(outcomes: list[CellOutcome]) -> dict:
     """Seconds per stage summed over the cells computed in this run, and per mitochondrion."""
     n_mito = sum(o.counts.get("n_mito", 0) for o in outcomes)
-    total = {s: sum(o.timings.get(s, 0.0) for o in outcomes) for s in ("read", "morphometrics", "association", "write")}
+    total = {s: sum(o.timings.get(s, 0.0) for o in outcomes) for s in ("read", "mitochondria", "synapses", "write")}
     return {
         "cells": len(outcomes),
         "mitochondria": n_mito,
