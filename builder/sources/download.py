@@ -254,13 +254,15 @@ class Downloader:
         if f.extract_to or not p.is_file():
             return False
         got, sha = _hashes(p)
-        if f.md5 and got != f.md5:
+        state = self._state()
+        known = f.md5 or state.get(f.name, {}).get("md5")  # recorded, or what was downloaded
+        if known and got != known:
+            what = "the recorded" if f.md5 else "the one it had when it was downloaded,"
             raise DownloadError(
-                f"{p}: md5 {got} does not match the recorded {f.md5}; "
+                f"{p}: md5 {got} does not match {what} {known}; "
                 "replace it with the published file (or delete it to download it again)"
             )
         st = p.stat()
-        state = self._state()
         state[f.name] = {"md5": got, "sha256": sha, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "url": "placed by hand"}
         self._save_state(state)
         return True

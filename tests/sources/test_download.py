@@ -39,6 +39,9 @@ def test_download_verify_and_cache(tmp_path):
         srv.requests.clear()
         assert Downloader(tmp_path, url, (1, 2)).ensure(files) == []
         assert srv.requests == []  # cached: nothing asked of the server
+        (tmp_path / "b.csv").write_bytes(B[:-3])  # damaged after the download (no recorded md5)
+        with pytest.raises(DownloadError, match=r"b\.csv: md5 .* had when it was downloaded"):
+            Downloader(tmp_path, url, (1, 2)).ensure(files)
 
 
 def test_interrupted_transfer_resumes_with_range(tmp_path):
