@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 
+import h5py
 import numpy as np
 import pandas as pd
 from meshparty import skeleton_io
 
 from builder.__main__ import EXIT_PARTIAL, main
 from builder.schema import ALL_COMPARTMENT_STRINGS, MESH_MEASURE_COLUMNS
-from builder.sources.mesh_bundle import read_bundle, write_bundle
+from builder.sources.mesh_bundle import ABSENT_REASON, read_bundle, write_bundle
 from builder.sources.published import CELL_TYPE_TABLE, MESH_DIR, SKELETON_DIR, SYNAPSE_TABLE
 from builder.store.validate import validate_dataset
 from tests.conftest import SMALL
@@ -72,12 +73,14 @@ def test_bad_labels_bad_mesh_bundle_and_one_broken_mitochondrion(raw_copy, tmp_p
     np.save(raw_copy / SKELETON_DIR / f"{d}_skeleton_label.npy", lab)
     (raw_copy / MESH_DIR / f"{e}.h5").write_bytes(b"not hdf5")
     batch, _ = read_bundle(raw_copy / MESH_DIR / f"{f}.h5")
+    with h5py.File(raw_copy / MESH_DIR / f"{f}.h5") as h5:
+        absent_f = h5["absent_mito_id"][()]
     faces = batch.faces.copy()
     faces = np.delete(faces, 0, axis=0)  # open the first mesh
     foff = batch.face_offsets.copy()
     foff[1:] -= 1
     broken_id = int(batch.ids[0])
-    write_bundle(raw_copy / MESH_DIR / f"{f}.h5", type(batch)(batch.ids, batch.vertices, faces, batch.vertex_offsets, foff))
+    write_bundle(raw_copy / MESH_DIR / f"{f}.h5", type(batch)(batch.ids, batch.vertices, faces, batch.vertex_offsets, foff), absent_f)
 
     code, report = run(raw_copy, tmp_path / "ds")
     assert code == EXIT_PARTIAL
@@ -85,13 +88,14 @@ def test_bad_labels_bad_mesh_bundle_and_one_broken_mitochondrion(raw_copy, tmp_p
     assert "unknown label value(s) [9]" in why[d]
     assert e not in why and f not in why  # cells without (some) meshes are still built
     meshless = pd.DataFrame(report["mitochondria_without_mesh"])
+    meshless = meshless[meshless.reason != ABSENT_REASON]  # the demo's own mesh-less mitochondria
     assert set(meshless.cell_id) == {e, f}
     assert meshless.loc[meshless.cell_id == e, "reason"].str.contains("unreadable mesh bundle").all()
     assert meshless.loc[meshless.cell_id == f].to_dict("records") == [
         {"mito_id": broken_id, "cell_id": f, "reason": "mesh not closed (not watertight)"}
     ]
     mito = pd.read_parquet(tmp_path / "ds" / "tables" / "mitochondria.parquet").set_index("mito_id")
-    assert (mito.cellid == f).sum() == batch.n  # the open mesh's mitochondrion is kept ...
+    assert (mito.cellid == f).sum() == batch.n + len(absent_f)  # the open mesh's mitochondrion is kept ...
     kept = mito.loc[broken_id]
     assert kept.mesh_missing == "mesh not closed (not watertight)"
     assert np.isnan(kept[list(MESH_MEASURE_COLUMNS)].astype(float)).all()  # ... without mesh measures

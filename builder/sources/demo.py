@@ -2,8 +2,9 @@
 
 ``generate_demo_volume`` writes what the Phase 1 release provides (soma and cell-type tables,
 synapse table, mitochondria table, mito-cell overlaps, MeshParty skeleton h5 + label npy per
-cell through meshparty's ``skeleton_io``, and mitochondrion meshes) into a raw directory; the
-pipeline then reads it with :class:`PublishedLayoutSource`, exactly as it reads real data.
+cell through meshparty's ``skeleton_io``, and mitochondrion meshes, a few of them missing) into
+a raw directory; the pipeline then reads it with :class:`PublishedLayoutSource`, exactly as it
+reads real data.
 Every cell is generated from its own seed, so the volume is identical whatever the number of
 worker processes.
 """
@@ -51,7 +52,10 @@ from builder.sources.published import (
 log = logging.getLogger(__name__)
 
 MARKER = "demo_volume.json"
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
+#: Share of the demo's mitochondria written without a mesh (kept by the builder without mesh
+#: measures, as real mitochondria missing from the mesh layer are).
+MESHLESS_FRACTION = 0.003
 BOX_LO_UM = np.array([160.0, 140.0, 2.0])  # where Phase 1 somata lie (pt_position x 4,4,40)
 BOX_SIZE_UM = np.array([250.0, 140.0, 90.0])
 NEURITE_MARGIN_UM = 8.0
@@ -144,7 +148,10 @@ def _generate_cell(args: tuple) -> tuple[int, morph_gen.Morphology, pd.DataFrame
     centres, axes, rmax, intended = place_mitochondria(rng, m, n_mito, cell_type)
     ids = DEMO_MITO_ID_BASE + index * MAX_MITOS_PER_CELL + np.arange(n_mito, dtype=np.int64)
     batch = capsule_meshes(rng, centres, axes, rmax, intended, ids)
-    write_bundle(Path(raw_dir) / MESH_DIR / f"{cell_id}.h5", batch)
+    # as in a real mesh layer, a few mitochondria have no mesh (own random stream: the rest of
+    # the volume does not depend on it)
+    absent = np.random.default_rng([seed, 3, index]).random(batch.n) < MESHLESS_FRACTION
+    write_bundle(Path(raw_dir) / MESH_DIR / f"{cell_id}.h5", batch.subset(~absent), absent=batch.ids[absent])
 
     props = mesh_morphometrics(batch)
     vx = np.asarray(SEG_VOXEL_NM)

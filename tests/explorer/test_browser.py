@@ -103,4 +103,6 @@ def test_pick_cell_select_in_scatter_get_neuroglancer_link(server, xdata, pyrami
     ann = next(layer for layer in state["layers"] if layer["type"] == "annotation")["annotations"]
     ids = {int(a["description"].split()[1]) for a in ann}
     assert len(ann) == min(n_highlighted, 500) and ids <= set(mitos.mito_id)
-    assert n_highlighted == len(mitos)  # the box covered the whole plot
+    plotted = mitos[["volume_um3", "complexityindex"]].notna().all(axis=1)  # the default axes
+    assert n_highlighted == plotted.sum()  # the box covered the whole plot
+    assert (~plotted).sum() == (mitos.mesh_missing != "").sum()  # only mesh-less ones lack an MCI

@@ -77,8 +77,9 @@ def test_mitochondrion_without_mesh_is_a_volume_sized_marker(parts, pyramidal_id
     centres = next(t for t in fig.data if t.legendgroup == f"mito-{comp}" and t.type == "scatter3d")
     sizes = np.broadcast_to(np.asarray(centres.marker.size, float), (len(centres.x),))
     ids = np.asarray(centres.customdata).astype(np.int64)
-    assert sizes[ids == lost][0] > 2 and (sizes[ids != lost] == 2).all()
-    full = go.Figure(cell_figure(pyramidal_id, nodes, mitos, meshes, syn))
+    assert sizes[ids == lost][0] > 2 and (sizes[np.isin(ids, fewer.ids)] == 2).all()
+    meshed = mitos[mitos.mito_id.isin(meshes.ids)]
+    full = go.Figure(cell_figure(pyramidal_id, nodes, meshed, meshes, syn))
     centre_traces = [t for t in full.data if t.type == "scatter3d" and (t.legendgroup or "").startswith("mito-")]
     assert centre_traces and all(np.ndim(t.marker.size) == 0 for t in centre_traces)
 

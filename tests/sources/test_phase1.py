@@ -47,15 +47,16 @@ def test_phase1_build_equals_demo_build(small_raw, small_dataset, demo_catalog, 
         ref = pd.read_parquet(small_dataset / "tables" / "mitochondria.parquet").set_index("mito_id")
         assert got.index.equals(ref.index) and (got.compartment == ref.compartment).all()
         assert np.array_equal(got.volume_um3, ref.volume_um3)
-        # the two dropped meshes: kept, measured from the table, reason given
-        assert (got.loc[some, "mesh_missing"] == ABSENT_REASON).all() and got.loc[some, "surface_area"].isna().all()
-        assert {m["mito_id"] for m in report["mitochondria_without_mesh"]} == set(some)
+        # the two dropped meshes (and the demo's own mesh-less ones): kept, measured from the table
+        absent = set(some) | set(ref.index[ref.mesh_missing != ""])
+        assert (got.loc[list(absent), "mesh_missing"] == ABSENT_REASON).all() and got.loc[list(absent), "surface_area"].isna().all()
+        assert {m["mito_id"] for m in report["mitochondria_without_mesh"]} == absent
         # every other mesh came through cloud-volume, its two fragments merged into a closed surface
-        rest = got.drop(index=some)
-        assert (rest.mesh_missing == "").all()
-        assert np.allclose(rest.surface_area, ref.drop(index=some).surface_area, rtol=1e-5)
-        assert np.allclose(rest.complexityindex, ref.drop(index=some).complexityindex, rtol=1e-4)
-        assert (rest.n_nodes == ref.drop(index=some).n_nodes).all()
+        rest, ref_rest = got.drop(index=list(absent)), ref.drop(index=list(absent))
+        assert (rest.mesh_missing == "").all() and len(rest) > 0.95 * len(got)
+        assert np.allclose(rest.surface_area, ref_rest.surface_area, rtol=1e-5)
+        assert np.allclose(rest.complexityindex, ref_rest.complexityindex, rtol=1e-4)
+        assert (rest.n_nodes == ref_rest.n_nodes).all()
         manifest = json.loads((out / "manifest.json").read_text())
         assert manifest["source"] == {"name": "phase1", "synthetic": False}
         assert manifest["parameters"]["mesh_source"] == layer
@@ -114,7 +115,8 @@ def test_mesh_layer_lost_mid_build_skips_cells_then_a_rerun_completes(small_raw,
         code, report = _build(url, raw, out, layer)
         assert code == EXIT_PARTIAL and len(report["skipped_cells"]) == 2
         assert all("unavailable (ConnectionError: connection reset by peer)" in c["reason"] for c in report["skipped_cells"])
-        assert report["mitochondria_without_mesh"] == []  # not degraded: skipped, to be built in full
+        # not degraded: skipped, to be built in full (only the demo's own mesh-less ones are listed)
+        assert {m["reason"] for m in report["mitochondria_without_mesh"]} == {ABSENT_REASON}
         code, report = _build(url, raw, out, layer)
         assert code == EXIT_OK and report["cells_built"] == SMALL.cells and report["cells_computed_this_run"] == 2
 
@@ -131,4 +133,4 @@ def test_without_mesh_source_cached_bundles_are_used(small_raw, demo_catalog, tm
     raw, out = tmp_path / "raw", tmp_path / "ds"
     shutil.copytree(small_raw, raw)  # tables, skeletons and per-cell bundles placed by hand
     code, report = _build("http://127.0.0.1:9", raw, out, "", "--offline")
-    assert code == EXIT_OK and report["mitochondria_without_mesh"] == []
+    assert code == EXIT_OK and {m["reason"] for m in report["mitochondria_without_mesh"]} == {ABSENT_REASON}
