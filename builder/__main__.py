@@ -122,9 +122,9 @@ def _download(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _source(args: argparse.Namespace, demo: DemoParams, raw_dir: Path):
-    """The source object of ``--source`` (generating or downloading its files if needed)."""
-    if args.source == "phase1":
+def _source(name: str, args: argparse.Namespace, demo: DemoParams, raw_dir: Path):
+    """The source object called ``name`` (generating or downloading its files if needed)."""
+    if name == "phase1":
         from builder.sources.phase1 import Phase1Source, ensure_phase1_files, probe_mesh_source
 
         ensure_phase1_files(raw_dir, args.base_url, offline=args.offline)
@@ -143,9 +143,7 @@ def _build(args: argparse.Namespace, demo: DemoParams) -> int:
     source_name = getattr(args, "source", "demo")
     raw_dir = args.raw_dir or Path("data/raw") / source_name
     t0 = time.perf_counter()
-    if args.command == "demo":
-        args.source = "demo"
-    source = _source(args, demo, raw_dir)
+    source = _source(source_name, args, demo, raw_dir)
     t1 = time.perf_counter()
     if args.command == "demo":
         print(f"demo volume ready in {raw_dir} ({t1 - t0:.1f} s)")

@@ -61,7 +61,7 @@ class CellOutcome:
     labels_inferred: dict = field(default_factory=dict)
     counts: dict = field(default_factory=dict)
     fingerprint: str = ""
-    #: seconds spent per stage: read, morphometrics, association, write (not part of the dataset)
+    #: seconds spent per stage: read, mitochondria, synapses, write (not part of the dataset)
     timings: dict = field(default_factory=dict)
 
 

@@ -62,6 +62,18 @@ class MeshBatch:
         """Faces per mesh, shape (n,)."""
         return np.diff(self.face_offsets)
 
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper corners of each mesh's vertices, nm, two arrays of shape (n, 3)
+        (NaN for a mesh without vertices)."""
+        lo = np.full((self.n, 3), np.nan)
+        hi = lo.copy()
+        has = self.n_vertices > 0
+        if has.any():
+            starts = self.vertex_offsets[:-1][has]  # empty meshes add no vertices: segments stay right
+            lo[has] = np.minimum.reduceat(self.vertices, starts, axis=0)
+            hi[has] = np.maximum.reduceat(self.vertices, starts, axis=0)
+        return lo, hi
+
     def vertex_owner(self) -> np.ndarray:
         """Index (0..n-1) of the mesh owning each vertex, shape (V,)."""
         return np.repeat(np.arange(self.n), self.n_vertices)
@@ -195,9 +207,7 @@ def cluster_simplify(batch: MeshBatch, cells_across: float = 2.5, min_nm: float 
     if n == 0:
         return batch
     own = batch.vertex_owner()
-    st = batch.vertex_offsets[:-1]
-    lo = np.minimum.reduceat(batch.vertices, st, axis=0)
-    hi = np.maximum.reduceat(batch.vertices, st, axis=0)
+    lo, hi = batch.bounds()
     h = np.clip((hi - lo).min(axis=1) / cells_across, min_nm, max_nm)
     q = np.floor((batch.vertices - lo[own]) / h[own, None]).astype(np.int64)
     if n < (1 << 15) and q.max(initial=0) < (1 << 16):  # pack (owner, qx, qy, qz) into one int64

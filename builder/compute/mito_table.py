@@ -21,7 +21,7 @@ from builder.compute.meshes import MeshBatch
 from builder.compute.morphometrics import mesh_morphometrics
 from builder.compute.skeleton import Tree
 from builder.compute.morphometrics import MORPHOMETRIC_COLUMNS
-from builder.schema import BBOX_COLUMNS, MESH_MEASURE_COLUMNS, MITO_COLUMNS, NM_PER_UM, complexity_index, mito_vx_to_um3
+from builder.schema import BBOX_COLUMNS, MITO_COLUMNS, NM_PER_UM, complexity_index, mito_vx_to_um3
 
 _MORPHO = tuple(c for c in MORPHOMETRIC_COLUMNS if c not in ("cx", "cy", "cz", "n_vertices"))
 
@@ -101,7 +101,9 @@ def mito_table(
 
     # without: table centre, nearest node
     centre_x = mitos.loc[meshless, ["x", "y", "z"]].to_numpy(np.float64).reshape(-1, 3)
-    xnode, _ = nearest_nodes(tree.vertices, centre_x)
+    centres = np.vstack([centre_m, centre_x])
+    cnode, _ = nearest_nodes(tree.vertices, centres)
+    xnode = cnode[meshes.n :]
     without = pd.DataFrame({"mito_id": meshless, "n_nodes": np.ones(len(meshless), np.int64)})
     for c in _MORPHO:
         without[c] = np.nan
@@ -111,13 +113,11 @@ def mito_table(
     nodes.update({int(m): np.array([n], np.int64) for m, n in zip(meshless, xnode)})
 
     out = pd.concat([with_mesh, without], ignore_index=True)
-    centres = np.vstack([centre_m, centre_x])
     if astrocyte:
         compartment, far = astrocyte_compartments(centres, soma_nm)
     else:
         compartment = np.concatenate([comp_m, code_names(labels[xnode])])
         far = np.zeros(len(out), bool)
-    cnode, _ = nearest_nodes(tree.vertices, centres)
     rows = mitos.loc[out["mito_id"].to_numpy()]
     out["cellid"] = rows["cellid"].to_numpy(np.int64)
     out["compartment"] = compartment
@@ -129,7 +129,6 @@ def mito_table(
     out["euclid_dist_to_soma_um"] = np.linalg.norm(centres - soma_nm, axis=1) / NM_PER_UM
     out["far"] = far
     out[["bbox_x_um", "bbox_y_um", "bbox_z_um"]] = _bbox_extents_um(rows, meshes, out["mito_id"].to_numpy())
-    out.loc[out["mesh_missing"] != "", list(MESH_MEASURE_COLUMNS)] = np.nan
     out = out.sort_values("mito_id", ignore_index=True)[list(MITO_COLUMNS)]
     return MitoTable(frame=out, nodes=nodes)
 
@@ -142,10 +141,6 @@ def _bbox_extents_um(rows: pd.DataFrame, meshes: MeshBatch, ids: np.ndarray) -> 
         ext = (box[:, 3:] - box[:, :3]) / NM_PER_UM
     else:
         ext = np.full((n, 3), np.nan)
-    if meshes.n:
-        starts = meshes.vertex_offsets[:-1]
-        lo = np.minimum.reduceat(meshes.vertices, starts, axis=0)
-        hi = np.maximum.reduceat(meshes.vertices, starts, axis=0)
-        mesh_ext = pd.DataFrame((hi - lo) / NM_PER_UM, index=meshes.ids).reindex(ids).to_numpy()
-        ext = np.where(np.isfinite(ext), ext, mesh_ext)
-    return ext
+    lo, hi = meshes.bounds()
+    mesh_ext = pd.DataFrame((hi - lo) / NM_PER_UM, index=meshes.ids).reindex(ids).to_numpy()
+    return np.where(np.isfinite(ext), ext, mesh_ext)

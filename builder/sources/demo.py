@@ -155,9 +155,9 @@ def _generate_cell(args: tuple) -> tuple[int, morph_gen.Morphology, pd.DataFrame
 
     props = mesh_morphometrics(batch)
     vx = np.asarray(SEG_VOXEL_NM)
-    starts = batch.vertex_offsets[:-1]
-    lo = np.floor(np.minimum.reduceat(batch.vertices, starts, axis=0) / vx).astype(np.int64)
-    hi = np.ceil(np.maximum.reduceat(batch.vertices, starts, axis=0) / vx).astype(np.int64)
+    lo_nm, hi_nm = batch.bounds()
+    lo = np.floor(lo_nm / vx).astype(np.int64)
+    hi = np.ceil(hi_nm / vx).astype(np.int64)
     ctr = np.round(props[["cx", "cy", "cz"]].to_numpy() / vx).astype(np.int64)
     rows = pd.DataFrame({"mito_id": ids, "mito_vx": np.round(props["mesh_volume_um3"].to_numpy() / MITO_VOXEL_UM3).astype(np.int64)})
     for k, ax in enumerate("xyz"):

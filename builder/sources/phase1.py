@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from builder.compute.meshes import MeshBatch
-from builder.errors import CellInputError, DownloadError, SourceUnavailableError
+from builder.errors import DownloadError, SourceUnavailableError
 from builder.sources.download import Downloader, RemoteFile, missing_files_message
-from builder.sources.mesh_bundle import ABSENT_REASON, read_bundle, write_bundle
+from builder.sources.mesh_bundle import ABSENT_REASON, write_bundle
 from builder.sources.published import (
     CELL_TYPE_TABLE,
     MESH_DIR,
@@ -29,7 +29,6 @@ from builder.sources.published import (
     SOMA_TABLE,
     SYNAPSE_TABLE,
     PublishedLayoutSource,
-    file_fingerprint,
 )
 
 log = logging.getLogger(__name__)
@@ -118,7 +117,7 @@ def _fetch_meshes(mesh_source: str, ids: np.ndarray) -> tuple[MeshBatch, np.ndar
     """
     from cloudvolume import CloudVolume
 
-    cv = CloudVolume(mesh_source, use_https=True, progress=False, fill_missing=True)
+    cv = CloudVolume(mesh_source, use_https=True, progress=False)
     exists = cv.mesh.exists([int(i) for i in ids])
     present = np.array(sorted(int(k) for k, v in exists.items() if v is not None), np.int64)
     absent = np.setdiff1d(np.asarray(ids, np.int64), present)
@@ -150,21 +149,14 @@ class Phase1Source(PublishedLayoutSource):
         """Tables, skeletons and the mesh source path. The mesh cache is a copy of the mesh
         source, so filling it does not change the fingerprint; without a mesh source the
         bundles are inputs and count."""
-        files = [self.raw_dir / t for t in (SOMA_TABLE, CELL_TYPE_TABLE, SYNAPSE_TABLE, MITO_TABLE)]
-        dirs = (SKELETON_DIR,) if self.mesh_source else (SKELETON_DIR, MESH_DIR)
-        for d in dirs:
-            if (self.raw_dir / d).is_dir():
-                files += [p for p in (self.raw_dir / d).iterdir() if not p.name.startswith(".")]
-        return f"{file_fingerprint(files)}:{self.mesh_source}"
+        folders = (SKELETON_DIR,) if self.mesh_source else (SKELETON_DIR, MESH_DIR)
+        return f"{self._input_fingerprint(folders)}:{self.mesh_source}"
 
     def meshes(self, cell_id: int, mito_ids: np.ndarray) -> tuple[MeshBatch, dict[int, str]]:
         """From the cell's cached bundle, else from the mesh source (then cached)."""
         path = self.raw_dir / MESH_DIR / f"{cell_id}.h5"
         if path.is_file():
-            try:
-                batch, missing = read_bundle(path, mito_ids)
-            except Exception as exc:
-                raise CellInputError(cell_id, f"unreadable mesh bundle ({type(exc).__name__}: {exc})", path) from exc
+            batch, missing = super().meshes(cell_id, mito_ids)
             uncached = [m for m, r in missing.items() if r != ABSENT_REASON]
             if not uncached or not self.mesh_source:
                 return batch, missing

@@ -236,8 +236,13 @@ class PublishedLayoutSource:
 
     def fingerprint(self) -> str:
         """Changes when any table, skeleton or mesh file changes (name, size or mtime)."""
-        files = [self.raw_dir / t for t in (SOMA_TABLE, CELL_TYPE_TABLE, SYNAPSE_TABLE, MITO_TABLE)]
-        for d in (SKELETON_DIR, MESH_DIR):
+        return self._input_fingerprint((SKELETON_DIR, MESH_DIR))
+
+    def _input_fingerprint(self, folders: tuple[str, ...]) -> str:
+        """Fingerprint of the tables and of the files in ``folders`` of ``raw_dir``."""
+        tables = (SOMA_TABLE, CELL_TYPE_TABLE, SYNAPSE_TABLE, MITO_TABLE, OVERLAP_TABLE)
+        files = [self.raw_dir / t for t in tables]
+        for d in folders:
             if (self.raw_dir / d).is_dir():
                 files += [p for p in (self.raw_dir / d).iterdir() if not p.name.startswith(".")]
         return file_fingerprint(files)

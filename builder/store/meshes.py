@@ -20,13 +20,8 @@ INT16_MAX = 32767
 def encode_meshes(batch: MeshBatch, cell_id: int) -> pa.Table:
     """Quantise a batch of meshes (nm) into the compact table of one cell."""
     n = batch.n
-    starts = batch.vertex_offsets[:-1]
     owner = batch.vertex_owner()
-    if n:
-        lo = np.minimum.reduceat(batch.vertices, starts, axis=0)
-        hi = np.maximum.reduceat(batch.vertices, starts, axis=0)
-    else:
-        lo = hi = np.zeros((0, 3))
+    lo, hi = batch.bounds()
     origin = np.round((lo + hi) / 2.0)
     half = np.max(hi - lo, axis=1) / 2.0 if n else np.zeros(0)
     quantum = np.maximum(1.0, np.ceil(half / (INT16_MAX - 1)))

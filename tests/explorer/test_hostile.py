@@ -65,18 +65,15 @@ def test_every_callback_survives_junk(small_dataset, opened, with_cell, pyramida
     app = create_app(small_dataset)
     client = app.server.test_client()
     cell = str(pyramidal_id) if with_cell else None
-    statuses = {}
     opened.active, opened.paths[:] = True, []
     try:
         for key, cb in app.callback_map.items():
-            for i, value in enumerate(JUNK):
+            for value in JUNK:
                 r = client.post("/_dash-update-component", data=json.dumps(_body(key, cb, value, cell)), content_type="application/json")
-                statuses[(key, i)] = r.status_code
-                assert r.status_code in (200, 204, 400), (key, value if len(repr(value)) < 200 else repr(value)[:200], r.data[:300])
+                assert r.status_code in (200, 204), (key, value if len(repr(value)) < 200 else repr(value)[:200], r.data[:300])
                 assert b"Traceback" not in r.data
     finally:
         opened.active = False
-    assert len(statuses) == len(app.callback_map) * len(JUNK)
     allowed = (str(Path(small_dataset).resolve()), sys.prefix, sys.base_prefix, "/usr/lib/python3", "/dev/")
     outside = [p for p in opened.paths if not str(Path(p).resolve()).startswith(allowed)]
     assert outside == [], outside[:10]
