@@ -38,13 +38,15 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
     def phase1(sp: argparse.ArgumentParser) -> None:
-        from builder.sources.phase1 import DEFAULT_BASE_URL, DEFAULT_MESH_SOURCE
+        from builder.sources.phase1 import DEFAULT_BASE_URL, MESH_ENDPOINTS, NO_MESHES
 
         sp.add_argument("--base-url", default=DEFAULT_BASE_URL, help=f"records server or mirror (default {DEFAULT_BASE_URL})")
         sp.add_argument("--offline", action="store_true", help="never download; list what is missing instead")
         sp.add_argument(
-            "--mesh-source", default=DEFAULT_MESH_SOURCE,
-            help="cloud-volume path of the mitochondria segmentation ('' = only meshes already cached in RAW/mito_meshes)",
+            "--mesh-source", default=None, metavar="URL|''|none",
+            help="cloud-volume path of the mitochondria segmentation (default: the first of "
+            f"{', '.join(MESH_ENDPOINTS)} that answers); '' = only meshes already cached in RAW/mito_meshes; "
+            f"{NO_MESHES} = build without meshes (mesh measures empty)",
         )  # fmt: skip
 
     b = sub.add_parser("build", help="build a dataset (the default command)")
@@ -125,13 +127,13 @@ def _download(args: argparse.Namespace) -> int:
 def _source(name: str, args: argparse.Namespace, demo: DemoParams, raw_dir: Path):
     """The source object called ``name`` (generating or downloading its files if needed)."""
     if name == "phase1":
-        from builder.sources.phase1 import Phase1Source, ensure_phase1_files, probe_mesh_source
+        from builder.sources.phase1 import NO_MESHES, Phase1Source, choose_mesh_source, ensure_phase1_files
 
         ensure_phase1_files(raw_dir, args.base_url, offline=args.offline)
-        mesh_source = "" if args.offline else args.mesh_source  # offline: cached meshes only
-        if mesh_source:
-            probe_mesh_source(mesh_source)
-        return Phase1Source(raw_dir, mesh_source=mesh_source)
+        requested = args.mesh_source
+        if args.offline and requested != NO_MESHES:
+            requested = ""  # offline: cached meshes only
+        return Phase1Source(raw_dir, mesh_source=choose_mesh_source(requested))
     from builder.sources.demo import generate_demo_volume
 
     return generate_demo_volume(raw_dir, demo, workers=args.workers)

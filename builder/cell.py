@@ -17,7 +17,13 @@ import pandas as pd
 
 from builder.compute.association import nearest_nodes
 from builder.compute.axon_split import split_axon_by_synapses
-from builder.compute.compartments import LabelError, astrocyte_node_labels, map_node_labels, synapse_compartments
+from builder.compute.compartments import (
+    LabelError,
+    astrocyte_node_labels,
+    map_node_labels,
+    raw_label_edges,
+    synapse_compartments,
+)
 from builder.compute.counts import cell_counts
 from builder.compute.meshes import MeshBatch, mesh_problems
 from builder.compute.mito_table import mito_table
@@ -59,6 +65,8 @@ class CellOutcome:
     meshless_mitos: list[dict] = field(default_factory=list)
     #: how the node labels were inferred when the source had none (empty: source labels)
     labels_inferred: dict = field(default_factory=dict)
+    #: skeleton edges joining two different raw (source) label codes: {"a-b": count}
+    raw_label_edges: dict = field(default_factory=dict)
     counts: dict = field(default_factory=dict)
     fingerprint: str = ""
     #: seconds spent per stage: read, mitochondria, synapses, write (not part of the dataset)
@@ -161,6 +169,7 @@ def _build_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOutc
         timings={k: round(v, 6) for k, v in timings.items()},
         meshless_mitos=meshless,
         labels_inferred=inferred,
+        raw_label_edges=raw_label_edges(sk.labels, sk.edges) if sk.labels is not None else {},
         counts=cell_counts(mito_df["compartment"], syn["synapse_type"], tree.n, tree.cable_length_um()),
         fingerprint=task.fingerprint,
     )

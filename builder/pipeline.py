@@ -66,6 +66,10 @@ class BuildResult:
     #: {cell_id: how its labels were inferred} for neurons without source labels
     inferred_labels: dict = field(default_factory=dict)
     input_issues: list[dict] = field(default_factory=list)
+    #: consistency checks of the inputs (what was done, or why it was skipped)
+    input_checks: dict = field(default_factory=dict)
+    #: skeleton edges joining two raw label codes, summed over all cells ({"a-b": count})
+    raw_label_edges: dict = field(default_factory=dict)
     counts: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
 
@@ -147,7 +151,7 @@ def build_dataset(config: BuildConfig, source: Source) -> BuildResult:
     result.cells_computed = len(todo)
     result.timings = stage_timings([done[t.cell_id] for t in todo if done[t.cell_id].ok])
     counts = result.counts
-    write_bytes(paths.report, (json.dumps(_report(result, fingerprint), indent=2) + "\n").encode())
+    write_bytes(paths.report, (json.dumps(_report(result, fingerprint, source.label_names), indent=2) + "\n").encode())
     t0 = time.perf_counter()
     write_manifest(
         paths,
@@ -218,6 +222,10 @@ def assemble(
         {"cell_id": cid, "reason": o.reason, "file": o.file} for cid, o in sorted(outcomes.items()) if not o.ok
     ]
     meshless = [m for c in ok for m in outcomes[c].meshless_mitos]
+    edges: dict[str, int] = {}
+    for c in ok:
+        for pair, n in outcomes[c].raw_label_edges.items():
+            edges[pair] = edges.get(pair, 0) + n
     issues = [asdict(i) for i in tables.issues]
     complete = not failed and not any(i["dropped"] for i in issues)
     mito_counts = cells[[c for c in COUNT_COLUMNS if c.startswith("n_mito_")]].sum().astype(int).to_dict()
@@ -241,6 +249,8 @@ def assemble(
         mitochondria_without_mesh=meshless,
         inferred_labels={str(c): outcomes[c].labels_inferred for c in ok if outcomes[c].labels_inferred},
         input_issues=issues,
+        input_checks=dict(tables.checks),
+        raw_label_edges=dict(sorted(edges.items(), key=lambda kv: tuple(int(x) for x in kv[0].split("-")))),
         counts=summary,
     )
 
@@ -257,7 +267,7 @@ def stage_timings(outcomes: list[CellOutcome]) -> dict:
     }
 
 
-def _report(result: BuildResult, fingerprint: str) -> dict:
+def _report(result: BuildResult, fingerprint: str, label_names) -> dict:
     return {
         "complete": result.complete,
         "fingerprint": fingerprint,
@@ -267,6 +277,13 @@ def _report(result: BuildResult, fingerprint: str) -> dict:
         "mitochondria_without_mesh": result.mitochondria_without_mesh,
         "inferred_labels": result.inferred_labels,
         "input_issues": result.input_issues,
+        "input_checks": result.input_checks,
+        "raw_label_edges": {
+            "about": "skeleton edges joining two different raw label codes of the source files, over all cells "
+            "(codes as in the files; e.g. how often code 4 borders 2 or 3 (dendrites) or 1 (axon))",
+            "source_codes": {str(k): v for k, v in dict(label_names).items()},
+            "edges": result.raw_label_edges,
+        },
         "counts": result.counts,
         "timings_this_run": result.timings,
     }

@@ -14,13 +14,34 @@ import numpy as np
 # --------------------------------------------------------------------------------------------
 # Units
 # --------------------------------------------------------------------------------------------
-#: Segmentation / neuroglancer voxel grid (nm per voxel) of ``*_vx`` columns and ``pt_position``.
-SEG_VOXEL_NM: tuple[float, float, float] = (4.0, 4.0, 40.0)
+# Sources (verified against the public reader of the release, AllenInstitute/MicronsBinder):
+# - every ``*_vx`` position of the release is a voxel of one grid whose EM resolution is
+#   3.58 x 3.58 x 40 nm: ``211019_mitochondria_info.csv`` carries ``ctr_pos_*_nm`` equal to
+#   ``ctr_pos_*_vx * (3.58, 3.58, 40)`` (Zenodo 5579388 rows), and the vignette scripts use
+#   ``VOXELRES = [3.58, 3.58, 40]`` (notebooks/vignette_analysis/mitochondria/scripts/
+#   computedensitystats.py);
+# - the precomputed layers (EM, segmentation, mitochondria) *declare* 4 x 4 x 40 nm voxels, and
+#   meshes of the mitochondria layer are in that nominal space: MicronsBinder reads them with
+#   ``voxel_scaling = [0.895, 0.895, 1]`` before measuring (lib/mesh.py ``read_mesh``);
+# - the smoothed skeletons are already in 3.58-nm space (lib/skel.py reads them unscaled);
+# - ``pni_synapses_v185.csv`` ``ctr_pt_*_nm`` are nominal (``ctr_pos_*_vx * 4``): not used.
+#: EM resolution of every voxel position of the release (nm per voxel): the output's space.
+EM_VOXEL_NM: tuple[float, float, float] = (3.58, 3.58, 40.0)
+#: Voxel size the precomputed layers declare (nominal grid): neuroglancer links use it.
+LAYER_VOXEL_NM: tuple[float, float, float] = (4.0, 4.0, 40.0)
+#: Scale from nominal 4-nm geometry (meshes of the pinky100 layers) to EM space (= 3.58 / 4).
+NOMINAL_TO_EM: tuple[float, float, float] = tuple(e / n for e, n in zip(EM_VOXEL_NM, LAYER_VOXEL_NM))
 #: Voxel size (nm) at which ``mito_vx`` counts were taken.
-MITO_VOXEL_NM: tuple[float, float, float] = (3.58, 3.58, 40.0)
+MITO_VOXEL_NM: tuple[float, float, float] = EM_VOXEL_NM
 #: Volume of one ``mito_vx`` voxel in um^3 (= 512.656e-9).
 MITO_VOXEL_UM3: float = float(np.prod(np.asarray(MITO_VOXEL_NM) * 1e-3))
+#: The overlap table counts voxels at mip 1 (7.16 x 7.16 x 40 nm): x4 gives ``mito_vx`` units
+#: (MicronsBinder scripts/computedensitystats.py ``formatoverlap``).
+OVERLAP_TO_MITO_VX: int = 4
 NM_PER_UM: float = 1000.0
+#: Largest difference (nm) accepted between a release nm column and the same position
+#: recomputed from its voxel column (the release rounds to 0.01 nm).
+NM_CHECK_TOLERANCE: float = 0.01
 
 #: Astrocyte rule: a mitochondrion whose centroid lies within this distance of the soma
 #: centre is ``Somatic``, otherwise ``Branch``; beyond ``ASTRO_FAR_UM`` it is flagged ``far``.
@@ -34,19 +55,50 @@ AXON_SPLIT_METHOD: str = "meshparty synapse-flow axon split (synapse_betweenness
 
 
 def vx_to_nm(vx: np.ndarray) -> np.ndarray:
-    """Convert segmentation voxel positions to nanometres.
+    """Convert voxel positions of the release to nanometres at the EM resolution.
 
     Parameters
     ----------
-    vx : ndarray, shape (n, 3)
-        Positions on the 4 x 4 x 40 nm segmentation grid.
+    vx : ndarray, shape (n, 3) or (n, 6)
+        Positions (or bounding boxes: lower then upper corner) in release voxels.
+
+    Returns
+    -------
+    ndarray, same shape, float64
+        Positions in nm: ``vx * (3.58, 3.58, 40)``.
+    """
+    a = np.asarray(vx, dtype=np.float64)
+    return a * np.tile(np.asarray(EM_VOXEL_NM), a.shape[-1] // 3)
+
+
+def nm_to_layer_vx(nm: np.ndarray) -> np.ndarray:
+    """Positions in nm (EM space) -> voxel indices of the precomputed layers (neuroglancer).
+
+    Parameters
+    ----------
+    nm : ndarray, shape (n, 3)
 
     Returns
     -------
     ndarray, shape (n, 3), float64
-        Positions in nm.
+        ``nm / (3.58, 3.58, 40)``: the release's own ``*_vx`` values, which the layers (declared
+        at 4 x 4 x 40 nm) index directly.
     """
-    return np.asarray(vx, dtype=np.float64) * np.asarray(SEG_VOXEL_NM)
+    return np.asarray(nm, dtype=np.float64) / np.asarray(EM_VOXEL_NM)
+
+
+def nominal_to_em(vertices: np.ndarray) -> np.ndarray:
+    """Scale nominal 4-nm geometry (mitochondrion meshes of the layer) to EM space, nm.
+
+    Parameters
+    ----------
+    vertices : ndarray, shape (n, 3), nm on the nominal 4 x 4 x 40 grid
+
+    Returns
+    -------
+    ndarray, shape (n, 3), float64, nm at 3.58 x 3.58 x 40
+    """
+    return np.asarray(vertices, dtype=np.float64) * np.asarray(NOMINAL_TO_EM)
 
 
 def mito_vx_to_um3(mito_vx: np.ndarray) -> np.ndarray:
@@ -253,5 +305,16 @@ UNITS: dict[str, str] = {
     "pc1_um, pc2_um, pc3_um, bbox_x_um, bbox_y_um, bbox_z_um, path_length_um, path_dist_to_soma_um, euclid_dist_to_soma_um": "um",
     "complexityindex, elongation, flatness, sphericity": "dimensionless",
     "mito_vx": "voxels of 3.58 x 3.58 x 40 nm",
-    "size (synapses)": "cleft voxels of 4 x 4 x 40 nm",
+    "size (synapses)": "cleft voxels (cleft_vx of the synapse table)",
+}
+
+#: What a real build converts, recorded in ``manifest.json`` (DESIGN section 2).
+SCALINGS: dict[str, str] = {
+    "voxel positions (pt_position, ctr_pos_*_vx, bbox_*_vx, centroid_*)": "nm = vx * (3.58, 3.58, 40)",
+    "mitochondrion meshes (nominal 4 x 4 x 40 nm layer)": "scaled by (0.895, 0.895, 1) before measuring or associating",
+    "skeletons (smoothed_skeletons_v185)": "already at 3.58 x 3.58 x 40 nm: not scaled",
+    "synapse ctr_pt_*_nm (nominal, vx * 4)": "not used",
+    "mitochondria ctr_pos_*_nm": "checked against ctr_pos_*_vx * (3.58, 3.58, 40); not used",
+    "soma_*_nm (broken in the release)": "not used",
+    "neuroglancer links": "positions nm / (3.58, 3.58, 40) (the release's voxels), layers declared at 4 x 4 x 40 nm",
 }

@@ -151,7 +151,8 @@ def selection_panel(data: ExplorerData, selection: dict | None, cell: str | None
         }
     )
     cells = sorted(rows["cellid"].unique().tolist())
-    link = neuroglancer_link(pts, cells, viewer_url=viewer_url)
+    real_mitos = [] if data.ds.synthetic else rows["mito_id"].iloc[:MAX_POINTS].tolist()
+    link = neuroglancer_link(pts, cells, viewer_url=viewer_url, mito_ids=real_mitos)
     counts = rows["compartment"].value_counts()
     summary = f"{len(rows)} mitochondria selected in {len(cells)} cell(s): " + ", ".join(f"{k} {v}" for k, v in counts.items())
     msg = ""

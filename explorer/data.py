@@ -12,9 +12,11 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from builder.compute.meshes import MeshBatch, cluster_simplify
+from builder.schema import MESH_MEASURE_COLUMNS
 from builder.store.reader import Dataset
 
 _ID = re.compile(r"^\d{1,20}$")
@@ -53,6 +55,33 @@ class ExplorerData:
             ds.cells[["cell_id", "cell_type", "cell_subtype"]], left_on="cellid", right_on="cell_id", how="left"
         ).drop(columns="cell_id")
         return cls(ds=ds, mitos=mitos, numeric_columns=ds.numeric_mito_columns())
+
+    @property
+    def measures_without_values(self) -> list[str]:
+        """Numeric columns with no finite value in the whole dataset (e.g. the mesh measures of
+        a dataset built without meshes)."""
+        return [c for c in self.numeric_columns if not np.isfinite(self.mitos[c].to_numpy(np.float64)).any()]
+
+    def scatter_defaults(self) -> tuple[str, str, list[str]]:
+        """Default scatter axes and log toggles: volume against complexity index when the
+        dataset has mesh measures, else volume against path distance to the soma."""
+        if "complexityindex" not in self.measures_without_values:
+            return "volume_um3", "complexityindex", ["log x", "log y"]
+        return "path_dist_to_soma_um", "volume_um3", ["log y"]
+
+    def mesh_note(self) -> str:
+        """What a user should know when mesh measures are missing (empty when all are there)."""
+        empty = [c for c in self.measures_without_values if c in MESH_MEASURE_COLUMNS]
+        if not empty:
+            return ""
+        reasons = self.mitos.get("mesh_missing", pd.Series(dtype=str))
+        reason = reasons[reasons.astype(str) != ""].astype(str).value_counts()
+        why = f" (build report reason: {reason.index[0]})" if len(reason) else ""
+        return (
+            f"This dataset has no mitochondrion meshes{why}, so {', '.join(empty)} have no values. Volume "
+            "(from mito_vx), position, compartment and distances along the skeleton are all there. Rebuild with a "
+            "reachable --mesh-source to add the mesh measures."
+        )
 
     def cell_table(self, cell_types: list[str] | None, subtypes: list[str] | None, query: str | None) -> pd.DataFrame:
         """Cells passing the filters, ids as strings, counts as numbers."""

@@ -22,6 +22,8 @@ def make_layout(data: ExplorerData) -> html.Div:
     cells = data.ds.cells
     synthetic = data.ds.synthetic
     num = data.numeric_columns
+    sc_x, sc_y, sc_log = data.scatter_defaults()
+    note = data.mesh_note()
     banner = (
         html.Span("synthetic demo data", className="badge synthetic", title="built from the generated demo volume")
         if synthetic
@@ -83,14 +85,15 @@ def make_layout(data: ExplorerData) -> html.Div:
                         children=[
                             html.Div(
                                 [
-                                    html.Label(["x ", _dropdown("sc-x", num, "volume_um3", clearable=False)]),
-                                    html.Label(["y ", _dropdown("sc-y", num, "complexityindex", clearable=False)]),
-                                    dcc.Checklist(id="sc-log", options=["log x", "log y"], value=["log x", "log y"], inline=True),
+                                    html.Label(["x ", _dropdown("sc-x", num, sc_x, clearable=False)]),
+                                    html.Label(["y ", _dropdown("sc-y", num, sc_y, clearable=False)]),
+                                    dcc.Checklist(id="sc-log", options=["log x", "log y"], value=sc_log, inline=True),
                                     dcc.RadioItems(id="sc-color", options=["compartment", "cell_type"], value="compartment", inline=True),
                                     dcc.RadioItems(id="sc-scope", options=[{"label": "this cell", "value": "cell"}, {"label": "all cells", "value": "all"}], value="cell", inline=True),
                                 ],
                                 className="controls",
                             ),
+                            *([html.P(note, id="sc-note", className="note")] if note else []),
                             dcc.Graph(id="graph-scatter", style={"height": "480px"}, config={"displaylogo": False}),
                         ],
                     ),

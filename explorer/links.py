@@ -1,8 +1,14 @@
 """Neuroglancer links for a selection, built with nglui 4's ``ViewerState``.
 
 Dimensions and layer resolutions are given explicitly, so building a link contacts nothing.
-The cell's segment is added only for real (non-synthetic) ids; synthetic demo points are still
-placed in Phase 1 coordinates over the real EM image.
+The precomputed layers of the release declare 4 x 4 x 40 nm voxels while positions of the
+dataset are nm at the EM resolution (3.58 x 3.58 x 40): a point is written as its voxel index
+``nm / (3.58, 3.58, 40)``, which is the release's own ``*_vx`` value, so a mitochondrion's point
+lands on its published ``ctr_pos_*_vx`` (as the release's own neuroglancer links place it,
+e.g. shandran/layer23-volume mitochondria_analytics link generator: ``voxelSize [4, 4, 40]``,
+``voxelCoordinates`` = ``ctr_pos_*_vx``).
+The cell's segment (and the mitochondria's, in the mitochondria layer) are added only for real
+ids; synthetic demo points are still placed in Phase 1 coordinates over the real EM image.
 """
 
 from __future__ import annotations
@@ -14,10 +20,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from builder.schema import SEG_VOXEL_NM, is_synthetic_segment_id
+from builder.schema import LAYER_VOXEL_NM, is_synthetic_segment_id, nm_to_layer_vx
 
-PHASE1_EM = "precomputed://gs://microns_public_datasets/pinky100_v185/em"
+#: Layers of the release (MicronsBinder notebooks/vignette_analysis/mitochondria/lib/ngl.py:
+#: IMG_CVPATH, SEG_CVPATH; the mitochondria layer at its current public endpoint, see
+#: builder.sources.phase1.MESH_ENDPOINTS).
+PHASE1_EM = "precomputed://gs://microns_public_datasets/pinky100_v0/son_of_alignment_v15_rechunked"
 PHASE1_SEG = "precomputed://gs://microns_public_datasets/pinky100_v185/seg"
+PHASE1_MITO = "precomputed://https://td.princeton.edu/sseung-archive/pinky100-mito/seg_191220"
 DEFAULT_VIEWER = "https://neuroglancer-demo.appspot.com/"
 MAX_POINTS = 500
 
@@ -42,6 +52,7 @@ def neuroglancer_link(
     segment_ids: list[int],
     viewer_url: str = DEFAULT_VIEWER,
     max_points: int = MAX_POINTS,
+    mito_ids: list[int] = (),
 ) -> Link:
     """Neuroglancer state with the Phase 1 EM, the cells' segments and the selected points.
 
@@ -55,6 +66,8 @@ def neuroglancer_link(
         Neuroglancer deployment to open.
     max_points : int
         At most this many points are put in the link (the first ones).
+    mito_ids : list of int
+        Real mitochondrion ids to show in the mitochondria layer (none for a synthetic dataset).
 
     Returns
     -------
@@ -66,17 +79,20 @@ def neuroglancer_link(
         raise ValueError("nothing selected")
     shown = points.iloc[:max_points]
     real = tuple(int(s) for s in segment_ids if not is_synthetic_segment_id(int(s)))
-    vs = ViewerState(dimensions=list(SEG_VOXEL_NM), infer_coordinates=False)
-    vs.add_image_layer(PHASE1_EM, name="em", resolution=list(SEG_VOXEL_NM))
+    layer = list(LAYER_VOXEL_NM)
+    vs = ViewerState(dimensions=layer, infer_coordinates=False)
+    vs.add_image_layer(PHASE1_EM, name="em", resolution=layer)
     if real:
-        vs.add_segmentation_layer(PHASE1_SEG, name="seg", resolution=list(SEG_VOXEL_NM), segments=list(real))
-    data = shown[["x", "y", "z", "description"]].copy()
+        vs.add_segmentation_layer(PHASE1_SEG, name="seg", resolution=layer, segments=list(real))
+    if len(mito_ids):
+        vs.add_segmentation_layer(PHASE1_MITO, name="mitochondria", resolution=layer, segments=[int(m) for m in mito_ids])
+    vx = nm_to_layer_vx(shown[["x", "y", "z"]].to_numpy(float))
+    data = pd.DataFrame({"x": vx[:, 0], "y": vx[:, 1], "z": vx[:, 2], "description": shown["description"].to_numpy()})
     vs.add_points(
         data, name="selection", point_column=["x", "y", "z"], description_column="description",
-        data_resolution=[1, 1, 1], linked_segmentation=bool(real),
+        data_resolution=layer, linked_segmentation=bool(real),
     )  # fmt: skip
-    centre_vx = shown[["x", "y", "z"]].to_numpy(float).mean(axis=0) / np.asarray(SEG_VOXEL_NM)
-    vs.position = centre_vx.round(1).tolist()
+    vs.position = vx.mean(axis=0).round(1).tolist()
     return Link(url=vs.to_url(target_url=viewer_url), n_points=len(shown), n_selected=len(points), segments=real)
 
 

@@ -49,7 +49,7 @@ def test_missing_corrupt_and_nan_skeletons_and_nan_synapse(raw_copy, tmp_path):
     )  # fmt: skip
     syn = pd.read_csv(raw_copy / SYNAPSE_TABLE)
     bad_syn = int(syn.loc[0, "id"])
-    syn.loc[0, "ctr_pt_x_nm"] = np.nan
+    syn.loc[0, "ctr_pos_x_vx"] = np.nan
     syn.to_csv(raw_copy / SYNAPSE_TABLE, index=False)
 
     code, report = run(raw_copy, tmp_path / "ds")

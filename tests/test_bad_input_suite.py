@@ -74,8 +74,8 @@ def missing_column(raw):
 
 def wrong_dtype_value(raw):
     def edit(df):
-        df["ctr_pt_x_nm"] = df["ctr_pt_x_nm"].astype(object)
-        df.loc[5, "ctr_pt_x_nm"] = "12,5e3nm"
+        df["ctr_pos_x_vx"] = df["ctr_pos_x_vx"].astype(object)
+        df.loc[5, "ctr_pos_x_vx"] = "12,5e3vx"
         return int(df.loc[5, "id"])
 
     return "issue", _edit_csv(raw, SYNAPSE_TABLE, edit), "row 7: missing or non-finite ['x']"

@@ -114,7 +114,7 @@ def test_changed_input_file_rebuilds(raw_copy, tmp_path):
     out = tmp_path / "ds"
     assert build(raw_copy, out).complete
     assert build(raw_copy, out).up_to_date
-    swc = sorted((raw_copy / "211019_smoothed_skeletons").glob("*_skeleton.h5"))[0]
+    swc = sorted((raw_copy / "smoothed_skeletons_v185").glob("*_skeleton.h5"))[0]
     swc.touch()  # a replaced input file
     res = build(raw_copy, out)
     assert not res.up_to_date and res.cells_computed == 6

@@ -131,3 +131,28 @@ def synapse_compartments(
     else:
         comp = code_names(np.asarray(node_labels)[node]) if len(node) else np.zeros(0, object)
     return node, comp
+
+
+def raw_label_edges(labels: np.ndarray, edges: np.ndarray) -> dict[str, int]:
+    """How many skeleton edges join each pair of raw label codes (a check of what code 4 borders).
+
+    Parameters
+    ----------
+    labels : ndarray, shape (N,), int
+        Raw (source) label code of every node.
+    edges : ndarray, shape (E, 2), int
+        Skeleton edges as node index pairs.
+
+    Returns
+    -------
+    dict
+        ``{"a-b": count}`` over unordered code pairs ``a <= b`` that differ (e.g. ``"2-4"``),
+        edges inside one code left out.
+    """
+    e = np.asarray(edges, np.int64).reshape(-1, 2)
+    pair = np.sort(np.asarray(labels, np.int64)[e], axis=1)
+    pair = pair[pair[:, 0] != pair[:, 1]]
+    if not len(pair):
+        return {}
+    uniq, counts = np.unique(pair, axis=0, return_counts=True)
+    return {f"{a}-{b}": int(c) for (a, b), c in zip(uniq, counts)}

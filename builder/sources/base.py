@@ -68,12 +68,16 @@ class SourceTables:
         ``synapse_id, pre_root_id, post_root_id, x, y, z`` (nm), ``size`` (cleft voxels).
     issues : list of SourceIssue
         Rows dropped while parsing, with reasons.
+    checks : dict
+        Consistency checks of the inputs: name -> what was done or why it was skipped (goes to
+        the build report).
     """
 
     cells: pd.DataFrame
     mitochondria: pd.DataFrame
     synapses: pd.DataFrame
     issues: list[SourceIssue] = field(default_factory=list)
+    checks: dict[str, str] = field(default_factory=dict)
 
 
 @runtime_checkable

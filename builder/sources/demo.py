@@ -5,6 +5,21 @@ synapse table, mitochondria table, mito-cell overlaps, MeshParty skeleton h5 + l
 cell through meshparty's ``skeleton_io``, and mitochondrion meshes, a few of them missing) into
 a raw directory; the pipeline then reads it with :class:`PublishedLayoutSource`, exactly as it
 reads real data.
+
+It speaks the release's dialect, mixed units included, so that every conversion a real build
+needs runs on every demo build (DESIGN section 2):
+
+- every ``*_vx`` position and ``pt_position`` is a voxel at 3.58 x 3.58 x 40 nm;
+- the mitochondria table has the 15 published columns, ``ctr_pos_*_nm`` = vx x 3.58;
+- the synapse table's ``ctr_pt_*_nm`` are nominal (vx x 4), as published;
+- skeletons are in 3.58-nm space, packed as ``211019_smoothed_skeletons.tgz`` that unpacks to
+  ``smoothed_skeletons_v185/``;
+- mitochondrion meshes are in the layer's nominal 4-nm space (x and y / 0.895);
+- the overlap table has the published columns (index, ``row_id``, ``col_id``, ``vals`` at mip 1).
+
+The generator's own truth (soma and synapse positions, mitochondrion centres, areas, volumes and
+the node each sits on, all in EM space) is written to ``demo_truth/`` -- not part of the
+release layout -- so tests can check that the pipeline recovers it.
 Every cell is generated from its own seed, so the volume is identical whatever the number of
 worker processes.
 """
@@ -14,7 +29,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import asdict
+import shutil
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,21 +45,27 @@ from builder.schema import (
     DEMO_MITO_ID_BASE,
     DEMO_SEGMENT_ID_BASE,
     INHIBITORY_SUBTYPES,
+    EM_VOXEL_NM,
+    LAYER_VOXEL_NM,
     MITO_VOXEL_UM3,
+    NOMINAL_TO_EM,
+    OVERLAP_TO_MITO_VX,
     PUBLISHED_LABEL_NAMES,
-    SEG_VOXEL_NM,
     label_mapping,
 )
 from builder.sources import demo_morphology as morph_gen
 from builder.sources.demo_mitos import capsule_meshes, place_mitochondria
 from builder.sources.demo_synapses import generate_synapses
+from builder.sources.archive import pack_folder
 from builder.sources.mesh_bundle import write_bundle
 from builder.sources.published import (
     CELL_TYPE_TABLE,
     MESH_DIR,
     MITO_TABLE,
     OVERLAP_TABLE,
+    SKELETON_ARCHIVE,
     SKELETON_DIR,
+    SKELETON_DIR_ALIASES,
     SOMA_TABLE,
     SYNAPSE_TABLE,
     PublishedLayoutSource,
@@ -52,11 +74,15 @@ from builder.sources.published import (
 log = logging.getLogger(__name__)
 
 MARKER = "demo_volume.json"
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
+#: Generator truth (not part of the release layout), for the tests.
+TRUTH_DIR = "demo_truth"
+#: Where workers write skeletons before they are packed into the archive.
+STAGING = ".skeletons-staging"
 #: Share of the demo's mitochondria written without a mesh (kept by the builder without mesh
 #: measures, as real mitochondria missing from the mesh layer are).
 MESHLESS_FRACTION = 0.003
-BOX_LO_UM = np.array([160.0, 140.0, 2.0])  # where Phase 1 somata lie (pt_position x 4,4,40)
+BOX_LO_UM = np.array([145.0, 125.0, 2.0])  # where Phase 1 somata lie (pt_position x 3.58,3.58,40)
 BOX_SIZE_UM = np.array([250.0, 140.0, 90.0])
 NEURITE_MARGIN_UM = 8.0
 MITOS_PER_CELL = {"pyramidal": (300, 700), "inhibitory": (250, 600), "astrocyte": (100, 300)}
@@ -136,7 +162,7 @@ def _generate_cell(args: tuple) -> tuple[int, morph_gen.Morphology, pd.DataFrame
         m = morph_gen.interneuron(rng, soma_um, bounds, subtype)
     else:
         m = morph_gen.astrocyte(rng, soma_um, bounds)
-    skel_dir = Path(raw_dir) / SKELETON_DIR
+    skel_dir = Path(raw_dir) / STAGING / SKELETON_DIR  # packed into the archive afterwards
     _write_skeleton(skel_dir / f"{cell_id}_skeleton.h5", m)
     if cell_type != "astrocyte":  # the release has no labels for astrocytes
         lab_path = skel_dir / f"{cell_id}_skeleton_label.npy"
@@ -145,29 +171,41 @@ def _generate_cell(args: tuple) -> tuple[int, morph_gen.Morphology, pd.DataFrame
         os.replace(tmp, lab_path)
 
     n_mito = int(rng.integers(*MITOS_PER_CELL[cell_type], endpoint=True))
-    centres, axes, rmax, intended = place_mitochondria(rng, m, n_mito, cell_type)
+    centres, axes, rmax, intended, nodes = place_mitochondria(rng, m, n_mito, cell_type)
     ids = DEMO_MITO_ID_BASE + index * MAX_MITOS_PER_CELL + np.arange(n_mito, dtype=np.int64)
-    batch = capsule_meshes(rng, centres, axes, rmax, intended, ids)
+    batch = capsule_meshes(rng, centres, axes, rmax, intended, ids)  # EM space (the truth)
     # as in a real mesh layer, a few mitochondria have no mesh (own random stream: the rest of
     # the volume does not depend on it)
     absent = np.random.default_rng([seed, 3, index]).random(batch.n) < MESHLESS_FRACTION
-    write_bundle(Path(raw_dir) / MESH_DIR / f"{cell_id}.h5", batch.subset(~absent), absent=batch.ids[absent])
+    nominal = replace(batch, vertices=batch.vertices / np.asarray(NOMINAL_TO_EM))  # the layer's 4-nm space
+    write_bundle(Path(raw_dir) / MESH_DIR / f"{cell_id}.h5", nominal.subset(~absent), absent=batch.ids[absent])
 
     props = mesh_morphometrics(batch)
-    vx = np.asarray(SEG_VOXEL_NM)
-    lo_nm, hi_nm = batch.bounds()
+    ctr_nm = props[["cx", "cy", "cz"]].to_numpy()
+    mito_vx = np.round(props["mesh_volume_um3"].to_numpy() / MITO_VOXEL_UM3).astype(np.int64)
+    rows = _mito_rows(ids, mito_vx, ctr_nm, *batch.bounds(), cell_id)
+    truth = pd.DataFrame({"mito_id": ids, "cell_id": cell_id, "x": ctr_nm[:, 0], "y": ctr_nm[:, 1], "z": ctr_nm[:, 2]})
+    truth["surface_area"] = props["surface_area"].to_numpy()
+    truth["mesh_volume_um3"] = props["mesh_volume_um3"].to_numpy()
+    truth[["node_x", "node_y", "node_z"]] = m.vertices_um[nodes] * 1000.0
+    truth["has_mesh"] = ~absent
+    return index, m, rows, truth
+
+
+def _mito_rows(ids, mito_vx, ctr_nm, lo_nm, hi_nm, cell_id) -> pd.DataFrame:
+    """Rows of ``211019_mitochondria_info.csv``: its 15 columns, in its order, in its units."""
+    vx = np.asarray(EM_VOXEL_NM)
+    ctr = np.round(ctr_nm / vx).astype(np.int64)
     lo = np.floor(lo_nm / vx).astype(np.int64)
     hi = np.ceil(hi_nm / vx).astype(np.int64)
-    ctr = np.round(props[["cx", "cy", "cz"]].to_numpy() / vx).astype(np.int64)
-    rows = pd.DataFrame({"mito_id": ids, "mito_vx": np.round(props["mesh_volume_um3"].to_numpy() / MITO_VOXEL_UM3).astype(np.int64)})
-    for k, ax in enumerate("xyz"):
-        rows[f"ctr_pos_{ax}_vx"] = ctr[:, k]
-    for k, ax in enumerate("xyz"):
-        rows[f"bbox_beg_{ax}_vx"] = lo[:, k]
-    for k, ax in enumerate("xyz"):
-        rows[f"bbox_end_{ax}_vx"] = hi[:, k]
+    rows = pd.DataFrame({"mito_id": ids, "mito_vx": mito_vx})
+    for name, arr in (("ctr_pos", ctr), ("bbox_beg", lo), ("bbox_end", hi)):
+        for k, ax in enumerate("xyz"):
+            rows[f"{name}_{ax}_vx"] = arr[:, k]
     rows["cellid"] = cell_id
-    return index, m, rows
+    for k, ax in enumerate("xyz"):  # the release's nm columns: vx x 3.58, rounded to 0.01 nm
+        rows[f"ctr_pos_{ax}_nm"] = np.round(ctr[:, k] * vx[k], 2)
+    return rows
 
 
 def _atomic_csv(df: pd.DataFrame, path: Path, **kw) -> None:
@@ -206,9 +244,13 @@ def generate_demo_volume(raw_dir: Path, params: DemoParams, workers: int = 1) ->
         except json.JSONDecodeError:
             pass
         marker.unlink()
-    (raw_dir / SKELETON_DIR).mkdir(parents=True, exist_ok=True)
+    for stale in [raw_dir / d for d in (*SKELETON_DIR_ALIASES, STAGING, TRUTH_DIR)]:
+        shutil.rmtree(stale, ignore_errors=True)
+    (raw_dir / SKELETON_ARCHIVE).unlink(missing_ok=True)
+    (raw_dir / STAGING / SKELETON_DIR).mkdir(parents=True)
     (raw_dir / MESH_DIR).mkdir(parents=True, exist_ok=True)
-    for stale in list((raw_dir / SKELETON_DIR).glob("*")) + list((raw_dir / MESH_DIR).glob("*")):
+    (raw_dir / TRUTH_DIR).mkdir()
+    for stale in (raw_dir / MESH_DIR).glob("*"):
         stale.unlink()
     roster = cell_roster(params)
     tasks = [
@@ -218,11 +260,15 @@ def generate_demo_volume(raw_dir: Path, params: DemoParams, workers: int = 1) ->
     log.info("generating a synthetic volume of %d cells in %s", len(tasks), raw_dir)
     morphs: list = [None] * len(tasks)
     mito_rows: list = [None] * len(tasks)
+    truths: list = [None] * len(tasks)
     with tqdm(total=len(tasks), desc="demo volume", unit="cell", disable=None) as bar:
-        for i, m, rows in run_tasks(_generate_cell, tasks, workers):
-            morphs[i], mito_rows[i] = m, rows
+        for i, m, rows, truth in run_tasks(_generate_cell, tasks, workers):
+            morphs[i], mito_rows[i], truths[i] = m, rows, truth
             bar.update()
+    pack_folder(raw_dir / STAGING / SKELETON_DIR, raw_dir / SKELETON_ARCHIVE)
+    shutil.rmtree(raw_dir / STAGING)  # the source unpacks the archive, as a real build does
     _write_tables(raw_dir, params, roster, morphs, mito_rows)
+    pd.concat(truths, ignore_index=True).to_parquet(raw_dir / TRUTH_DIR / "mitochondria.parquet", index=False)
     marker.write_text(json.dumps(_marker_content(params), indent=2))
     return demo_source(raw_dir)
 
@@ -230,11 +276,12 @@ def generate_demo_volume(raw_dir: Path, params: DemoParams, workers: int = 1) ->
 def _write_tables(raw_dir: Path, params: DemoParams, roster: pd.DataFrame, morphs: list, mito_rows: list) -> None:
     rng = np.random.default_rng([params.seed, 2])
     ids = roster["cell_id"].to_numpy()
-    soma_vx = np.round(roster[["sx", "sy", "sz"]].to_numpy() * 1000.0 / np.asarray(SEG_VOXEL_NM)).astype(np.int64)
+    vx = np.asarray(EM_VOXEL_NM)
+    soma_vx = np.round(roster[["sx", "sy", "sz"]].to_numpy() * 1000.0 / vx).astype(np.int64)
     # somata the pipeline must leave out: microglia / OPC with a soma, one 'uncertain' soma
     n_extra = 2 + len(ids) // 20
     extra_ids = DEMO_SEGMENT_ID_BASE + 500_000 + np.arange(n_extra, dtype=np.int64)
-    extra_vx = np.round((BOX_LO_UM + rng.random((n_extra, 3)) * BOX_SIZE_UM) * 1000.0 / np.asarray(SEG_VOXEL_NM)).astype(np.int64)
+    extra_vx = np.round((BOX_LO_UM + rng.random((n_extra, 3)) * BOX_SIZE_UM) * 1000.0 / vx).astype(np.int64)
     all_ids = np.concatenate([ids, extra_ids])
     all_vx = np.concatenate([soma_vx, extra_vx])
     valence = [_VALENCE[t] for t in roster["cell_type"]] + ["g"] * (n_extra - 1) + ["uncertain"]
@@ -244,7 +291,7 @@ def _write_tables(raw_dir: Path, params: DemoParams, roster: pd.DataFrame, morph
             "cell_type": valence,
             "pt_position": [f"[{x} {y} {z}]" for x, y, z in all_vx],
             "pt_root_id": all_ids,
-            # the published soma_*_nm columns are broken (x*4, x*4, x*40); reproduce the defect
+            # the published soma_*_nm columns are broken (x*4, x*4, x*40 of pt_position); reproduce the defect
             "soma_x_nm": all_vx[:, 0] * 4,
             "soma_y_nm": all_vx[:, 0] * 4,
             "soma_z_nm": all_vx[:, 0] * 40,
@@ -283,8 +330,16 @@ def _write_tables(raw_dir: Path, params: DemoParams, roster: pd.DataFrame, morph
     orph["cellid"] = DEMO_FRAGMENT_ID_BASE + rng.integers(0, 1000, size=len(orph))
     mitos = pd.concat([mitos, orph], ignore_index=True)
     _atomic_csv(mitos, raw_dir / MITO_TABLE, index=False)
-    overlaps = pd.DataFrame({"mito_id": mitos["mito_id"], "cellid": mitos["cellid"], "overlap_vx": mitos["mito_vx"]})
-    _atomic_csv(overlaps, raw_dir / OVERLAP_TABLE, index=False)
+    # the overlap table in its published columns: an unnamed index, row_id (mito), col_id
+    # (cell), vals (voxels at mip 1, a quarter of mito_vx)
+    overlaps = pd.DataFrame(
+        {"row_id": mitos["mito_id"], "col_id": mitos["cellid"], "vals": np.maximum(mitos["mito_vx"] // OVERLAP_TO_MITO_VX, 1)}
+    )
+    _atomic_csv(overlaps, raw_dir / OVERLAP_TABLE)
 
-    syn = generate_synapses(rng, ids, list(roster["cell_type"]), morphs)
+    syn, syn_nm = generate_synapses(rng, ids, list(roster["cell_type"]), morphs)
     _atomic_csv(syn, raw_dir / SYNAPSE_TABLE, index=False)
+    truth = pd.DataFrame({"synapse_id": syn["id"], "x": syn_nm[:, 0], "y": syn_nm[:, 1], "z": syn_nm[:, 2]})
+    truth.to_parquet(raw_dir / TRUTH_DIR / "synapses.parquet", index=False)
+    cells = roster[["cell_id", "cell_type"]].assign(x=roster["sx"] * 1000.0, y=roster["sy"] * 1000.0, z=roster["sz"] * 1000.0)
+    cells.to_parquet(raw_dir / TRUTH_DIR / "cells.parquet", index=False)

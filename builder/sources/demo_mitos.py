@@ -55,7 +55,7 @@ def _template(i: int) -> tuple[np.ndarray, np.ndarray]:
 
 def place_mitochondria(
     rng: np.random.Generator, morph: Morphology, n_mito: int, cell_type: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Choose where each mitochondrion lies and which compartment it is meant to sit in.
 
     Returns
@@ -64,6 +64,7 @@ def place_mitochondria(
     axes : ndarray, shape (n, 3), unit long axis (local neurite direction)
     max_radius_um : ndarray, shape (n,), the neurite's radius budget
     intended : ndarray, shape (n,), int; compartment code used for the size model (-1 astro)
+    node : ndarray, shape (n,), int; the skeleton node it is placed at (0, the soma, for somatic ones)
     """
     v, par, rad, lab = morph.vertices_um, morph.parent, morph.radius_um, morph.labels
     soma = v[0]
@@ -104,6 +105,7 @@ def place_mitochondria(
         np.concatenate([soma_ax, tangent]),
         np.concatenate([soma_rmax, neur_rmax]),
         intended,
+        np.concatenate([np.zeros(n_soma, np.int64), nodes]),
     )
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from builder.schema import DEMO_FRAGMENT_ID_BASE, DEMO_SYNAPSE_ID_BASE, SEG_VOXEL_NM, Compartment
+from builder.schema import DEMO_FRAGMENT_ID_BASE, DEMO_SYNAPSE_ID_BASE, EM_VOXEL_NM, LAYER_VOXEL_NM, Compartment
 from builder.sources.demo_morphology import Morphology, _unit
 
 CONTACT_UM = 2.0
@@ -43,8 +43,11 @@ def _surface_points(rng, m: Morphology, nodes: np.ndarray, extra: tuple[float, f
 
 def generate_synapses(
     rng: np.random.Generator, cell_ids: np.ndarray, cell_types: list[str], morphs: list[Morphology]
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Synapse table of the demo volume in the published columns (ids shuffled like the release).
+
+    As in the release, ``*_pos_*_vx`` are voxels at 3.58 x 3.58 x 40 nm and ``ctr_pt_*_nm`` are
+    nominal (``ctr_pos_*_vx * (4, 4, 40)``).
 
     Parameters
     ----------
@@ -54,7 +57,10 @@ def generate_synapses(
 
     Returns
     -------
-    DataFrame with :data:`SYN_COLUMNS`
+    table : DataFrame with :data:`SYN_COLUMNS`, sorted by ``id``
+    truth_nm : ndarray, shape (n, 3)
+        The cleft centre of each row of ``table`` as generated, nm (EM space), before rounding
+        to voxels.
     """
     neurons = [i for i, t in enumerate(cell_types) if t != "astrocyte"]
     n_frag = max(200, N_FRAGMENTS_PER_CELL * len(cell_ids))
@@ -107,7 +113,7 @@ def generate_synapses(
     post = np.concatenate(rows_post) if rows_post else np.zeros(0, np.int64)
     pos_nm = (np.concatenate(rows_pos) if rows_pos else np.zeros((0, 3))) * 1000.0
     n = len(pre)
-    vx = np.asarray(SEG_VOXEL_NM)
+    vx = np.asarray(EM_VOXEL_NM)
     ctr_vx = np.round(pos_nm / vx).astype(np.int64)
     shift = np.round(_unit(rng.normal(size=(n, 3))) * [30, 30, 1]).astype(np.int64)
     ids = DEMO_SYNAPSE_ID_BASE + rng.permutation(n).astype(np.int64)
@@ -116,10 +122,11 @@ def generate_synapses(
             [
                 ids, pre, post,
                 np.round(rng.lognormal(np.log(250), 0.6, size=n)).astype(np.int64),
-                ctr_vx * vx.astype(np.int64),
+                ctr_vx * np.asarray(LAYER_VOXEL_NM, np.int64),  # nominal nm, as published
                 ctr_vx + shift, ctr_vx, ctr_vx - shift,
             ]
         ),
         columns=SYN_COLUMNS,
     )  # fmt: skip
-    return df.sort_values("id", ignore_index=True)
+    order = np.argsort(ids, kind="stable")
+    return df.iloc[order].reset_index(drop=True), pos_nm[order]

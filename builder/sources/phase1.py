@@ -24,8 +24,9 @@ from builder.sources.published import (
     CELL_TYPE_TABLE,
     MESH_DIR,
     MITO_TABLE,
-    OVERLAP_TABLE,
+    SKELETON_ARCHIVE,
     SKELETON_DIR,
+    SKELETON_DIR_ALIASES,
     SOMA_TABLE,
     SYNAPSE_TABLE,
     PublishedLayoutSource,
@@ -36,20 +37,34 @@ log = logging.getLogger(__name__)
 #: Published records of the Phase 1 release.
 RECORDS: tuple[int, ...] = (3710459, 5579388, 6363348)
 DEFAULT_BASE_URL = "https://zenodo.org"
-#: Mitochondria segmentation (precomputed) whose meshes are read; MicronsBinder's path.
-DEFAULT_MESH_SOURCE = "precomputed://gs://neuroglancer/pinky100_v0/mito_seg_191220"
+#: Known endpoints of the mitochondria segmentation layer ``pinky100-mito/seg_191220``, probed
+#: in this order when no --mesh-source is given:
+#: - the sseung-archive on Princeton's TigerData server over HTTPS, as public analysis code of
+#:   the release reads it (``mito_seg_source = "precomputed://https://td.princeton.edu/..."``);
+#:   cloud-files names this host its ``tigerdata://`` alias;
+#: - the older ``matrix://`` path (s3-hpcrc.rc.princeton.edu) of MicronsBinder's
+#:   notebooks/vignette_analysis/mitochondria/lib/ngl.py, reported unavailable (MicronsBinder
+#:   issue 16), kept last in case it returns.
+MESH_ENDPOINTS: tuple[str, ...] = (
+    "precomputed://https://td.princeton.edu/sseung-archive/pinky100-mito/seg_191220",
+    "precomputed://matrix://sseung-archive/pinky100-mito/seg_191220",
+)
+DEFAULT_MESH_SOURCE = MESH_ENDPOINTS[0]
+#: ``--mesh-source`` value that builds without meshes (mesh measures empty, reason recorded).
+NO_MESHES = "none"
 
-#: What the Phase 1 source needs. Records: 3710459 holds the soma and synapse tables and
-#: 5579388 the mitochondria table (both documented by the release's READMEs); for the others the
-#: record is the expected one and the downloader looks the name up in all three listings.
-#: md5: recorded where known (soma table: verified against the official copy); otherwise taken
-#: from the record listing at download time.
+#: What the Phase 1 source needs, where it is (DESIGN section 3; MicronsBinder's Makefile and
+#: the release's READMEs): 3710459 the soma and synapse tables, 5579388 the mitochondria table,
+#: 6363348 the skeleton archive and the 220309 classification. The overlap table is in no record
+#: and is optional (see :data:`builder.sources.published.OVERLAP_ORIGIN`). md5: the listing's
+#: is the authority; the soma table's pin is that of the official copy (OFS-EM-Connectomics).
 PHASE1_FILES: tuple[RemoteFile, ...] = (
     RemoteFile(SOMA_TABLE, 3710459, md5="a8ce8aa4e5cdf4202caa5ae10411c333"),
     RemoteFile(SYNAPSE_TABLE, 3710459),
     RemoteFile(MITO_TABLE, 5579388),
-    RemoteFile(OVERLAP_TABLE, 5579388),
-    RemoteFile(f"{SKELETON_DIR}.tgz", 5579388, extract_to=SKELETON_DIR),
+    RemoteFile(
+        SKELETON_ARCHIVE, 6363348, extract_to=SKELETON_DIR, member_glob="*_skeleton.h5", also_accept=SKELETON_DIR_ALIASES
+    ),
     RemoteFile(CELL_TYPE_TABLE, 6363348),
 )
 
@@ -74,39 +89,62 @@ def ensure_phase1_files(
 
 
 def _info_url(mesh_source: str) -> str:
-    """Where the layer's ``info`` file is read from (gs:// through its public HTTPS gateway)."""
+    """Where the layer's ``info`` file is read from (gs://, matrix://... through HTTPS)."""
+    from cloudfiles.paths import to_https_protocol
+
     path = mesh_source.removeprefix("precomputed://").rstrip("/")
-    if path.startswith("gs://"):
-        path = "https://storage.googleapis.com/" + path[len("gs://") :]
-    return f"{path}/info"
+    return f"{to_https_protocol(path)}/info"
 
 
-def probe_mesh_source(mesh_source: str, timeout: float = 15.0) -> None:
-    """Fail fast, before any cell is dispatched, when the mesh layer cannot be read at all.
-
-    Raises
-    ------
-    DownloadError
-        Naming the layer, the URL tried and the two ways out.
-    """
+def _readable(mesh_source: str, timeout: float) -> str:
+    """'' when the layer's info file can be read, else why not."""
     url = _info_url(mesh_source)
     try:
         if url.startswith("file://"):
-            ok = Path(url[len("file://") :]).is_file()
+            if not Path(url[len("file://") :]).is_file():
+                raise OSError("no info file")
         else:
             import urllib.request
 
             with urllib.request.urlopen(url, timeout=timeout) as r:
-                ok = r.status == 200
-        if not ok:
-            raise OSError("no info file")
+                if r.status != 200:
+                    raise OSError(f"HTTP {r.status}")
+        return ""
     except Exception as exc:
-        raise DownloadError(
-            f"mitochondria mesh layer {mesh_source} cannot be read ({url}: {type(exc).__name__}: "
-            f"{getattr(exc, 'reason', exc)}). Rerun when it can be reached, pass --mesh-source PATH for "
-            "another copy of the layer, or --mesh-source '' to build from cached meshes only (the "
-            "other mitochondria are kept without mesh measures)"
-        ) from exc
+        return f"{url}: {type(exc).__name__}: {getattr(exc, 'reason', exc)}"
+
+
+def choose_mesh_source(requested: str | None, timeout: float = 15.0) -> str:
+    """The mesh layer to read, checked before any cell is dispatched.
+
+    Parameters
+    ----------
+    requested : str or None
+        ``--mesh-source``: None probes :data:`MESH_ENDPOINTS` in order and takes the first that
+        answers; a path is probed alone; ``''`` (cached meshes only) and ``none`` are returned
+        as they are.
+
+    Raises
+    ------
+    DownloadError
+        When no layer answers: names each endpoint tried and the ways on.
+    """
+    if requested in ("", NO_MESHES):
+        return requested
+    tried = []
+    for endpoint in (requested,) if requested else MESH_ENDPOINTS:
+        why = _readable(endpoint, timeout)
+        if not why:
+            return endpoint
+        log.warning("mitochondria mesh layer %s does not answer (%s)", endpoint, why)
+        tried.append(f"  {endpoint}\n    {why}")
+    raise DownloadError(
+        "the mitochondria mesh layer cannot be read at any endpoint tried:\n" + "\n".join(tried) + "\n"
+        "Ways on: rerun when it answers; pass --mesh-source URL for another copy of the layer; or pass "
+        f"--mesh-source {NO_MESHES} to build without meshes (mitochondria keep their volume, position, "
+        "compartment and skeleton nodes; surface area, complexity index and shape measures stay empty, "
+        "with the reason in mesh_missing). --mesh-source '' uses only meshes already cached in RAW/mito_meshes"
+    )
 
 
 def _fetch_meshes(mesh_source: str, ids: np.ndarray) -> tuple[MeshBatch, np.ndarray]:
@@ -138,7 +176,7 @@ class Phase1Source(PublishedLayoutSource):
     ----------
     mesh_source : str
         cloud-volume path of the mitochondria segmentation; ``""`` reads only the bundles
-        already in ``raw_dir/mito_meshes`` (offline).
+        already in ``raw_dir/mito_meshes`` (offline); ``"none"`` builds without meshes.
     """
 
     name: str = "phase1"
@@ -147,13 +185,17 @@ class Phase1Source(PublishedLayoutSource):
 
     def fingerprint(self) -> str:
         """Tables, skeletons and the mesh source path. The mesh cache is a copy of the mesh
-        source, so filling it does not change the fingerprint; without a mesh source the
-        bundles are inputs and count."""
-        folders = (SKELETON_DIR,) if self.mesh_source else (SKELETON_DIR, MESH_DIR)
+        source, so filling it does not change the fingerprint; with ``''`` the cached bundles
+        are the inputs and count; with ``none`` no mesh is read."""
+        folders = (MESH_DIR,) if self.mesh_source == "" else ()
         return f"{self._input_fingerprint(folders)}:{self.mesh_source}"
 
     def meshes(self, cell_id: int, mito_ids: np.ndarray) -> tuple[MeshBatch, dict[int, str]]:
-        """From the cell's cached bundle, else from the mesh source (then cached)."""
+        """From the cell's cached bundle, else from the mesh source (then cached); scaled from
+        the layer's nominal 4-nm space to EM space either way."""
+        if self.mesh_source == NO_MESHES:
+            reason = f"built without meshes (--mesh-source {NO_MESHES})"
+            return MeshBatch.from_meshes([], []), {int(m): reason for m in mito_ids}
         path = self.raw_dir / MESH_DIR / f"{cell_id}.h5"
         if path.is_file():
             batch, missing = super().meshes(cell_id, mito_ids)
@@ -169,7 +211,7 @@ class Phase1Source(PublishedLayoutSource):
             raise SourceUnavailableError(
                 cell_id,
                 f"mesh source {self.mesh_source} unavailable ({type(exc).__name__}: {exc}); rerun when it can be "
-                "reached, or build with --mesh-source '' to keep these mitochondria without mesh measures",
+                f"reached, or build with --mesh-source {NO_MESHES} to keep these mitochondria without mesh measures",
             ) from exc
-        write_bundle(path, batch, absent=absent)
-        return batch, {int(m): ABSENT_REASON for m in absent}
+        write_bundle(path, batch, absent=absent)  # the cache holds the layer's own (nominal) geometry
+        return super().meshes(cell_id, mito_ids)

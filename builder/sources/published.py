@@ -8,7 +8,7 @@ value, duplicated id) is dropped and returned as a :class:`SourceIssue`.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping
 
@@ -17,7 +17,14 @@ import pandas as pd
 
 from builder.compute.meshes import MeshBatch
 from builder.errors import CellInputError, InputFileError
-from builder.schema import BBOX_COLUMNS, PUBLISHED_LABEL_NAMES, SEG_VOXEL_NM, vx_to_nm
+from builder.schema import (
+    BBOX_COLUMNS,
+    NM_CHECK_TOLERANCE,
+    OVERLAP_TO_MITO_VX,
+    PUBLISHED_LABEL_NAMES,
+    nominal_to_em,
+    vx_to_nm,
+)
 from builder.sources.base import SkeletonInput, SourceIssue, SourceTables
 from builder.sources.csv_checks import (
     coerce_numeric,
@@ -34,8 +41,18 @@ CELL_TYPE_TABLE = "220309_cell_type_classification.csv"
 SYNAPSE_TABLE = "pni_synapses_v185.csv"
 MITO_TABLE = "211019_mitochondria_info.csv"
 OVERLAP_TABLE = "pni_mito_cell_overlaps_v185.csv"
-SKELETON_DIR = "211019_smoothed_skeletons"
+#: The skeleton archive of record 6363348 and the folder it unpacks to (MicronsBinder's Makefile
+#: unpacks ``211019_smoothed_skeletons.tgz`` and lib/skel.py reads ``smoothed_skeletons_v185/``).
+SKELETON_ARCHIVE = "211019_smoothed_skeletons.tgz"
+SKELETON_DIR = "smoothed_skeletons_v185"
+#: Also accepted: the archive unpacked by hand into a folder named after it.
+SKELETON_DIR_ALIASES: tuple[str, ...] = (SKELETON_DIR, "211019_smoothed_skeletons")
 MESH_DIR = "mito_meshes"
+#: Where the optional overlap table comes from (it is in no Zenodo record).
+OVERLAP_ORIGIN = (
+    "not in any Zenodo record: it ships in the data of MicronsBinder's mitochondria vignette "
+    "(notebooks/vignette_analysis/mitochondria, 'Base data'); put it in the raw directory to enable the check"
+)
 
 _XYZ = ("x", "y", "z")
 
@@ -44,7 +61,7 @@ def read_soma_table(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
     """``soma_valence_v185.csv`` -> one row per soma: ``soma_id, cell_id, valence, x, y, z`` (nm).
 
     The published ``soma_*_nm`` columns are wrong (x*4 repeated, z = 10x); positions are
-    recomputed from ``pt_position`` (4 x 4 x 40 nm voxels). ``valence`` is the table's
+    recomputed from ``pt_position`` (voxels at 3.58 x 3.58 x 40 nm). ``valence`` is the table's
     ``cell_type`` (``e``, ``i``, ``g`` or ``uncertain``). A root id may carry two somata (a merge
     in the segmentation); both rows are kept here, see :func:`one_soma_per_cell`.
     """
@@ -108,15 +125,17 @@ def select_cells(somata: pd.DataFrame, types: pd.DataFrame) -> pd.DataFrame:
 def read_synapses(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
     """``pni_synapses_v185.csv`` -> ``synapse_id, pre_root_id, post_root_id, x, y, z, size``.
 
-    Position is the cleft centre ``ctr_pt_*_nm`` (already nm); ``size`` is ``cleft_vx``.
+    Position is the cleft centre ``ctr_pos_*_vx`` converted at 3.58 x 3.58 x 40 nm. The table's
+    ``ctr_pt_*_nm`` columns are on the nominal 4-nm grid (``ctr_pos_*_vx * 4``) and are not used.
+    ``size`` is ``cleft_vx``.
     """
-    cols = ("id", "pre_root_id", "post_root_id", "cleft_vx", "ctr_pt_x_nm", "ctr_pt_y_nm", "ctr_pt_z_nm")
+    ctr = ("ctr_pos_x_vx", "ctr_pos_y_vx", "ctr_pos_z_vx")
+    cols = ("id", "pre_root_id", "post_root_id", "cleft_vx", *ctr)
     df = read_csv_checked(path, cols, usecols=lambda c: c in cols)
     df = drop_truncated_tail(df, path, "synapse", "id", issues)
     df = coerce_numeric(df, list(cols), path)
-    out = df.rename(
-        columns={"id": "synapse_id", "cleft_vx": "size", "ctr_pt_x_nm": "x", "ctr_pt_y_nm": "y", "ctr_pt_z_nm": "z"}
-    )
+    out = df.rename(columns={"id": "synapse_id", "cleft_vx": "size"})[["synapse_id", "pre_root_id", "post_root_id", "size"]]
+    out[list(_XYZ)] = vx_to_nm(df[list(ctr)].to_numpy(np.float64))
     out = drop_bad_rows(out, ["synapse_id", "pre_root_id", "post_root_id", *_XYZ], "synapse_id", "synapse", path, issues)
     for c in ("synapse_id", "pre_root_id", "post_root_id"):
         out[c] = out[c].astype(np.int64)
@@ -133,20 +152,25 @@ def read_mito_table(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
     """``211019_mitochondria_info.csv`` -> ``mito_id, cellid, mito_vx, x, y, z`` (centre, nm) and
     the bounding box ``bbox_lo_* / bbox_hi_*`` (nm; NaN when the file has no ``bbox_*_vx`` columns).
 
-    Positions and bounding boxes are on the 4 x 4 x 40 nm grid; ``mito_vx`` counts voxels of
-    3.58 x 3.58 x 40 nm (converted to um^3 later).
+    Positions and bounding boxes are voxels at 3.58 x 3.58 x 40 nm, as ``mito_vx`` is. The
+    table's own ``ctr_pos_*_nm`` columns, when present, are a check: a row where they differ
+    from ``ctr_pos_*_vx * (3.58, 3.58, 40)`` by more than 0.01 nm is reported (and kept, with
+    the position from the voxel columns).
     """
-    cols = ("mito_id", "mito_vx", "ctr_pos_x_vx", "ctr_pos_y_vx", "ctr_pos_z_vx", "cellid")
+    ctr = ["ctr_pos_x_vx", "ctr_pos_y_vx", "ctr_pos_z_vx"]
+    cols = ("mito_id", "mito_vx", *ctr, "cellid")
     bbox = [f"bbox_{end}_{ax}_vx" for end in ("beg", "end") for ax in _XYZ]
+    nm_cols = ["ctr_pos_x_nm", "ctr_pos_y_nm", "ctr_pos_z_nm"]
     df = read_csv_checked(path, cols)
     df = drop_truncated_tail(df, path, "mitochondrion", "mito_id", issues)
     has_bbox = all(c in df.columns for c in bbox)
-    df = coerce_numeric(df, list(cols) + (bbox if has_bbox else []), path)
+    has_nm = all(c in df.columns for c in nm_cols)
+    df = coerce_numeric(df, list(cols) + (bbox if has_bbox else []) + (nm_cols if has_nm else []), path)
     out = pd.DataFrame({"mito_id": df["mito_id"], "cellid": df["cellid"], "mito_vx": df["mito_vx"]})
-    vx = np.asarray(SEG_VOXEL_NM)
-    out[list(_XYZ)] = df[["ctr_pos_x_vx", "ctr_pos_y_vx", "ctr_pos_z_vx"]].to_numpy(np.float64) * vx
-    box = df[bbox].to_numpy(np.float64) * np.tile(vx, 2) if has_bbox else np.full((len(df), 6), np.nan)
-    out[list(BBOX_COLUMNS)] = box
+    out[list(_XYZ)] = vx_to_nm(df[ctr].to_numpy(np.float64))
+    out[list(BBOX_COLUMNS)] = vx_to_nm(df[bbox].to_numpy(np.float64)) if has_bbox else np.nan
+    if has_nm:
+        _check_nm_columns(out, df[nm_cols].to_numpy(np.float64), path, issues)
     out = drop_bad_rows(out, ["mito_id", "cellid", "mito_vx", *_XYZ], "mito_id", "mitochondrion", path, issues)
     for c in ("mito_id", "cellid", "mito_vx"):
         out[c] = out[c].astype(np.int64)
@@ -154,39 +178,47 @@ def read_mito_table(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-#: Accepted spellings of the overlap table's columns (mitochondrion, cell, overlap voxels).
-OVERLAP_ALIASES: dict[str, tuple[str, ...]] = {
-    "mito_id": ("mito_id", "mito", "mitochondrion_id", "mito_segid"),
-    "cellid": ("cellid", "cell_id", "cell_segid", "segid", "pt_root_id"),
-    "overlap_vx": ("overlap_vx", "overlap", "overlap_size", "size", "count"),
-}
+def _check_nm_columns(out: pd.DataFrame, published_nm: np.ndarray, path: Path, issues: list[SourceIssue]) -> None:
+    """Report rows whose published ``ctr_pos_*_nm`` disagree with their voxel columns at 3.58 nm."""
+    ours = out[list(_XYZ)].to_numpy(np.float64)
+    with np.errstate(invalid="ignore"):
+        off = np.abs(ours - published_nm).max(axis=1)
+    bad = np.flatnonzero(off > NM_CHECK_TOLERANCE)
+    for row in bad:
+        issues.append(
+            SourceIssue(
+                "mitochondrion", int(out["mito_id"].iloc[row]) if np.isfinite(out["mito_id"].iloc[row]) else -1,
+                f"row {row + 2}: ctr_pos_*_nm {published_nm[row].tolist()} differ from ctr_pos_*_vx x (3.58, 3.58, 40) "
+                f"= {ours[row].tolist()} by {off[row]:.3g} nm in {path.name}; the voxel columns are used",
+                path.name, dropped=False,
+            )
+        )  # fmt: skip
+
+
+#: Columns of the published overlap table (MicronsBinder scripts/computedensitystats.py
+#: ``formatoverlap``: ``row_id`` mitochondrion, ``col_id`` cell, ``vals`` overlap voxels at mip 1),
+#: and the names used here. An unnamed first column (the index) is ignored.
+OVERLAP_COLUMNS: dict[str, str] = {"row_id": "mito_id", "col_id": "cellid", "vals": "overlap_vx"}
 
 
 def read_overlaps(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
     """``pni_mito_cell_overlaps_v185.csv`` -> ``mito_id, cellid, overlap_vx`` (one row per pair).
 
-    How many voxels of each mitochondrion lie in each cell. The column names of the release are
-    matched against :data:`OVERLAP_ALIASES`; a missing column is an error naming the file and
-    the spellings tried. Rows with a missing or negative value are dropped and reported.
+    How many voxels of each mitochondrion lie in each cell. ``vals`` counts mip-1 voxels; it
+    is multiplied by 4 into ``mito_vx`` units, as MicronsBinder does. Rows with a missing or
+    negative value are dropped and reported.
     """
-    head = read_csv_checked(path, (), nrows=0)
-    rename = {}
-    for ours, spellings in OVERLAP_ALIASES.items():
-        found = next((c for c in spellings if c in head.columns), None)
-        if found is None:
-            raise InputFileError(
-                path, f"no {ours} column (tried {list(spellings)}); found {list(head.columns)[:20]}", "Is this the overlap table?"
-            )
-        rename[found] = ours
-    df = read_csv_checked(path, tuple(rename), usecols=list(rename)).rename(columns=rename)
+    df = read_csv_checked(path, tuple(OVERLAP_COLUMNS), usecols=list(OVERLAP_COLUMNS)).rename(columns=OVERLAP_COLUMNS)
     df = drop_truncated_tail(df, path, "mitochondrion", "mito_id", issues)
-    df = coerce_numeric(df, list(OVERLAP_ALIASES), path)
-    df = drop_bad_rows(df, list(OVERLAP_ALIASES), "mito_id", "mitochondrion", path, issues)
+    names = list(OVERLAP_COLUMNS.values())
+    df = coerce_numeric(df, names, path)
+    df = drop_bad_rows(df, names, "mito_id", "mitochondrion", path, issues)
     neg = df["overlap_vx"].to_numpy() < 0
     for mid in df.loc[neg, "mito_id"]:
         issues.append(SourceIssue("mitochondrion", int(mid), f"negative overlap in {path.name}", path.name))
-    df = df.loc[~neg]
-    return df.astype({c: np.int64 for c in OVERLAP_ALIASES}).reset_index(drop=True)
+    df = df.loc[~neg].astype({c: np.int64 for c in names})
+    df["overlap_vx"] *= OVERLAP_TO_MITO_VX
+    return df.reset_index(drop=True)
 
 
 def check_overlaps(mitos: pd.DataFrame, overlaps: pd.DataFrame, path: Path, issues: list[SourceIssue]) -> None:
@@ -217,6 +249,11 @@ def file_fingerprint(paths: list[Path]) -> str:
 class PublishedLayoutSource:
     """A directory holding the Phase 1 files in their published layout, plus mesh bundles.
 
+    Skeletons are read from ``smoothed_skeletons_v185/`` (or a folder named after the archive);
+    when only ``211019_smoothed_skeletons.tgz`` is there, making the source unpacks it.
+    Mesh bundles hold meshes as the mitochondria layer serves them, in nominal 4-nm space; they
+    are scaled to EM space when read.
+
     Attributes
     ----------
     raw_dir : Path
@@ -236,37 +273,68 @@ class PublishedLayoutSource:
 
     def fingerprint(self) -> str:
         """Changes when any table, skeleton or mesh file changes (name, size or mtime)."""
-        return self._input_fingerprint((SKELETON_DIR, MESH_DIR))
+        return self._input_fingerprint((MESH_DIR,))
+
+    def __post_init__(self) -> None:
+        self._unpack_skeletons()
 
     def _input_fingerprint(self, folders: tuple[str, ...]) -> str:
-        """Fingerprint of the tables and of the files in ``folders`` of ``raw_dir``."""
-        tables = (SOMA_TABLE, CELL_TYPE_TABLE, SYNAPSE_TABLE, MITO_TABLE, OVERLAP_TABLE)
+        """Fingerprint of the tables, the skeleton archive and folder, and the files in
+        ``folders`` of ``raw_dir``."""
+        tables = (SOMA_TABLE, CELL_TYPE_TABLE, SYNAPSE_TABLE, MITO_TABLE, OVERLAP_TABLE, SKELETON_ARCHIVE)
         files = [self.raw_dir / t for t in tables]
-        for d in folders:
+        skel = self.skeleton_dir()
+        for d in ((skel.name,) if skel else ()) + folders:
             if (self.raw_dir / d).is_dir():
                 files += [p for p in (self.raw_dir / d).iterdir() if not p.name.startswith(".")]
         return file_fingerprint(files)
 
+    def skeleton_dir(self) -> Path | None:
+        """The folder of skeleton files: the first of :data:`SKELETON_DIR_ALIASES` that has any."""
+        for name in SKELETON_DIR_ALIASES:
+            d = self.raw_dir / name
+            if d.is_dir() and any(d.glob("*_skeleton.h5")):
+                return d
+        return None
+
+    def _unpack_skeletons(self) -> None:
+        """Unpack the skeleton archive when no skeleton folder is there yet (a source is made
+        in the main process before anything is read, so workers find the folder)."""
+        archive = self.raw_dir / SKELETON_ARCHIVE
+        if self.skeleton_dir() is None and archive.is_file():
+            from builder.sources.archive import unpack_folder
+
+            unpack_folder(archive, self.raw_dir, SKELETON_DIR, "*_skeleton.h5")
+
     def tables(self) -> SourceTables:
         """Parse the soma, cell-type, mitochondria, overlap (if present) and synapse tables."""
         issues: list[SourceIssue] = []
+        checks: dict[str, str] = {}
         somata = one_soma_per_cell(read_soma_table(self.raw_dir / SOMA_TABLE, issues), self.raw_dir / SOMA_TABLE, issues)
         types = read_cell_types(self.raw_dir / CELL_TYPE_TABLE, issues)
         cells = select_cells(somata, types)
         mitos = read_mito_table(self.raw_dir / MITO_TABLE, issues)
         mitos = mitos.loc[mitos["cellid"].isin(cells["cell_id"])].reset_index(drop=True)
-        if (self.raw_dir / OVERLAP_TABLE).is_file():
-            check_overlaps(mitos, read_overlaps(self.raw_dir / OVERLAP_TABLE, issues), self.raw_dir / OVERLAP_TABLE, issues)
+        overlap = self.raw_dir / OVERLAP_TABLE
+        if overlap.is_file():
+            n_before = len(issues)
+            check_overlaps(mitos, read_overlaps(overlap, issues), overlap, issues)
+            checks["mito_cell_overlaps"] = f"done: {len(issues) - n_before} mitochondria listed in input_issues"
+        else:
+            checks["mito_cell_overlaps"] = f"skipped: {OVERLAP_TABLE} not in {self.raw_dir} ({OVERLAP_ORIGIN})"
         syn = read_synapses(self.raw_dir / SYNAPSE_TABLE, issues)
-        return SourceTables(cells=cells, mitochondria=mitos, synapses=syn, issues=issues)
+        return SourceTables(cells=cells, mitochondria=mitos, synapses=syn, issues=issues, checks=checks)
 
     def skeleton_paths(self, cell_id: int) -> tuple[Path, Path]:
         """``{id}_skeleton.h5`` and ``{id}_skeleton_label.npy`` of a cell."""
-        d = self.raw_dir / SKELETON_DIR
+        d = self.skeleton_dir() or self.raw_dir / SKELETON_DIR
         return d / f"{cell_id}_skeleton.h5", d / f"{cell_id}_skeleton_label.npy"
 
     def skeleton(self, cell_id: int) -> SkeletonInput:
-        """Read a MeshParty skeleton (meshparty's skeleton_io) and its label file, if any."""
+        """Read a MeshParty skeleton (meshparty's skeleton_io) and its label file, if any.
+
+        The smoothed skeletons are already at 3.58 x 3.58 x 40 nm: no scaling.
+        """
         from meshparty import skeleton_io
 
         h5, npy = self.skeleton_paths(cell_id)
@@ -298,12 +366,14 @@ class PublishedLayoutSource:
         )
 
     def meshes(self, cell_id: int, mito_ids: np.ndarray) -> tuple[MeshBatch, dict[int, str]]:
-        """The cell's mitochondrion meshes from its bundle ``mito_meshes/{cell_id}.h5``."""
+        """The cell's mitochondrion meshes from its bundle ``mito_meshes/{cell_id}.h5``, scaled
+        from the layer's nominal 4-nm space to EM space (x and y by 0.895)."""
         path = self.raw_dir / MESH_DIR / f"{cell_id}.h5"
         if not path.is_file():
             empty = MeshBatch.from_meshes([], [])
             return empty, {int(m): f"no mesh file {path.name}" for m in mito_ids}
         try:
-            return read_bundle(path, mito_ids)
+            batch, missing = read_bundle(path, mito_ids)
         except Exception as exc:
             raise CellInputError(cell_id, f"unreadable mesh bundle ({type(exc).__name__}: {exc})", path) from exc
+        return replace(batch, vertices=nominal_to_em(batch.vertices)), missing

@@ -13,8 +13,11 @@ from builder.schema import (
     AXON_SPLIT_METHOD,
     COMPARTMENT_NAMES,
     INFERRED_SOMA_UM,
+    EM_VOXEL_NM,
+    LAYER_VOXEL_NM,
     MITO_VOXEL_NM,
-    SEG_VOXEL_NM,
+    NOMINAL_TO_EM,
+    SCALINGS,
     UNITS,
     label_mapping,
 )
@@ -84,8 +87,12 @@ def write_manifest(
         "counts": counts,
         "units": {
             **UNITS,
-            "segmentation_voxel_nm": list(SEG_VOXEL_NM),
+            "output_space": "nm at the EM resolution, 3.58 x 3.58 x 40 nm per release voxel",
+            "release_voxel_nm": list(EM_VOXEL_NM),
+            "layer_declared_voxel_nm": list(LAYER_VOXEL_NM),
+            "mesh_scaling_nominal_to_em": list(NOMINAL_TO_EM),
             "mito_voxel_nm": list(MITO_VOXEL_NM),
+            "scalings_applied": dict(SCALINGS),
         },
         "label_mapping": {
             "dataset_codes": {str(k): v for k, v in COMPARTMENT_NAMES.items()},

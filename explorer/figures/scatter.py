@@ -41,6 +41,9 @@ def scatter_figure(
         that no id loses precision in the browser).
     """
     colors = COMPARTMENT_COLORS if color_by == "compartment" else CELL_TYPE_COLORS
+    empty = [c for c in dict.fromkeys((x, y)) if not np.isfinite(mitos[c].to_numpy(np.float64)).any()]
+    if len(mitos) and empty:
+        return _no_values_figure(empty, len(mitos))
     hl = mitos[mitos["mito_id"].isin(highlight_ids or [])]
     traces = [
         go.Scattergl(
@@ -71,6 +74,18 @@ def scatter_figure(
         legend={"itemsizing": "constant"},
         plot_bgcolor="#ffffff",
     )
+    return fig
+
+
+def _no_values_figure(columns: list[str], n: int) -> go.Figure:
+    """A figure that says which axes have no values instead of an empty plot."""
+    fig = go.Figure()
+    fig.add_annotation(
+        text=f"No values of {' and '.join(columns)} for these {n} mitochondria<br>"
+        "(mesh measures are empty when the dataset was built without meshes): pick another axis",
+        x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 14},
+    )  # fmt: skip
+    fig.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, plot_bgcolor="#ffffff")
     return fig
 
 

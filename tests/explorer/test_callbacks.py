@@ -71,8 +71,11 @@ def test_selection_panel_link_contains_the_points(xdata, pyramidal_id):
     state = decode_state(href)
     ann = next(layer for layer in state["layers"] if layer["type"] == "annotation")["annotations"]
     got = np.array(sorted(a["point"] for a in ann))
-    want = np.array(sorted(rows[["x", "y", "z"]].values.tolist()))
-    assert np.abs(got - want).max() < 0.1  # nglui stores float32
+    # voxel indices of the release (nm / 3.58, 3.58, 40) in a layer declared at 4 x 4 x 40 nm
+    want = np.array(sorted((rows[["x", "y", "z"]].to_numpy() / [3.58, 3.58, 40]).tolist()))
+    assert np.abs(got - want).max() < 0.02  # nglui stores float32
+    source = next(layer for layer in state["layers"] if layer["type"] == "annotation")["source"][0]
+    assert source["transform"]["outputDimensions"]["x"] == [4e-09, "m"]
     assert {a["description"] for a in ann} == {f"mito {m} {c}" for m, c in zip(rows.mito_id, rows.compartment)}
     assert not any(layer["type"] == "segmentation" for layer in state["layers"])  # synthetic ids
     assert state["dimensions"]["z"] == [4e-08, "m"]
@@ -93,7 +96,25 @@ def test_real_ids_get_the_segmentation_layer():
     link = neuroglancer_link(pts, [648518346349538237], viewer_url=VIEWER)
     seg = [layer for layer in decode_state(link.url)["layers"] if layer["type"] == "segmentation"]
     assert seg and seg[0]["segments"] == ["648518346349538237"]
-    assert decode_state(link.url)["position"] == [3e5 / 4, 2e5 / 4, 4e4 / 40]
+    assert np.allclose(decode_state(link.url)["position"], [3e5 / 3.58, 2e5 / 3.58, 4e4 / 40], rtol=1e-6)
+
+
+@pytest.mark.realdata
+def test_link_points_land_on_the_published_voxels_of_real_mitochondria(realdata):
+    """Real rows of 211019_mitochondria_info.csv: the link's points are their ctr_pos_*_vx."""
+    from builder.sources.published import read_mito_table
+
+    path = realdata / "zenodo-5579388" / "211019_mitochondria_info_sample.csv"
+    rows = read_mito_table(path, []).assign(description="m")
+    link = neuroglancer_link(rows, rows.cellid.tolist(), viewer_url=VIEWER, mito_ids=rows.mito_id.tolist())
+    state = decode_state(link.url)
+    ann = next(layer for layer in state["layers"] if layer["type"] == "annotation")["annotations"]
+    published = pd.read_csv(path)[["ctr_pos_x_vx", "ctr_pos_y_vx", "ctr_pos_z_vx"]].to_numpy()
+    assert np.abs(np.array([a["point"] for a in ann]) - published).max() < 0.01
+    mito = next(layer for layer in state["layers"] if layer["name"] == "mitochondria")
+    assert mito["segments"] == [str(m) for m in rows.mito_id] and "pinky100-mito/seg_191220" in mito["source"][0]["url"]
+    em = next(layer for layer in state["layers"] if layer["type"] == "image")
+    assert em["source"][0]["url"].endswith("pinky100_v0/son_of_alignment_v15_rechunked")
 
 
 def test_export_csv(xdata):

@@ -1,6 +1,8 @@
 """Publish a demo volume the way the Phase 1 release is published, for the real-source tests.
 
-Tables and the skeleton archive go into Zenodo-like records; the meshes become a precomputed
+Tables and the skeleton archive go into Zenodo-like records where the release has them (the
+archive, with its inner folder ``smoothed_skeletons_v185/``, in 6363348; no overlap table, which
+is in no record); the meshes, in the layer's nominal 4-nm space, become a precomputed
 legacy mesh layer (``info``, ``mesh/{id}:0`` manifests, binary fragments) that cloud-volume
 reads over HTTP. Each mesh is split into two fragments sharing vertices, as chunked meshing
 produces, so the source has to merge the seam.
@@ -8,10 +10,8 @@ produces, so the source has to merge the seam.
 
 from __future__ import annotations
 
-import io
 import json
 import struct
-import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +21,7 @@ from builder.sources.published import (
     CELL_TYPE_TABLE,
     MESH_DIR,
     MITO_TABLE,
-    OVERLAP_TABLE,
-    SKELETON_DIR,
+    SKELETON_ARCHIVE,
     SOMA_TABLE,
     SYNAPSE_TABLE,
 )
@@ -63,18 +62,11 @@ def write_mesh_layer(raw: Path, layer: Path, drop: set[int] = frozenset()) -> in
     return n
 
 
-def _tgz(folder: Path) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        tar.add(folder, arcname=folder.name)
-    return buf.getvalue()
-
-
 def published_records(raw: Path) -> dict[int, dict[str, bytes]]:
-    """The raw demo files arranged in the three Phase 1 records."""
+    """The raw demo files arranged in the three Phase 1 records, as the release has them."""
     read = lambda name: (raw / name).read_bytes()  # noqa: E731
     return {
         3710459: {SOMA_TABLE: read(SOMA_TABLE), SYNAPSE_TABLE: read(SYNAPSE_TABLE)},
-        5579388: {MITO_TABLE: read(MITO_TABLE), OVERLAP_TABLE: read(OVERLAP_TABLE), f"{SKELETON_DIR}.tgz": _tgz(raw / SKELETON_DIR)},
-        6363348: {CELL_TYPE_TABLE: read(CELL_TYPE_TABLE)},
+        5579388: {MITO_TABLE: read(MITO_TABLE)},
+        6363348: {SKELETON_ARCHIVE: read(SKELETON_ARCHIVE), CELL_TYPE_TABLE: read(CELL_TYPE_TABLE)},
     }

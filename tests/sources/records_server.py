@@ -24,6 +24,8 @@ class RecordsServer:
         self.cut_after: dict[str, int] = {}
         self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
         self.listing_md5: dict[str, str] = {}  # override the md5 a listing reports
+        self.listing_style = "current"  # or "2023": entries with filename and a bare checksum
+        self.fail_next: list[tuple[int, str | None]] = []  # answer the next requests with these codes
 
     def handler(self):
         server = self
@@ -46,15 +48,19 @@ class RecordsServer:
             def do_GET(self) -> None:  # noqa: N802 (http.server API)
                 path = unquote(urlparse(self.path).path)
                 server.requests.append((path, self.headers.get("Range")))
+                if server.fail_next:
+                    code, retry_after = server.fail_next.pop(0)
+                    return self._send(code, b"busy", {"Retry-After": retry_after} if retry_after is not None else None)
                 parts = path.strip("/").split("/")
                 if parts[:2] == ["api", "records"] and len(parts) == 3:
                     files = server.records.get(int(parts[2]))
                     if files is None:
                         return self._send(404, b"{}")
-                    listing = [
-                        {"key": k, "size": len(v), "checksum": "md5:" + server.listing_md5.get(k, hashlib.md5(v).hexdigest())}
-                        for k, v in files.items()
-                    ]
+                    md5 = {k: server.listing_md5.get(k, hashlib.md5(v).hexdigest()) for k, v in files.items()}
+                    if server.listing_style == "2023":
+                        listing = [{"filename": k, "filesize": len(v), "checksum": md5[k]} for k, v in files.items()]
+                    else:
+                        listing = [{"key": k, "size": len(v), "checksum": "md5:" + md5[k]} for k, v in files.items()]
                     return self._send(200, json.dumps({"files": listing}).encode(), {"Content-Type": "application/json"})
                 if parts[0] == "records" and len(parts) == 4 and parts[2] == "files":
                     body = server.records.get(int(parts[1]), {}).get(parts[3])

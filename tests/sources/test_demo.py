@@ -52,7 +52,7 @@ def _digest(folder) -> dict[str, str]:
     return {
         p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.suffix in (".csv", ".npy")
+        if p.is_file() and p.suffix in (".csv", ".npy", ".tgz")
     }
 
 

@@ -39,8 +39,8 @@ def test_download_verify_and_cache(tmp_path):
         srv.requests.clear()
         assert Downloader(tmp_path, url, (1, 2)).ensure(files) == []
         assert srv.requests == []  # cached: nothing asked of the server
-        (tmp_path / "b.csv").write_bytes(B[:-3])  # damaged after the download (no recorded md5)
-        with pytest.raises(DownloadError, match=r"b\.csv: md5 .* had when it was downloaded"):
+        (tmp_path / "b.csv").write_bytes(B[:-3])  # damaged after the download: checked again
+        with pytest.raises(DownloadError, match=r"b\.csv: md5 .* does not match the md5 published in record 1"):
             Downloader(tmp_path, url, (1, 2)).ensure(files)
 
 
@@ -91,19 +91,57 @@ def test_files_placed_by_hand_are_checked(tmp_path):
     good = RemoteFile("a.csv", 1, md5=hashlib.md5(A).hexdigest())
     assert Downloader(tmp_path, "http://127.0.0.1:9", (1,)).ensure([good], offline=True) == []
     (tmp_path / "a.csv").write_bytes(A[:-10])  # truncated copy
-    with pytest.raises(DownloadError, match=r"a\.csv: md5 .* does not match the recorded"):
+    with pytest.raises(DownloadError, match=r"a\.csv: md5 .* does not match the pinned md5"):
         Downloader(tmp_path, "http://127.0.0.1:9", (1,)).ensure([good], offline=True)
 
 
+def test_a_file_replaced_by_hand_is_checked_again_not_refused_forever(tmp_path):
+    """The cache remembers the first copy; a new copy is judged by the published md5."""
+    (tmp_path / "a.csv").write_bytes(A)
+    with serve({1: {"a.csv": A}}) as (_, url):
+        assert Downloader(tmp_path, url, (1,)).ensure([RemoteFile("a.csv", 1)]) == []
+    v2 = A + b"5000,25000000\n"  # the record was updated; the user puts the new version in place
+    (tmp_path / "a.csv").write_bytes(v2)
+    with serve({1: {"a.csv": v2}}) as (_, url):
+        assert Downloader(tmp_path, url, (1,)).ensure([RemoteFile("a.csv", 1)]) == []
+        assert json.loads((tmp_path / STATE_FILE).read_text())["a.csv"]["md5"] == hashlib.md5(v2).hexdigest()
+        (tmp_path / "a.csv").write_bytes(A[:100])  # a broken copy is still refused, naming the published md5
+        with pytest.raises(DownloadError, match=hashlib.md5(v2).hexdigest()):
+            Downloader(tmp_path, url, (1,)).ensure([RemoteFile("a.csv", 1)])
+    # offline with nothing published at hand: accepted, with a warning
+    assert Downloader(tmp_path, "http://127.0.0.1:9", (1,)).ensure([RemoteFile("a.csv", 1)], offline=True) == []
+
+
+def test_listing_spellings_and_the_listing_md5_is_the_authority(tmp_path, caplog):
+    """2023-era listings: ``filename`` and a bare checksum; a pin that disagrees is a warning."""
+    with serve({1: {"a.csv": A}}) as (srv, url):
+        srv.listing_style = "2023"
+        pinned = RemoteFile("a.csv", 1, md5="f" * 32)  # another circulating version's md5
+        assert Downloader(tmp_path, url, (1,)).ensure([pinned]) == []
+    assert (tmp_path / "a.csv").read_bytes() == A
+    assert "lists md5 " + hashlib.md5(A).hexdigest() in caplog.text and "pinned " + "f" * 32 in caplog.text
+
+
+def test_rate_limits_and_server_errors_are_retried_honouring_retry_after(tmp_path, caplog):
+    with serve({1: {"a.csv": A}}) as (srv, url):
+        srv.fail_next = [(429, "0"), (503, None), (429, "0")]  # listing, then the file, then the file again
+        dl = Downloader(tmp_path, url, (1,))
+        dl.backoff = 0.01
+        assert dl.ensure([RemoteFile("a.csv", 1)]) == []
+    assert (tmp_path / "a.csv").read_bytes() == A
+    assert caplog.text.count("retrying in") == 3 and "HTTP 429; retrying in 0.0 s" in caplog.text
+
+
 def test_archive_is_unpacked_and_unsafe_archives_refused(tmp_path):
-    arch = _tgz({"skel/1_skeleton.h5": b"h5", "skel/1_skeleton_label.npy": b"npy"})
+    # the release's skeleton archive unpacks to a folder not named after it
+    arch = _tgz({"inner_v185/1_skeleton.h5": b"h5", "inner_v185/1_skeleton_label.npy": b"npy"})
     with serve({1: {"skel.tgz": arch}}) as (_, url):
-        Downloader(tmp_path, url, (1,)).ensure([RemoteFile("skel.tgz", 1, extract_to="skel")])
+        Downloader(tmp_path, url, (1,)).ensure([RemoteFile("skel.tgz", 1, extract_to="skel", member_glob="*_skeleton.h5")])
     assert sorted(p.name for p in (tmp_path / "skel").iterdir()) == ["1_skeleton.h5", "1_skeleton_label.npy"]
     assert not (tmp_path / "skel.tgz").exists()
     evil = tmp_path / "evil"
     evil.mkdir()
     (evil / "skel.tgz").write_bytes(_tgz({"../outside.txt": b"x"}))
-    with pytest.raises(DownloadError, match="not a readable archive"):
+    with pytest.raises(DownloadError, match="not a readable archive|expected one folder"):
         Downloader(evil, "http://127.0.0.1:9", (1,)).ensure([RemoteFile("skel.tgz", 1, extract_to="skel")], offline=True)
     assert not (tmp_path / "outside.txt").exists()

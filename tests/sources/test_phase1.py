@@ -57,8 +57,18 @@ def test_phase1_build_equals_demo_build(small_raw, small_dataset, demo_catalog, 
         assert np.allclose(rest.surface_area, ref_rest.surface_area, rtol=1e-5)
         assert np.allclose(rest.complexityindex, ref_rest.complexityindex, rtol=1e-4)
         assert (rest.n_nodes == ref_rest.n_nodes).all()
+        # the release's layout: the archive's inner folder, no overlap table in any record
+        assert (raw / "smoothed_skeletons_v185").is_dir() and not (raw / "211019_smoothed_skeletons.tgz").exists()
+        check = report["input_checks"]["mito_cell_overlaps"]
+        assert check.startswith("skipped: pni_mito_cell_overlaps_v185.csv not in") and "MicronsBinder" in check
+        # positions: mesh centroids where both builds have the mesh, else the table's centre
+        both = got.index[(got.mesh_missing == "") & (ref.mesh_missing == "")]
+        assert np.allclose(got.loc[both, ["x", "y", "z"]], ref.loc[both, ["x", "y", "z"]], rtol=0, atol=0.05)
+        off = np.abs(got.loc[list(absent), ["x", "y", "z"]].to_numpy() - ref.loc[list(absent), ["x", "y", "z"]].to_numpy())
+        assert (off <= [1.8, 1.8, 20.0]).all()  # within half a 3.58 x 3.58 x 40 nm voxel
         manifest = json.loads((out / "manifest.json").read_text())
         assert manifest["source"] == {"name": "phase1", "synthetic": False}
+        assert manifest["units"]["mesh_scaling_nominal_to_em"] == [0.895, 0.895, 1.0]
         assert manifest["parameters"]["mesh_source"] == layer
         assert len(list((raw / MESH_DIR).glob("*.h5"))) == SMALL.cells  # the local mesh cache
 
@@ -75,7 +85,7 @@ def test_meshes_over_http(small_raw, tmp_path):
     write_mesh_layer(small_raw, static / "mito", drop={int(batch.ids[1])})
     ids = np.r_[batch.ids[:4], 123]
     with serve({}, static) as (srv, url):
-        phase1.probe_mesh_source(f"precomputed://{url}/static/mito")
+        assert phase1.choose_mesh_source(f"precomputed://{url}/static/mito") == f"precomputed://{url}/static/mito"
         got, absent = phase1._fetch_meshes(f"precomputed://{url}/static/mito", ids)
     assert sorted(absent.tolist()) == sorted([int(batch.ids[1]), 123])
     assert got.ids.tolist() == sorted(int(i) for i in (batch.ids[0], batch.ids[2], batch.ids[3]))
@@ -91,9 +101,37 @@ def test_unreachable_mesh_layer_stops_before_any_cell(small_raw, demo_catalog, t
     with serve(published_records(small_raw)) as (_, url):
         code, _ = _build(url, tmp_path / "raw", tmp_path / "ds", "precomputed://http://127.0.0.1:9/mito")
     err = capsys.readouterr().err
-    assert code == 1 and "mesh layer precomputed://http://127.0.0.1:9/mito cannot be read" in err
-    assert "http://127.0.0.1:9/mito/info" in err and "--mesh-source ''" in err
+    assert code == 1 and "mesh layer cannot be read at any endpoint tried" in err
+    assert "precomputed://http://127.0.0.1:9/mito" in err and "http://127.0.0.1:9/mito/info" in err
+    assert "--mesh-source none" in err and "--mesh-source URL" in err
     assert not (tmp_path / "ds" / "tables").exists()
+
+
+def test_known_mesh_endpoints_are_probed_in_order(small_raw, tmp_path, monkeypatch):
+    static = tmp_path / "static"
+    write_mesh_layer(small_raw, static / "mito")
+    with serve({}, static) as (srv, url):
+        dead, live = "precomputed://http://127.0.0.1:9/gone", f"precomputed://{url}/static/mito"
+        monkeypatch.setattr(phase1, "MESH_ENDPOINTS", (dead, live))
+        assert phase1.choose_mesh_source(None, timeout=5) == live
+        monkeypatch.setattr(phase1, "MESH_ENDPOINTS", (dead, dead + "2"))
+        with pytest.raises(phase1.DownloadError) as err:
+            phase1.choose_mesh_source(None, timeout=5)
+    assert str(err.value).count("precomputed://http://127.0.0.1:9/gone") == 2
+
+
+def test_build_without_meshes(small_raw, small_dataset, demo_catalog, tmp_path):
+    raw, out = tmp_path / "raw", tmp_path / "ds"
+    with serve(published_records(small_raw)) as (_, url):
+        code, report = _build(url, raw, out, "none")
+    assert code == EXIT_OK
+    got = pd.read_parquet(out / "tables" / "mitochondria.parquet").set_index("mito_id")
+    ref = pd.read_parquet(small_dataset / "tables" / "mitochondria.parquet").set_index("mito_id")
+    assert (got.mesh_missing == "built without meshes (--mesh-source none)").all()
+    assert got.surface_area.isna().all() and got.complexityindex.isna().all()
+    assert np.array_equal(got.volume_um3, ref.volume_um3.loc[got.index])  # from mito_vx
+    assert (got.compartment == ref.compartment.loc[got.index]).mean() > 0.9  # nearest node of the centre
+    assert len(report["mitochondria_without_mesh"]) == len(got)
 
 
 def test_mesh_layer_lost_mid_build_skips_cells_then_a_rerun_completes(small_raw, demo_catalog, tmp_path, monkeypatch):
@@ -124,7 +162,7 @@ def test_mesh_layer_lost_mid_build_skips_cells_then_a_rerun_completes(small_raw,
 def test_offline_build_names_the_missing_files(tmp_path, capsys):
     code = main(["build", "--source", "phase1", "--offline", "--raw-dir", str(tmp_path / "raw"), "--out", str(tmp_path / "ds")])
     err = capsys.readouterr().err
-    assert code == 1 and "6 published file(s) are missing" in err
+    assert code == 1 and "5 published file(s) are missing" in err
     for f in phase1.PHASE1_FILES:
         assert f"records/{f.record}/files/{f.name}?download=1" in err
 

@@ -7,12 +7,13 @@ import pandas as pd
 import pytest
 
 from builder.errors import InputFileError
-from builder.schema import SEG_VOXEL_NM, complexity_index, mito_vx_to_um3
+from builder.schema import EM_VOXEL_NM, complexity_index, mito_vx_to_um3
 from builder.sources.published import (
     one_soma_per_cell,
     parse_position_strings,
     read_cell_types,
     read_mito_table,
+    read_overlaps,
     read_soma_table,
     read_synapses,
     select_cells,
@@ -31,7 +32,8 @@ def test_soma_positions_recomputed_from_pt_position_and_duplicates_reported(tmp_
     p.write_text(SOMA_CSV)
     issues = []
     df = read_soma_table(p, issues)
-    assert df.loc[0, ["x", "y", "z"]].tolist() == [103860 * 4, 44385 * 4, 891 * 40]
+    # guards the soma conversion: pt_position voxels at 3.58 x 3.58 x 40 nm (not the nominal 4)
+    assert np.allclose(df.loc[0, ["x", "y", "z"]].tolist(), [103860 * 3.58, 44385 * 3.58, 891 * 40], rtol=0, atol=1e-6)
     assert len(df) == 4 and issues == []
     cells = one_soma_per_cell(df, p, issues)
     assert len(cells) == 3 and cells.cell_id.is_unique
@@ -54,16 +56,38 @@ def test_missing_file_says_where_to_put_it(tmp_path):
 def test_bad_synapse_rows_dropped_with_their_id_and_row(tmp_path):
     p = tmp_path / "pni_synapses_v185.csv"
     p.write_text(
-        "id,pre_root_id,post_root_id,cleft_vx,ctr_pt_x_nm,ctr_pt_y_nm,ctr_pt_z_nm\n"
-        "1,10,20,50,100,200,400\n"
-        "2,10,20,50,,200,400\n"
-        "3,10,20,50,inf,200,400\n"
+        "id,pre_root_id,post_root_id,cleft_vx,ctr_pt_x_nm,ctr_pt_y_nm,ctr_pt_z_nm,ctr_pos_x_vx,ctr_pos_y_vx,ctr_pos_z_vx\n"
+        "1,10,20,50,400,800,400,100,200,10\n"
+        "2,10,20,50,400,800,400,,200,10\n"
+        "3,10,20,50,400,800,400,inf,200,10\n"
     )
     issues = []
     df = read_synapses(p, issues)
     assert df["synapse_id"].tolist() == [1]
+    assert np.allclose(df.loc[0, ["x", "y", "z"]].tolist(), [358.0, 716.0, 400.0])  # from ctr_pos_*_vx at 3.58
     assert [(i.id, i.dropped) for i in issues] == [(2, True), (3, True)]
     assert "row 3" in issues[0].reason and "'x'" in issues[0].reason
+
+
+def test_overlap_table_in_its_published_columns(tmp_path):
+    p = tmp_path / "pni_mito_cell_overlaps_v185.csv"
+    p.write_text(",row_id,col_id,vals\n0,11,648518346349538102,100\n1,11,648518346349500001,3\n2,12,648518346349538102,7\n")
+    df = read_overlaps(p, [])
+    # vals count mip-1 voxels: x4 into mito_vx units (MicronsBinder formatoverlap)
+    assert df.to_dict("list") == {
+        "mito_id": [11, 11, 12], "cellid": [648518346349538102, 648518346349500001, 648518346349538102], "overlap_vx": [400, 12, 28]
+    }
+
+
+def test_mito_nm_columns_are_checked_against_the_voxels(tmp_path):
+    head = "mito_id,mito_vx,ctr_pos_x_vx,ctr_pos_y_vx,ctr_pos_z_vx,cellid,ctr_pos_x_nm,ctr_pos_y_nm,ctr_pos_z_nm\n"
+    p = tmp_path / "211019_mitochondria_info.csv"
+    p.write_text(head + "1,10,100,200,3,7,358,716,120\n2,10,100,200,3,7,400,800,120\n")  # row 2: nominal 4-nm
+    issues = []
+    df = read_mito_table(p, issues)
+    assert len(df) == 2 and [(i.id, i.dropped) for i in issues] == [(2, False)]
+    assert "differ from ctr_pos_*_vx x (3.58, 3.58, 40)" in issues[0].reason
+    assert np.allclose(df[["x", "y", "z"]].to_numpy(), [[358, 716, 120]] * 2)
 
 
 def test_non_numeric_column_is_a_file_error(tmp_path):
@@ -82,9 +106,10 @@ def test_real_soma_table_positions(realdata):
     known = df[df.valence.isin(["e", "i", "g"])]
     assert len(known) == 455 and known.valence.value_counts()[["e", "i", "g"]].tolist() == [362, 34, 59]
     assert df.valence.tolist().count("uncertain") == 1 and len(df) == len(raw) and issues == []
-    assert np.array_equal(df[["x", "y", "z"]].to_numpy(), parse_position_strings(raw.pt_position, path, "pt_position") * [4, 4, 40])
+    assert np.array_equal(df[["x", "y", "z"]].to_numpy(), parse_position_strings(raw.pt_position, path, "pt_position") * EM_VOXEL_NM)
     row = df.set_index("soma_id").loc[17]
-    assert (row.cell_id, *row[["x", "y", "z"]]) == (648518346349540057, 103860 * 4, 44385 * 4, 891 * 40)
+    assert row.cell_id == 648518346349540057
+    assert np.allclose(row[["x", "y", "z"]].astype(float), [103860 * 3.58, 44385 * 3.58, 891 * 40], rtol=0, atol=1e-6)
     assert not np.allclose(raw["soma_z_nm"], df["z"])  # the published nm columns are the broken ones
     cells = one_soma_per_cell(df, path, issues)
     assert len(cells) == 453 and sorted(i.id for i in issues) == [648518346349525545, 648518346349525715, 648518346349536717]
@@ -98,8 +123,12 @@ def test_real_soma_subgraph_synapses_nm_from_voxels(realdata):
     syn = read_synapses(path, issues)
     raw = pd.read_csv(path)
     assert len(syn) == len(raw) == 1961 and issues == []
-    from_vx = raw[["ctr_pos_x_vx", "ctr_pos_y_vx", "ctr_pos_z_vx"]].to_numpy() * np.asarray(SEG_VOXEL_NM)
+    from_vx = raw[["ctr_pos_x_vx", "ctr_pos_y_vx", "ctr_pos_z_vx"]].to_numpy() * np.asarray(EM_VOXEL_NM)
     assert np.array_equal(syn[["x", "y", "z"]].to_numpy(), from_vx)
+    # the published ctr_pt_*_nm are the nominal grid (vx x 4): not what the dataset uses
+    nominal = raw[["ctr_pt_x_nm", "ctr_pt_y_nm", "ctr_pt_z_nm"]].to_numpy()
+    assert np.array_equal(nominal, raw[["ctr_pos_x_vx", "ctr_pos_y_vx", "ctr_pos_z_vx"]].to_numpy() * [4, 4, 40])
+    assert np.median(np.abs(syn["x"].to_numpy() - nominal[:, 0])) > 10_000  # x differs by 0.42 nm per voxel
     assert syn.synapse_id.tolist() == raw.id.tolist() and (syn["size"] == raw.cleft_vx).all()
 
 
@@ -118,6 +147,23 @@ def test_real_cell_selection(realdata):
     assert {"basket", "chandelier", "bipolar", "martinotti", "neurogliaform"} <= set(
         cells.loc[cells.cell_type == "inhibitory", "cell_subtype"]
     )
+
+
+@pytest.mark.realdata
+def test_real_mitochondria_rows_positions_equal_the_published_nm(realdata):
+    path = realdata / "zenodo-5579388" / "211019_mitochondria_info_sample.csv"
+    raw = pd.read_csv(path)
+    issues = []
+    df = read_mito_table(path, issues)
+    assert len(raw.columns) == 15 and len(df) == len(raw) == 10 and issues == []
+    # guards the mitochondria-table conversion: vx x (3.58, 3.58, 40) is the table's own nm
+    published = raw[["ctr_pos_x_nm", "ctr_pos_y_nm", "ctr_pos_z_nm"]].to_numpy()
+    assert np.allclose(df[["x", "y", "z"]].to_numpy(), published, rtol=0, atol=0.01)
+    vx = raw[["ctr_pos_x_vx", "ctr_pos_y_vx", "ctr_pos_z_vx"]].to_numpy()
+    assert np.allclose(df[["x", "y", "z"]].to_numpy(), vx * EM_VOXEL_NM, rtol=0, atol=1e-6)
+    box = raw[[f"bbox_{e}_{a}_vx" for e in ("beg", "end") for a in "xyz"]].to_numpy() * np.tile(EM_VOXEL_NM, 2)
+    assert np.allclose(df[["bbox_lo_x", "bbox_lo_y", "bbox_lo_z", "bbox_hi_x", "bbox_hi_y", "bbox_hi_z"]].to_numpy(), box)
+    assert np.allclose(mito_vx_to_um3(df.mito_vx), raw.mito_vx * 512.656e-9, rtol=1e-12)
 
 
 @pytest.mark.realdata
