@@ -8,11 +8,17 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 .PHONY: install install-dev browser demo explore test bench
-install: $(PY)
-	$(PY) -m pip install --quiet -e .
+# install only when pyproject.toml changed (stamps in .venv)
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
 
-install-dev: $(PY)
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
 
 # Debian's chromium for the browser tests (never a browser downloaded by a test tool)
 browser:

@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from builder.clihelp import DefaultsFormatter
 from builder.config import BuildConfig, DemoParams
 from builder.errors import BuilderError
 
@@ -27,20 +28,29 @@ SOURCES = ("demo", "phase1")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m builder", description="Build the MICrONS L2/3 mitochondria dataset.")
-    sub = p.add_subparsers(dest="command")
+    fmt = DefaultsFormatter
+    p = argparse.ArgumentParser(
+        prog="python -m builder",
+        description="Build the MICrONS L2/3 mitochondria dataset. With no command (or only options), "
+        "`python -m builder` generates the synthetic demo volume and builds data/demo: it is "
+        "`python -m builder build`.",
+        epilog="examples: python -m builder | python -m builder build --cells 450 | "
+        "python -m builder build --source phase1 | python -m builder validate data/demo",
+        formatter_class=fmt,
+    )
+    sub = p.add_subparsers(dest="command", metavar="{build,demo,download,validate}")
 
     def common(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--seed", type=int, default=1, help="demo volume seed (default 1)")
-        sp.add_argument("--cells", type=int, default=40, help="demo volume cells (default 40; Phase 1 size: 450)")
-        sp.add_argument("--raw-dir", type=Path, default=None, help="raw inputs (default data/raw/<source>)")
+        sp.add_argument("--seed", type=int, default=1, help="demo volume seed")
+        sp.add_argument("--cells", type=int, default=40, help="demo volume cells (Phase 1 size: 450)")
+        sp.add_argument("--raw-dir", type=Path, default=None, help="raw inputs (default: data/raw/<source>)")
         sp.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="local worker processes")
         sp.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
     def phase1(sp: argparse.ArgumentParser) -> None:
         from builder.sources.phase1 import DEFAULT_BASE_URL, MESH_ENDPOINTS, NO_MESHES
 
-        sp.add_argument("--base-url", default=DEFAULT_BASE_URL, help=f"records server or mirror (default {DEFAULT_BASE_URL})")
+        sp.add_argument("--base-url", default=DEFAULT_BASE_URL, help="records server or mirror")
         sp.add_argument("--offline", action="store_true", help="never download; list what is missing instead")
         sp.add_argument(
             "--mesh-source", default=None, metavar="URL|''|none",
@@ -49,28 +59,47 @@ def _parser() -> argparse.ArgumentParser:
             f"{NO_MESHES} = build without meshes (mesh measures empty)",
         )  # fmt: skip
 
-    b = sub.add_parser("build", help="build a dataset (the default command)")
-    b.add_argument("--source", choices=SOURCES, default="demo", help="data source (default: demo)")
+    b = sub.add_parser("build", help="build a dataset (the default command)", formatter_class=fmt)
+    b.add_argument("--source", choices=SOURCES, default="demo", help="data source")
     phase1(b)
-    b.add_argument("--out", type=Path, default=None, help="dataset directory (default data/<source>)")
+    b.add_argument("--out", type=Path, default=None, help="dataset directory (default: data/<source>)")
     b.add_argument(
         "--scheduler", default=None, metavar="tcp://HOST:PORT|local",
         help="run the per-cell work on Dask: a scheduler address, or 'local' for a LocalCluster of --workers processes",
     )  # fmt: skip
     common(b)
-    d = sub.add_parser("demo", help="only generate the synthetic demo volume")
+    d = sub.add_parser("demo", help="only generate the synthetic demo volume", formatter_class=fmt)
     common(d)
-    dl = sub.add_parser("download", help="download the published files of a real source")
-    dl.add_argument("--source", choices=SOURCES[1:], default="phase1")
-    dl.add_argument("--raw-dir", type=Path, default=None, help="destination (default data/raw/<source>)")
+    dl = sub.add_parser("download", help="download the published files of a real source", formatter_class=fmt)
+    dl.add_argument("--source", choices=SOURCES[1:], default="phase1", help="data source")
+    dl.add_argument("--raw-dir", type=Path, default=None, help="destination (default: data/raw/<source>)")
     phase1(dl)
-    v = sub.add_parser("validate", help="check a built dataset")
-    v.add_argument("dataset", type=Path)
+    v = sub.add_parser("validate", help="check a built dataset", formatter_class=fmt)
+    v.add_argument("dataset", type=Path, help="dataset directory, e.g. data/demo")
     return p
+
+
+def missing_dependency_message(exc: ModuleNotFoundError) -> str:
+    """One line that names the missing package and the fix (run in the project's environment)."""
+    return (
+        f"error: the Python package '{exc.name}' is not installed for {sys.executable}. Run the project's "
+        "environment: `.venv/bin/python -m ...` or `source .venv/bin/activate` first (create it with `make install`), "
+        "or install the project into this Python with `pip install -e .`"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
+    try:
+        return _main(argv)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] in ("builder", "explorer"):
+            raise
+        print(missing_dependency_message(exc), file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
         argv = ["build", *argv]

@@ -1,7 +1,7 @@
 """Units, label codes, id ranges and table columns of the L2/3 dataset: the one place they live.
 
 Everything that converts a unit or interprets a compartment code imports it from here
-(see ``DESIGN.md`` section 2).
+(see ``docs/formats.md``, 'Units').
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ class Compartment(IntEnum):
         return COMPARTMENT_NAMES[int(self)]
 
 
-#: Our code -> compartment string (DESIGN section 2).
+#: Our code -> compartment string (docs/formats.md, 'Units').
 COMPARTMENT_NAMES: dict[int, str] = {
     0: "Somatic",
     1: "Axonal",
@@ -228,7 +228,7 @@ def is_synthetic_segment_id(seg_id: int | np.ndarray) -> bool | np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------
-# Output tables (DESIGN section 4). Order matters: it is the column order written.
+# Output tables (README, 'The L2/3 dataset format'). Order matters: it is the column order written.
 # --------------------------------------------------------------------------------------------
 CELL_COLUMNS: tuple[str, ...] = ("cell_id", "x", "y", "z", "cell_type", "cell_subtype")
 SYNAPSE_COLUMNS: tuple[str, ...] = (
@@ -308,7 +308,7 @@ UNITS: dict[str, str] = {
     "size (synapses)": "cleft voxels (cleft_vx of the synapse table)",
 }
 
-#: What a real build converts, recorded in ``manifest.json`` (DESIGN section 2).
+#: What a real build converts, recorded in ``manifest.json`` (docs/formats.md, 'Units').
 SCALINGS: dict[str, str] = {
     "voxel positions (pt_position, ctr_pos_*_vx, bbox_*_vx, centroid_*)": "nm = vx * (3.58, 3.58, 40)",
     "mitochondrion meshes (nominal 4 x 4 x 40 nm layer)": "scaled by (0.895, 0.895, 1) before measuring or associating",

@@ -7,28 +7,56 @@ import logging
 import sys
 from pathlib import Path
 
+from builder.clihelp import DefaultsFormatter
 from builder.errors import DatasetError
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m explorer", description="Explore a built L2/3 dataset in the browser.")
-    p.add_argument("--data", type=Path, default=Path("data/demo"), help="dataset directory (default data/demo)")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8050)
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m explorer",
+        description="Explore a built L2/3 dataset in the browser (a development server for one user; "
+        "for several users serve `explorer.app:create_server()` with gunicorn).",
+        formatter_class=DefaultsFormatter,
+    )
+    p.add_argument("--data", type=Path, default=Path("data/demo"), help="dataset directory")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8050, help="port to listen on")
     p.add_argument("--debug", action="store_true", help="Dash debug mode (never on a shared server)")
-    p.add_argument("--viewer-url", default=None, help="neuroglancer deployment for links")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from explorer.app import create_app
-    from explorer.links import DEFAULT_VIEWER
+    p.add_argument("--viewer-url", default=None, help="neuroglancer deployment for links (default: neuroglancer-demo)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log start-up and every request")
+    return p
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        from explorer.app import create_app
+        from explorer.links import DEFAULT_VIEWER
+    except ModuleNotFoundError as exc:  # run outside the project's environment
+        from builder.__main__ import missing_dependency_message
+
+        print(missing_dependency_message(exc), file=sys.stderr)
+        return 1
     try:
         app = create_app(args.data, viewer_url=args.viewer_url or DEFAULT_VIEWER)
     except DatasetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"explorer: http://{args.host}:{args.port}/  (dataset {args.data})")
-    app.run(host=args.host, port=args.port, debug=args.debug)
+    url = f"http://{args.host}:{args.port}/"
+    print(
+        f"explorer on {url} (dataset {args.data}; Ctrl+C stops it). For several users: "
+        f"EXPLORER_DATA={args.data} gunicorn -w 2 -b {args.host}:{args.port} 'explorer.app:create_server()'",
+        flush=True,
+    )
+    if args.debug:
+        app.run(host=args.host, port=args.port, debug=True)
+        return 0
+    from werkzeug import serving
+
+    if not args.verbose:  # no development-server banner, no line per request
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    serving.run_simple(args.host, args.port, app.server, threaded=True)
     return 0
 
 

@@ -13,6 +13,8 @@ from builder.sources.demo import generate_demo_volume
 
 REPO = Path(__file__).resolve().parents[1]
 REALDATA = REPO.parent / "shared" / "realdata"
+#: Real rows of the official Phase 1 tables shipped with the project (CC BY 4.0, see NOTICE.md).
+PHASE1_ROWS = REPO / "tests" / "fixtures" / "phase1"
 SMALL = DemoParams(seed=7, cells=6)
 
 

@@ -124,7 +124,7 @@ def orient_tree(
 
 
 def swc_frame(tree: Tree, labels: np.ndarray) -> pd.DataFrame:
-    """SWC rows of a tree (DESIGN section 4): node ids are the 0-based skeleton indices.
+    """SWC rows of a tree (README, 'The L2/3 dataset format'): node ids are the 0-based skeleton indices.
 
     Parameters
     ----------

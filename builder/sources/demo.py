@@ -7,7 +7,7 @@ a raw directory; the pipeline then reads it with :class:`PublishedLayoutSource`,
 reads real data.
 
 It speaks the release's dialect, mixed units included, so that every conversion a real build
-needs runs on every demo build (DESIGN section 2):
+needs runs on every demo build (docs/formats.md, 'Units'):
 
 - every ``*_vx`` position and ``pt_position`` is a voxel at 3.58 x 3.58 x 40 nm;
 - the mitochondria table has the 15 published columns, ``ctr_pos_*_nm`` = vx x 3.58;

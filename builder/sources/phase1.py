@@ -53,7 +53,7 @@ DEFAULT_MESH_SOURCE = MESH_ENDPOINTS[0]
 #: ``--mesh-source`` value that builds without meshes (mesh measures empty, reason recorded).
 NO_MESHES = "none"
 
-#: What the Phase 1 source needs, where it is (DESIGN section 3; MicronsBinder's Makefile and
+#: What the Phase 1 source needs, where it is (docs/formats.md, 'Published inputs'; MicronsBinder's Makefile and
 #: the release's READMEs): 3710459 the soma and synapse tables, 5579388 the mitochondria table,
 #: 6363348 the skeleton archive and the 220309 classification. The overlap table is in no record
 #: and is optional (see :data:`builder.sources.published.OVERLAP_ORIGIN`). md5: the listing's

@@ -1,4 +1,4 @@
-"""Parsers of the published Phase 1 tables (DESIGN section 3) and a source reading that layout.
+"""Parsers of the published Phase 1 tables (docs/formats.md, 'Published inputs') and a source reading that layout.
 
 Each parser checks columns and types and converts positions to nm. A missing file or column is
 an :class:`InputFileError` naming the file and column; a bad row (NaN coordinates, unparsable

@@ -1,4 +1,4 @@
-"""Every path of a built dataset, in one place (DESIGN section 4)."""
+"""Every path of a built dataset, in one place (README, 'The L2/3 dataset format')."""
 
 from __future__ import annotations
 

@@ -41,7 +41,10 @@ from builder.store.reader_files import MemberFiles, load_file_layout, read_assoc
 if TYPE_CHECKING:
     import navis
 
-BUILD_HINT = "build one with `python -m builder` (demo) or point --data at a built dataset"
+BUILD_HINT = (
+    "build one with `python -m builder` (the demo, into data/demo), or open the directory of a built dataset "
+    "(`Dataset.open(path)`; `python -m explorer --data path`)"
+)
 
 
 class _RowGroupIndex:
@@ -85,7 +88,7 @@ class Dataset:
         One row per cell: ``cell_id, x, y, z`` (soma, nm), ``cell_type, cell_subtype`` and the
         per-cell counts (mitochondria per compartment, synapses in/out, nodes, cable in um).
     mitochondria : DataFrame
-        One row per mitochondrion, columns of DESIGN section 4 (units in the names).
+        One row per mitochondrion, columns of README, 'The L2/3 dataset format' (units in the names).
     synapses : DataFrame
         One row per (synapse, cell): ``synapse_id, cell_id, synapse_type, x, y, z`` (nm),
         partners, ``size``, the nearest ``node_id`` and its ``compartment``.

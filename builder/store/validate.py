@@ -1,4 +1,4 @@
-"""Check a built dataset against the format of DESIGN section 4 (``python -m builder validate``)."""
+"""Check a built dataset against the format of README, 'The L2/3 dataset format' (``python -m builder validate``)."""
 
 from __future__ import annotations
 
@@ -63,7 +63,10 @@ def validate_dataset(root: Path) -> list[str]:
     """All problems found in the dataset at ``root`` (empty list: valid)."""
     paths = DatasetPaths(Path(root))
     if not paths.root.is_dir():
-        return [f"{paths.root}: no such directory"]
+        return [
+            f"{paths.root}: no such directory. Build a dataset first: `python -m builder` (the demo, into "
+            "data/demo) or `python -m builder build --source phase1` (the real release, into data/phase1)"
+        ]
     manifest = read_manifest(paths)
     if manifest is None:
         return [f"{paths.manifest}: missing or unreadable; the build did not finish (rerun `python -m builder`)"]

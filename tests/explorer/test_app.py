@@ -56,14 +56,17 @@ def test_good_url(client, xdata, pyramidal_id):
     assert out["cell-store"]["data"] == str(pyramidal_id)
 
 
-def test_binds_loopback_and_no_debug_unless_asked(small_dataset, monkeypatch):
+def test_binds_loopback_and_no_debug_unless_asked(small_dataset, monkeypatch, capsys):
     from dash import Dash
+    from werkzeug import serving
 
     from explorer.__main__ import main
 
     calls = []
-    monkeypatch.setattr(Dash, "run", lambda self, **kw: calls.append(kw))
+    monkeypatch.setattr(serving, "run_simple", lambda host, port, app, **kw: calls.append((host, port, app.debug)))
+    monkeypatch.setattr(Dash, "run", lambda self, **kw: calls.append((kw["host"], kw["port"], kw["debug"])))
     assert main(["--data", str(small_dataset)]) == 0
     assert main(["--data", str(small_dataset), "--debug", "--port", "8123"]) == 0
-    assert calls[0] == {"host": "127.0.0.1", "port": 8050, "debug": False}
-    assert calls[1] == {"host": "127.0.0.1", "port": 8123, "debug": True}
+    assert calls == [("127.0.0.1", 8050, False), ("127.0.0.1", 8123, True)]
+    out = capsys.readouterr().out.splitlines()  # one line: where the app is, and how to serve many users
+    assert out[0].startswith("explorer on http://127.0.0.1:8050/ ") and "gunicorn -w 2 -b 127.0.0.1:8050" in out[0]

@@ -99,12 +99,12 @@ def test_real_ids_get_the_segmentation_layer():
     assert np.allclose(decode_state(link.url)["position"], [3e5 / 3.58, 2e5 / 3.58, 4e4 / 40], rtol=1e-6)
 
 
-@pytest.mark.realdata
-def test_link_points_land_on_the_published_voxels_of_real_mitochondria(realdata):
+def test_link_points_land_on_the_published_voxels_of_real_mitochondria():
     """Real rows of 211019_mitochondria_info.csv: the link's points are their ctr_pos_*_vx."""
     from builder.sources.published import read_mito_table
+    from tests.conftest import PHASE1_ROWS
 
-    path = realdata / "zenodo-5579388" / "211019_mitochondria_info_sample.csv"
+    path = PHASE1_ROWS / "211019_mitochondria_info_sample.csv"
     rows = read_mito_table(path, []).assign(description="m")
     link = neuroglancer_link(rows, rows.cellid.tolist(), viewer_url=VIEWER, mito_ids=rows.mito_id.tolist())
     state = decode_state(link.url)

@@ -18,6 +18,7 @@ from builder.sources.published import (
     read_synapses,
     select_cells,
 )
+from tests.conftest import PHASE1_ROWS
 
 SOMA_CSV = """id,cell_type,pt_position,pt_root_id,soma_x_nm,soma_y_nm,soma_z_nm
 17,e,[103860  44385    891],648518346349540057,415440,415440,4154400
@@ -97,9 +98,17 @@ def test_non_numeric_column_is_a_file_error(tmp_path):
         read_mito_table(p, [])
 
 
-@pytest.mark.realdata
-def test_real_soma_table_positions(realdata):
-    path = realdata / "OFS-EM-Connectomics" / "soma_valence_v185.csv"
+def test_shipped_soma_table_is_the_official_file():
+    import hashlib
+
+    from builder.sources.phase1 import PHASE1_FILES
+
+    pinned = next(f.md5 for f in PHASE1_FILES if f.name == "soma_valence_v185.csv")
+    assert hashlib.md5((PHASE1_ROWS / "soma_valence_v185.csv").read_bytes()).hexdigest() == pinned
+
+
+def test_real_soma_table_positions():
+    path = PHASE1_ROWS / "soma_valence_v185.csv"
     issues = []
     df = read_soma_table(path, issues)
     raw = pd.read_csv(path)
@@ -116,13 +125,12 @@ def test_real_soma_table_positions(realdata):
     assert not any(i.dropped for i in issues)
 
 
-@pytest.mark.realdata
-def test_real_soma_subgraph_synapses_nm_from_voxels(realdata):
-    path = realdata / "OFS-EM-Connectomics" / "soma_subgraph_synapses_spines_v185.csv"
+def test_real_soma_subgraph_synapses_nm_from_voxels():
+    path = PHASE1_ROWS / "soma_subgraph_synapses_spines_v185_first400.csv"
     issues = []
     syn = read_synapses(path, issues)
     raw = pd.read_csv(path)
-    assert len(syn) == len(raw) == 1961 and issues == []
+    assert len(syn) == len(raw) == 400 and issues == []
     from_vx = raw[["ctr_pos_x_vx", "ctr_pos_y_vx", "ctr_pos_z_vx"]].to_numpy() * np.asarray(EM_VOXEL_NM)
     assert np.array_equal(syn[["x", "y", "z"]].to_numpy(), from_vx)
     # the published ctr_pt_*_nm are the nominal grid (vx x 4): not what the dataset uses
@@ -132,11 +140,10 @@ def test_real_soma_subgraph_synapses_nm_from_voxels(realdata):
     assert syn.synapse_id.tolist() == raw.id.tolist() and (syn["size"] == raw.cleft_vx).all()
 
 
-@pytest.mark.realdata
-def test_real_cell_selection(realdata):
-    path = realdata / "OFS-EM-Connectomics" / "soma_valence_v185.csv"
+def test_real_cell_selection():
+    path = PHASE1_ROWS / "soma_valence_v185.csv"
     somata = one_soma_per_cell(read_soma_table(path, []), path, [])
-    types = read_cell_types(realdata / "layer23-volume" / "220309_cell_type_classification.csv", [])
+    types = read_cell_types(PHASE1_ROWS / "220309_cell_type_classification.csv", [])
     cells = select_cells(somata, types)
     assert set(cells["cell_type"]) == {"pyramidal", "inhibitory", "astrocyte"}
     # 34 classified interneurons, one of which (subtype unknown_type) has no soma entry
@@ -149,9 +156,8 @@ def test_real_cell_selection(realdata):
     )
 
 
-@pytest.mark.realdata
-def test_real_mitochondria_rows_positions_equal_the_published_nm(realdata):
-    path = realdata / "zenodo-5579388" / "211019_mitochondria_info_sample.csv"
+def test_real_mitochondria_rows_positions_equal_the_published_nm():
+    path = PHASE1_ROWS / "211019_mitochondria_info_sample.csv"
     raw = pd.read_csv(path)
     issues = []
     df = read_mito_table(path, issues)
