@@ -6,6 +6,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from builder.__main__ import EXIT_ERROR, EXIT_OK, EXIT_USAGE, main
 
 
@@ -38,3 +40,32 @@ def test_bad_arguments(capsys):
     assert main(["build", "--cells", "0"]) == EXIT_USAGE
     assert main(["build", "--cells", "100000"]) == EXIT_USAGE
     assert "between 1 and" in capsys.readouterr().err
+
+
+def test_validate_a_directory_that_does_not_exist_says_how_to_build_one(tmp_path, capsys):
+    assert main(["validate", str(tmp_path / "nonexistent")]) == EXIT_ERROR
+    out = capsys.readouterr().out
+    assert "no such directory. Build a dataset first: `python -m builder`" in out
+
+
+def test_help_shows_defaults_and_the_bare_command(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "`python -m builder` generates the synthetic demo volume" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["build", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--workers WORKERS local worker processes (default: 2)" in out or "(default: 1)" in out
+    assert "(default: data/<source>)" in out and "(default: None)" not in out
+
+
+def test_a_missing_package_is_one_line_naming_the_fix(monkeypatch, capsys):
+    import builder.__main__ as cli
+
+    def missing(argv):
+        raise ModuleNotFoundError("No module named 'tqdm'", name="tqdm")
+
+    monkeypatch.setattr(cli, "_main", missing)
+    assert cli.main(["build"]) == EXIT_ERROR
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "'tqdm' is not installed" in err and "source .venv/bin/activate" in err
