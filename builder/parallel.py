@@ -2,7 +2,10 @@
 
 Local workers are started with ``spawn``, never ``fork``: the parent may already have started
 an OpenMP runtime (pykdtree uses one), and a forked child that touches it deadlocks. Every
-worker runs single-threaded so that N workers use N cores without oversubscription.
+worker runs single-threaded so that N workers use N cores without oversubscription, and exits
+as soon as its parent is gone, however the parent died (SIGKILL, the OOM killer): a thread
+waits on the parent's sentinel. What a killed build leaves is resumable as ever (finished cells
+are on disk; temporaries are removed by the next run).
 
 On Dask (``--scheduler tcp://HOST:PORT`` or ``local`` for a ``LocalCluster``) tasks are retried
 when a worker is lost; each finished cell is already on disk, so nothing finished is lost.
@@ -13,7 +16,9 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
+import threading
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Callable, Iterable, Iterator, TypeVar
 
@@ -24,8 +29,26 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THRE
 DASK_RETRIES = 3
 
 
-def _one_thread_per_worker() -> None:
+#: Exit status of a worker that outlived its parent.
+ORPHAN_EXIT = 75
+
+
+def _exit_when_parent_dies() -> None:
+    """In a worker process: exit at once when the parent process is gone."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(ORPHAN_EXIT)  # no cleanup to run: every write is atomic, the next build resumes
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _init_worker() -> None:
     os.environ.update(ONE_THREAD)
+    _exit_when_parent_dies()
 
 
 def process_pool(workers: int) -> ProcessPoolExecutor:
@@ -33,7 +56,7 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=_one_thread_per_worker,
+        initializer=_init_worker,
     )
 
 
