@@ -62,7 +62,7 @@ def cell_view(data: ExplorerData, cell: str | None) -> tuple[dict | object, str,
         return empty_figure(), "", ""
     row = data.ds.cell(cid)
     mitos = data.ds.cell_mitochondria(cid)
-    fig = cell_figure(cid, data.ds.skeleton_nodes(cid), mitos, data.display_meshes(cid), data.ds.cell_synapses(cid))
+    fig = cell_figure(cid, data.display_skeleton(cid), mitos, data.display_meshes(cid), data.ds.cell_synapses(cid))
     info = (
         f"cell {cid} · {row.cell_type} ({row.cell_subtype}) · {int(row.n_mito)} mitochondria · "
         f"{int(row.n_syn_in)} synapses in, {int(row.n_syn_out)} out · {row.cable_length_um:.0f} µm of cable"

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from builder.compute.meshes import MeshBatch, cluster_simplify
+from builder.compute.skeleton import thin_tree
 from builder.schema import MESH_MEASURE_COLUMNS
 from builder.store.reader import Dataset
 
@@ -47,6 +48,7 @@ class ExplorerData:
     mitos: pd.DataFrame  # all mitochondria + cell_type
     numeric_columns: list[str]
     _display: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _skeletons: OrderedDict = field(default_factory=OrderedDict, repr=False)
 
     @classmethod
     def load(cls, root: Path | str) -> "ExplorerData":
@@ -114,6 +116,25 @@ class ExplorerData:
         while len(self._display) > cache:
             self._display.popitem(last=False)
         return simple
+
+    def display_skeleton(self, cell_id: int, spacing_um: float = 1.0, cache: int = 16) -> pd.DataFrame:
+        """The cell's skeleton thinned for the cell view (:func:`builder.compute.skeleton.thin_tree`):
+        roots, branch points, ends and label changes kept, one node per ``spacing_um`` elsewhere.
+        The dataset keeps every node. Cached per cell."""
+        if cell_id in self._skeletons:
+            self._skeletons.move_to_end(cell_id)
+            return self._skeletons[cell_id]
+        nodes = self.ds.skeleton_nodes(cell_id).sort_values("node_id", ignore_index=True)
+        ids = nodes["node_id"].to_numpy()
+        parent = nodes["parent"].to_numpy()
+        pidx = np.where(parent >= 0, np.searchsorted(ids, np.maximum(parent, 0)), -1)
+        keep, new_parent = thin_tree(pidx, nodes["path_dist_to_soma_um"].to_numpy(), nodes["label"].to_numpy(), spacing_um)
+        thin = nodes.iloc[keep].reset_index(drop=True)
+        thin["parent"] = np.where(new_parent >= 0, ids[np.maximum(new_parent, 0)], -1)
+        self._skeletons[cell_id] = thin
+        while len(self._skeletons) > cache:
+            self._skeletons.popitem(last=False)
+        return thin
 
     def mito_rows(self, ids: list[int]) -> pd.DataFrame:
         """Rows of the given mitochondria, in the order of the table."""

@@ -164,3 +164,49 @@ def round_tree(tree: Tree, decimals: int = SWC_DECIMALS) -> Tree:
         root=tree.root,
         radius=np.round(tree.radius, decimals),
     )
+
+
+def thin_tree(parent: np.ndarray, dist_um: np.ndarray, labels: np.ndarray, spacing_um: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes to keep when drawing a dense skeleton, and each kept node's kept parent.
+
+    Keeps the root, branch points, ends, both nodes of every label change, and elsewhere one
+    node per ``spacing_um`` of path (a node whose path distance crosses a multiple of
+    ``spacing_um``). For display only: the dataset keeps every node.
+
+    Parameters
+    ----------
+    parent : ndarray, shape (N,), int
+        Parent index of each node, -1 at the root.
+    dist_um : ndarray, shape (N,)
+        Path distance of each node from the root, um.
+    labels : ndarray, shape (N,), int
+        Compartment code of each node.
+    spacing_um : float
+        Target distance between kept nodes along unbranched stretches, um.
+
+    Returns
+    -------
+    keep : ndarray, shape (K,), int64
+        Indices of the kept nodes, ascending.
+    new_parent : ndarray, shape (K,), int64
+        For each kept node, the index (into the original nodes) of its nearest kept ancestor;
+        -1 for the root.
+    """
+    parent = np.asarray(parent, np.int64)
+    n = len(parent)
+    has_parent = parent >= 0
+    p = np.where(has_parent, parent, 0)
+    n_children = np.bincount(parent[has_parent], minlength=n)
+    labels = np.asarray(labels)
+    change = has_parent & (labels != labels[p])
+    mark = np.floor(np.asarray(dist_um, np.float64) / spacing_um)
+    keep = ~has_parent | (n_children != 1) | change | (has_parent & (mark != mark[p]))
+    keep[p[change]] = True
+    anc = parent.copy()  # nearest kept ancestor, by pointer doubling (log depth steps)
+    while True:
+        up = (anc >= 0) & ~keep[np.maximum(anc, 0)]
+        if not up.any():
+            break
+        anc[up] = anc[anc[up]]
+    idx = np.flatnonzero(keep)
+    return idx, anc[idx]

@@ -243,4 +243,6 @@ class Dataset:
     def numeric_mito_columns(self) -> list[str]:
         """Numeric columns of the mitochondria table that make sense as scatter axes."""
         skip = {"mito_id", "cellid", "far"}
-        return [c for c in self.mitochondria.columns if c not in skip and np.issubdtype(self.mitochondria[c].dtype, np.number)]
+        types = pd.api.types  # is_numeric_dtype also knows pandas 3's string dtype (np.issubdtype does not)
+        mito = self.mitochondria
+        return [c for c in mito.columns if c not in skip and types.is_numeric_dtype(mito[c]) and not types.is_bool_dtype(mito[c])]

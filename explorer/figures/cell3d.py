@@ -26,11 +26,15 @@ def skeleton_traces(nodes: pd.DataFrame) -> list[dict]:
     Parameters
     ----------
     nodes : DataFrame
-        ``node_id, label, x, y, z, parent`` (nm); edges are coloured by the child's label.
+        ``node_id, label, x, y, z, parent`` (nm), every parent among the node ids (a whole or a
+        thinned skeleton); edges are coloured by the child's label.
     """
     nodes = nodes.sort_values("node_id")
     xyz = nodes[["x", "y", "z"]].to_numpy(np.float64)
-    parent = nodes["parent"].to_numpy(np.int64)
+    ids = nodes["node_id"].to_numpy(np.int64)
+    pid = nodes["parent"].to_numpy(np.int64)
+    # parent ids -> row positions (node ids need not be 0..N-1: the view draws a thinned tree)
+    parent = np.where(pid >= 0, np.searchsorted(ids, np.maximum(pid, 0)), -1)
     label = nodes["label"].to_numpy(np.int64)
     child = np.flatnonzero(parent >= 0)
     traces = []

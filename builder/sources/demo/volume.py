@@ -53,9 +53,9 @@ from builder.schema import (
     PUBLISHED_LABEL_NAMES,
     label_mapping,
 )
-from builder.sources import demo_morphology as morph_gen
-from builder.sources.demo_mitos import capsule_meshes, place_mitochondria
-from builder.sources.demo_synapses import generate_synapses
+from builder.sources.demo import morphology as morph_gen
+from builder.sources.demo.mitos import capsule_meshes, place_mitochondria
+from builder.sources.demo.synapses import generate_synapses
 from builder.sources.archive import pack_folder
 from builder.sources.mesh_bundle import write_bundle
 from builder.sources.published import (

@@ -15,8 +15,14 @@ Unknown            0.0410        1.56             0.009
 Unknown dendritic  0.0679        1.44             0.006
 =================  ============  ===============  ===============
 
-Each mitochondrion is a trimesh capsule template (102 to 362 vertices) stretched to its
-volume and aspect ratio, roughened slightly, and aligned with the local neurite direction.
+Each mitochondrion is a capsule made by revolving a profile (trimesh ``revolve``): two
+hemispherical caps and, between them, rings every 0.1 um or less along the cylinder, so that
+vertices lie all along it -- the demo's skeletons have a node every 0.15 um, and a
+mitochondrion covers the nodes nearest its vertices, as in the release. Templates have 10 to 20
+vertices around and 4 to 9 on each cap arc (the size classes of the earlier capsules, 100 to
+360 vertices before rings); the rings add 10 to 20 vertices each, up to 40 rings (4 um). It
+is stretched to its volume and aspect ratio, roughened slightly, and aligned with the local
+neurite direction.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import trimesh
 
 from builder.compute.meshes import MeshBatch
 from builder.schema import Compartment
-from builder.sources.demo_morphology import UNLABELLED, Morphology, _unit
+from builder.sources.demo.morphology import UNLABELLED, Morphology, _unit
 
 # code -> (median um^3, sd of ln volume, median aspect = cylinder length / diameter)
 VOLUME_MODEL: dict[int, tuple[float, float, float]] = {
@@ -42,14 +48,22 @@ VOLUME_MODEL: dict[int, tuple[float, float, float]] = {
 REAL_SHARES: dict[int, float] = {0: 0.510, 2: 0.299, 3: 0.109, 1: 0.068, 5: 0.009, 4: 0.006}
 ASTRO_MODEL = (0.045, 1.2, 1.8)  # astrocyte processes: no published reference, moderate sizes
 ASTRO_SOMATIC_SHARE = 0.25
-TEMPLATE_COUNTS = ((10, 10), (12, 12), (14, 14), (18, 16), (20, 18))
+TEMPLATE_COUNTS = ((10, 10), (12, 12), (14, 14), (18, 16), (20, 18))  # (around, cap arc x 2)
+#: Largest distance between rings along the cylinder, um, and the most rings a template has.
+RING_UM = 0.1
+MAX_RINGS = 40
 MAX_SD = 2.5  # truncate the log-normal tails at 2.5 sd
 
 
 @lru_cache(maxsize=None)
-def _template(i: int) -> tuple[np.ndarray, np.ndarray]:
-    """Capsule of radius 1 and cylinder height 2 along z (caps at 1 <= |z| <= 2)."""
-    m = trimesh.creation.capsule(height=2.0, radius=1.0, count=list(TEMPLATE_COUNTS[i]))
+def _template(i: int, rings: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Closed capsule of radius 1 along z: caps at 1 <= |z| <= 2, ``rings`` rings at |z| < 1."""
+    around, cap = TEMPLATE_COUNTS[i][0], TEMPLATE_COUNTS[i][1] // 2
+    a = np.linspace(-np.pi / 2, 0.0, cap + 1)
+    bottom = np.c_[np.cos(a), -1.0 + np.sin(a)]
+    middle = np.c_[np.ones(rings), np.linspace(-1.0, 1.0, rings + 2)[1:-1]]
+    top = np.c_[np.cos(a[::-1]), 1.0 - np.sin(a[::-1])]
+    m = trimesh.creation.revolve(np.vstack([bottom, middle, top]), sections=around)
     return np.asarray(m.vertices, float), np.asarray(m.faces, np.int64)
 
 
@@ -144,19 +158,20 @@ def capsule_meshes(
     w = np.cross(t, u)
     frames = np.stack([u, w, t], axis=2)
 
+    rings = np.clip(np.ceil(h / RING_UM), 0, MAX_RINGS).astype(int)
     verts = [None] * n
     faces = [None] * n
-    for k in range(len(TEMPLATE_COUNTS)):
-        sel = np.flatnonzero(tmpl == k)
-        if not len(sel):
-            continue
-        tv, tf = _template(k)
+    for k, nr in sorted(set(zip(tmpl.tolist(), rings.tolist()))):
+        sel = np.flatnonzero((tmpl == k) & (rings == nr))
+        tv, tf = _template(k, nr)
         m = len(tv)
         rough = 1.0 + rng.normal(scale=0.05, size=(len(sel), m, 1))
         loc = np.empty((len(sel), m, 3))
         loc[:, :, :2] = tv[None, :, :2] * r[sel, None, None] * rough
         cap = (np.abs(tv[:, 2]) - 1.0)[None, :] * r[sel, None] * rough[:, :, 0]
-        loc[:, :, 2] = np.sign(tv[None, :, 2]) * (h[sel, None] / 2 + cap)
+        on_cap = np.abs(tv[None, :, 2]) > 1.0
+        along = np.where(on_cap, np.sign(tv[None, :, 2]) * (h[sel, None] / 2 + cap), tv[None, :, 2] * h[sel, None] / 2)
+        loc[:, :, 2] = along
         world = centres_um[sel, None, :] + np.einsum("nij,nmj->nmi", frames[sel], loc)
         for j, i in enumerate(sel):
             verts[i] = world[j] * 1000.0

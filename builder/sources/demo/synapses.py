@@ -13,7 +13,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from builder.schema import DEMO_FRAGMENT_ID_BASE, DEMO_SYNAPSE_ID_BASE, EM_VOXEL_NM, LAYER_VOXEL_NM, Compartment
-from builder.sources.demo_morphology import Morphology, _unit
+from builder.sources.demo.morphology import FINE_PER_STEP, Morphology, _unit
 
 CONTACT_UM = 2.0
 P_CONNECT = 0.35
@@ -71,7 +71,7 @@ def generate_synapses(
     ax_xyz, ax_cell, de_xyz, de_cell = [], [], [], []
     for i in neurons:
         m = morphs[i]
-        ax = np.flatnonzero(m.labels == int(Compartment.AXONAL))[::3]
+        ax = np.flatnonzero(m.labels == int(Compartment.AXONAL))[:: 3 * FINE_PER_STEP]  # one per 3.6 um
         de = np.flatnonzero(np.isin(m.labels, [0, 2, 3, 4]))
         ax_xyz.append(m.vertices_um[ax])
         ax_cell.append(np.full(len(ax), i))
