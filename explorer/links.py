@@ -17,7 +17,6 @@ import json
 import urllib.parse
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from builder.schema import LAYER_VOXEL_NM, is_synthetic_segment_id, nm_to_layer_vx

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from builder.compute.meshes import MeshBatch
-from builder.errors import CellInputError, InputFileError
+from builder.errors import CellInputError
 from builder.schema import (
     BBOX_COLUMNS,
     NM_CHECK_TOLERANCE,

@@ -46,7 +46,6 @@ from builder.schema import (
     DEMO_SEGMENT_ID_BASE,
     INHIBITORY_SUBTYPES,
     EM_VOXEL_NM,
-    LAYER_VOXEL_NM,
     MITO_VOXEL_UM3,
     NOMINAL_TO_EM,
     OVERLAP_TO_MITO_VX,
