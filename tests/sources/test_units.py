@@ -9,6 +9,7 @@ it (or apply the nominal 4 nm instead) and that test fails.
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -125,7 +126,11 @@ def test_skeleton_archive_unpacks_from_its_inner_folder(small_raw, tmp_path):
     assert not (raw / "smoothed_skeletons_v185").exists()
     src = demo_source(raw)  # making the source unpacks the archive
     assert src.skeleton_dir() == raw / "smoothed_skeletons_v185"
-    assert src.fingerprint() == demo_source(raw).fingerprint()
+    before = src.fingerprint()
+    assert demo_source(raw).fingerprint() == before  # a second run finds the same inputs
+    h5 = next((raw / "smoothed_skeletons_v185").glob("*_skeleton.h5"))
+    os.utime(h5, ns=(h5.stat().st_atime_ns, h5.stat().st_mtime_ns + 10**9))  # a skeleton replaced by hand
+    assert demo_source(raw).fingerprint() != before
 
 
 def test_an_archive_unpacked_by_hand_under_its_own_name_is_accepted(small_raw, tmp_path):
