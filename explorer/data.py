@@ -107,35 +107,42 @@ class ExplorerData:
         At cell scale a mitochondrion spans a few pixels; clustering to 1/2.5 of its
         thickness keeps its shape and cuts the vertices about 10-fold. Cached per cell.
         """
-        if cell_id in self._display:
-            self._display.move_to_end(cell_id)
-            return self._display[cell_id]
-        full = self.ds.mito_meshes(cell_id)
-        simple = None if full is None else cluster_simplify(full)
-        self._display[cell_id] = simple
-        while len(self._display) > cache:
-            self._display.popitem(last=False)
-        return simple
+
+        def make() -> MeshBatch | None:
+            full = self.ds.mito_meshes(cell_id)
+            return None if full is None else cluster_simplify(full)
+
+        return _lru(self._display, cell_id, make, cache)
 
     def display_skeleton(self, cell_id: int, spacing_um: float = 1.0, cache: int = 16) -> pd.DataFrame:
         """The cell's skeleton thinned for the cell view (:func:`builder.compute.skeleton.thin_tree`):
         roots, branch points, ends and label changes kept, one node per ``spacing_um`` elsewhere.
-        The dataset keeps every node. Cached per cell."""
-        if cell_id in self._skeletons:
-            self._skeletons.move_to_end(cell_id)
-            return self._skeletons[cell_id]
-        nodes = self.ds.skeleton_nodes(cell_id).sort_values("node_id", ignore_index=True)
-        ids = nodes["node_id"].to_numpy()
-        parent = nodes["parent"].to_numpy()
-        pidx = np.where(parent >= 0, np.searchsorted(ids, np.maximum(parent, 0)), -1)
-        keep, new_parent = thin_tree(pidx, nodes["path_dist_to_soma_um"].to_numpy(), nodes["label"].to_numpy(), spacing_um)
-        thin = nodes.iloc[keep].reset_index(drop=True)
-        thin["parent"] = np.where(new_parent >= 0, ids[np.maximum(new_parent, 0)], -1)
-        self._skeletons[cell_id] = thin
-        while len(self._skeletons) > cache:
-            self._skeletons.popitem(last=False)
-        return thin
+        The dataset keeps every node. Cached per cell and spacing."""
+
+        def make() -> pd.DataFrame:
+            nodes = self.ds.skeleton_nodes(cell_id).sort_values("node_id", ignore_index=True)
+            ids = nodes["node_id"].to_numpy()
+            parent = nodes["parent"].to_numpy()
+            pidx = np.where(parent >= 0, np.searchsorted(ids, np.maximum(parent, 0)), -1)
+            dist, labels = nodes["path_dist_to_soma_um"].to_numpy(), nodes["label"].to_numpy()
+            keep, new_parent = thin_tree(pidx, dist, labels, spacing_um)
+            thin = nodes.iloc[keep].reset_index(drop=True)
+            thin["parent"] = np.where(new_parent >= 0, ids[np.maximum(new_parent, 0)], -1)
+            return thin
+
+        return _lru(self._skeletons, (cell_id, spacing_um), make, cache)
 
     def mito_rows(self, ids: list[int]) -> pd.DataFrame:
         """Rows of the given mitochondria, in the order of the table."""
         return self.mitos[self.mitos["mito_id"].isin(ids)]
+
+
+def _lru(store: OrderedDict, key, make, size: int):
+    """``store[key]``, made by ``make()`` on a miss; at most ``size`` entries, least recent dropped."""
+    if key in store:
+        store.move_to_end(key)
+        return store[key]
+    value = store[key] = make()
+    while len(store) > size:
+        store.popitem(last=False)
+    return value

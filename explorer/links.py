@@ -20,13 +20,14 @@ from dataclasses import dataclass
 import pandas as pd
 
 from builder.schema import LAYER_VOXEL_NM, is_synthetic_segment_id, nm_to_layer_vx
+from builder.sources.phase1 import DEFAULT_MESH_SOURCE
 
 #: Layers of the release (MicronsBinder notebooks/vignette_analysis/mitochondria/lib/ngl.py:
-#: IMG_CVPATH, SEG_CVPATH; the mitochondria layer at its current public endpoint, see
-#: builder.sources.phase1.MESH_ENDPOINTS).
+#: IMG_CVPATH, SEG_CVPATH); the mitochondria layer is the builder's default mesh source, its
+#: current public endpoint.
 PHASE1_EM = "precomputed://gs://microns_public_datasets/pinky100_v0/son_of_alignment_v15_rechunked"
 PHASE1_SEG = "precomputed://gs://microns_public_datasets/pinky100_v185/seg"
-PHASE1_MITO = "precomputed://https://td.princeton.edu/sseung-archive/pinky100-mito/seg_191220"
+PHASE1_MITO = DEFAULT_MESH_SOURCE
 DEFAULT_VIEWER = "https://neuroglancer-demo.appspot.com/"
 MAX_POINTS = 500
 

@@ -19,8 +19,8 @@ Each mitochondrion is a capsule made by revolving a profile (trimesh ``revolve``
 hemispherical caps and, between them, rings every 0.1 um or less along the cylinder, so that
 vertices lie all along it -- the demo's skeletons have a node every 0.15 um, and a
 mitochondrion covers the nodes nearest its vertices, as in the release. Templates have 10 to 20
-vertices around and 4 to 9 on each cap arc (the size classes of the earlier capsules, 100 to
-360 vertices before rings); the rings add 10 to 20 vertices each, up to 40 rings (4 um). It
+vertices around and 5 to 9 steps on each cap arc (102 to 362 vertices without rings, the size
+classes of the earlier capsules); each ring adds 10 to 20 vertices, up to 40 rings (4 um). It
 is stretched to its volume and aspect ratio, roughened slightly, and aligned with the local
 neurite direction.
 """
