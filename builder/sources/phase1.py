@@ -53,11 +53,15 @@ DEFAULT_MESH_SOURCE = MESH_ENDPOINTS[0]
 #: ``--mesh-source`` value that builds without meshes (mesh measures empty, reason recorded).
 NO_MESHES = "none"
 
-#: What the Phase 1 source needs, where it is (docs/formats.md, 'Published inputs'; MicronsBinder's Makefile and
-#: the release's READMEs): 3710459 the soma and synapse tables, 5579388 the mitochondria table,
-#: 6363348 the skeleton archive and the 220309 classification. The overlap table is in no record
-#: and is optional (see :data:`builder.sources.published.OVERLAP_ORIGIN`). md5: the listing's
-#: is the authority; the soma table's pin is that of the official copy (OFS-EM-Connectomics).
+#: What the Phase 1 source needs, and where (docs/formats.md, 'Published inputs'):
+#: - 3710459: the soma and synapse tables (MicronsBinder's Makefile, target ``intro``);
+#: - 5579388: the mitochondria table (MicronsBinder's mitochondria vignette README links it);
+#: - 6363348: the skeleton archive (MicronsBinder's Makefile, ``vignette_url``) and, per the
+#:   project's design reference, the 220309 classification -- no public reader fetched here names
+#:   its record, so the downloader looks every name up in the listings of all three records.
+#: The overlap table is in no record and is optional (:data:`builder.sources.published.OVERLAP_ORIGIN`).
+#: md5: the listing's is the authority; the soma table's pin is that of the official copy
+#: (OFS-EM-Connectomics), and the shipped fixture has it (tests/fixtures/phase1/NOTICE.md).
 PHASE1_FILES: tuple[RemoteFile, ...] = (
     RemoteFile(SOMA_TABLE, 3710459, md5="a8ce8aa4e5cdf4202caa5ae10411c333"),
     RemoteFile(SYNAPSE_TABLE, 3710459),
