@@ -87,13 +87,18 @@ def associate(vertex_owner: np.ndarray, vertex_node: np.ndarray, n_mito: int, n_
     Association
     """
     key = vertex_owner.astype(np.int64) * np.int64(n_nodes) + vertex_node.astype(np.int64)
-    size = int(n_mito) * int(n_nodes)
-    if size <= max(1 << 22, 8 * len(key)):  # dense grid is small: count without sorting
-        hist = np.bincount(key, minlength=size)
-        uniq = np.flatnonzero(hist)
-        counts = hist[uniq]
+    if len(key) == 0:
+        uniq, counts = key, np.zeros(0, np.int64)
     else:
-        uniq, counts = np.unique(key, return_counts=True)
+        # The vertices of a mesh are contiguous and, along a tube, map to runs of nearby nodes:
+        # a stable sort (timsort) exploits those runs, 2x faster than a dense bincount here.
+        key = np.sort(key, kind="stable")
+        first = np.empty(len(key), bool)
+        first[0] = True
+        np.not_equal(key[1:], key[:-1], out=first[1:])
+        start = np.flatnonzero(first)
+        uniq = key[start]
+        counts = np.diff(np.append(start, len(key)))
     return Association(
         mito_index=uniq // n_nodes,
         node=uniq % n_nodes,

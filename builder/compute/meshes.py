@@ -158,25 +158,26 @@ def mesh_problems(batch: MeshBatch) -> np.ndarray:
     degenerate = (f[:, 0] == f[:, 1]) | (f[:, 1] == f[:, 2]) | (f[:, 0] == f[:, 2])
     flag(np.bincount(owner[degenerate], minlength=n) > 0, "degenerate face (repeated vertex)")
 
-    ok_faces = reasons[owner] == ""
+    ok_faces = (reasons == "").astype(bool)[owner]
     if ok_faces.any():
         gf = batch.global_faces()[ok_faces]
         fo = owner[ok_faces]
-        a = gf[:, [0, 1, 2]].ravel()
-        b = gf[:, [1, 2, 0]].ravel()
+        a, b = gf.ravel(), gf[:, [1, 2, 0]].ravel()  # directed edges a -> b
         eo = np.repeat(fo, 3)
-        big = np.int64(len(batch.vertices) + 1)
-        fwd = a * big + b
-        rev = b * big + a
-        order = np.argsort(fwd, kind="stable")
-        sf = fwd[order]
-        dup = np.zeros(len(sf), bool)
-        dup[1:] = sf[1:] == sf[:-1]
-        dup[:-1] |= dup[1:]
-        pos = np.searchsorted(sf, rev)
-        has_rev = (pos < len(sf)) & (sf[np.minimum(pos, len(sf) - 1)] == rev)
-        bad_edge = ~has_rev
-        bad_edge[order[dup]] = True
+        # closed and consistently oriented <=> every undirected edge occurs exactly twice, once
+        # in each direction. One sort of the undirected keys (timsort: faces come in runs).
+        key = np.minimum(a, b) * np.int64(len(batch.vertices) + 1) + np.maximum(a, b)
+        order = np.argsort(key, kind="stable")
+        sk = key[order]
+        start = np.empty(len(sk), bool)
+        start[0] = True
+        np.not_equal(sk[1:], sk[:-1], out=start[1:])
+        group = np.cumsum(start) - 1
+        size = np.bincount(group)
+        forward = np.bincount(group, weights=(a < b)[order])
+        bad_group = (size != 2) | (forward != 1)
+        bad_edge = np.empty(len(sk), bool)
+        bad_edge[order] = bad_group[group]
         flag(np.bincount(eo[bad_edge], minlength=n) > 0, "mesh not closed (not watertight)")
     return reasons
 

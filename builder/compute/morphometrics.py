@@ -19,11 +19,27 @@ MORPHOMETRIC_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _segment_sum(values: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
-    """Sum rows of ``values`` (shape (m,) or (m, k)) per owner index -> (n,) or (n, k)."""
-    if values.ndim == 1:
-        return np.bincount(owner, weights=values, minlength=n)
-    return np.stack([np.bincount(owner, weights=values[:, j], minlength=n) for j in range(values.shape[1])], axis=1)
+def _segment_sum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Sum the columns of ``values`` (shape (k, m)) over contiguous segments -> (n, k).
+
+    ``offsets`` (shape (n + 1,)) marks where each segment starts; empty segments sum to 0.
+    One ``np.add.reduceat`` for all rows (the items of a batch are in mesh order).
+    """
+    n = len(offsets) - 1
+    out = np.zeros((n, values.shape[0]))
+    nonempty = offsets[1:] > offsets[:-1]
+    if nonempty.any():
+        out[nonempty] = np.add.reduceat(values, offsets[:-1][nonempty], axis=1).T
+    return out
+
+
+def _cross(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Cross products of the columns of (3, m) arrays, (3, m)."""
+    return np.stack([u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]])
+
+
+# the 6 distinct entries of a symmetric 3x3 matrix
+_SYM = ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))
 
 
 def mesh_morphometrics(batch: MeshBatch) -> pd.DataFrame:
@@ -48,37 +64,40 @@ def mesh_morphometrics(batch: MeshBatch) -> pd.DataFrame:
     """
     n = batch.n
     vowner = batch.vertex_owner()
-    fowner = batch.face_owner()
-    v_um = batch.vertices / NM_PER_UM
+    voff, foff = batch.vertex_offsets, batch.face_offsets
+    # coordinates as rows (3, V): every per-face product below is a contiguous vector operation
+    v_um = np.ascontiguousarray(batch.vertices.T) / NM_PER_UM
     counts = np.maximum(batch.n_vertices, 1)
-    shift = _segment_sum(v_um, vowner, n) / counts[:, None]  # per-mesh origin for precision
-    local = v_um - shift[vowner]
+    shift = _segment_sum(v_um, voff) / counts[:, None]  # per-mesh origin for precision
+    local = v_um - shift[vowner].T
 
     gf = batch.global_faces()
-    a, b, c = local[gf[:, 0]], local[gf[:, 1]], local[gf[:, 2]]
-    tet_vol = np.einsum("ij,ij->i", a, np.cross(b, c)) / 6.0
-    area_f = 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
-
-    vol = _segment_sum(tet_vol, fowner, n)
-    area = _segment_sum(area_f, fowner, n)
+    a, b, c = local[:, gf[:, 0]], local[:, gf[:, 1]], local[:, gf[:, 2]]
+    tet_vol = np.einsum("ij,ij->j", a, _cross(b, c)) / 6.0
+    nrm = _cross(b - a, c - a)
+    area_f = 0.5 * np.sqrt(np.einsum("ij,ij->j", nrm, nrm))
+    s = a + b + c
+    w = tet_vol / 20.0
+    # per face: volume, area, first moments (3) and the 6 distinct second moments of the
+    # tetrahedron (0, a, b, c) about the origin, summed per mesh in one pass
+    rows = [tet_vol, area_f, *(tet_vol * s / 4.0)]
+    rows += [w * (a[i] * a[j] + b[i] * b[j] + c[i] * c[j] + s[i] * s[j]) for i, j in _SYM]
+    sums = _segment_sum(np.stack(rows), foff)
+    vol, area = sums[:, 0], sums[:, 1]
     with np.errstate(divide="ignore", invalid="ignore"):
-        s = a + b + c
-        centroid = _segment_sum(tet_vol[:, None] * s / 4.0, fowner, n) / vol[:, None]
-        # second moment of each tetrahedron (0, a, b, c) about the origin
-        outer = (
-            np.einsum("fi,fj->fij", a, a)
-            + np.einsum("fi,fj->fij", b, b)
-            + np.einsum("fi,fj->fij", c, c)
-            + np.einsum("fi,fj->fij", s, s)
-        ) * (tet_vol / 20.0)[:, None, None]
-        m2 = _segment_sum(outer.reshape(-1, 9), fowner, n).reshape(n, 3, 3) / vol[:, None, None]
+        centroid = sums[:, 2:5] / vol[:, None]
+        m2 = np.empty((n, 3, 3))
+        for k, (i, j) in enumerate(_SYM):
+            m2[:, i, j] = m2[:, j, i] = sums[:, 5 + k]
+        m2 /= vol[:, None, None]
     cov = m2 - np.einsum("ni,nj->nij", centroid, centroid)
     cov = np.nan_to_num(cov)
     _, vecs = np.linalg.eigh(cov)  # ascending eigenvalues
     axes = vecs[:, :, ::-1]  # columns: PC1, PC2, PC3
 
-    d = local - centroid[vowner]
-    proj = np.einsum("vi,vij->vj", d, axes[vowner])
+    d = local - centroid[vowner].T
+    ax = np.repeat(axes, batch.n_vertices, axis=0)
+    proj = d[0][:, None] * ax[:, 0] + d[1][:, None] * ax[:, 1] + d[2][:, None] * ax[:, 2]
     starts = batch.vertex_offsets[:-1]
     nonempty = batch.n_vertices > 0
     ext = np.full((n, 3), np.nan)

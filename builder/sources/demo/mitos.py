@@ -1,88 +1,105 @@
-"""Synthetic mitochondria for the demo volume: closed capsule meshes lying along neurites.
+"""Synthetic mitochondria for the demo volume: curved, constricted tubes lying along neurites.
 
-Volumes follow per-compartment log-normal distributions whose medians and spreads come from
-the real Phase 1 morphometrics (183,663 mitochondria of 363 pyramidal cells,
-``mito_morphometrics_363cells_part*of3.csv``; volume = mito_vx * 512.656e-9 um^3):
+Each mitochondrion's volume and complexity index (MCI = A^3 / (16 pi^2 V^2)) are drawn from a
+model fitted to the real Phase 1 morphometrics (183,663 mitochondria of 363 pyramidal cells,
+``mito_morphometrics_363cells_part*of3.csv``; volume = mito_vx * 512.656e-9 um^3), per
+compartment: ln V is normal, and ``ln MCI = ln(median MCI) + b (ln V - ln median V) + e`` with
+e normal (b: least-squares slope on the real rows, whose correlation is 0.55 to 0.87):
 
-=================  ============  ===============  ===============
-compartment        median um^3   sd of ln(vol)    share of mitos
-=================  ============  ===============  ===============
-Somatic            0.0323        1.37             0.510
-Basal              0.0947        1.56             0.299
-Apical             0.0630        1.64             0.109
-Axonal             0.0133        0.93             0.068
-Unknown            0.0410        1.56             0.009
-Unknown dendritic  0.0679        1.44             0.006
-=================  ============  ===============  ===============
+=================  ==========  =========  ==========  =====  =====  ======
+compartment        median V    sd ln V    median MCI  b      sd e   share
+=================  ==========  =========  ==========  =====  =====  ======
+Somatic            0.0323      1.37       5.15        0.463  0.626  0.510
+Basal              0.0947      1.56       9.05        0.614  0.538  0.299
+Apical             0.0630      1.64       7.66        0.601  0.553  0.109
+Axonal             0.0133      0.93       2.50        0.388  0.544  0.068
+Unknown            0.0410      1.56       6.32        0.547  0.574  0.009
+Unknown dendritic  0.0679      1.44       7.86        0.582  0.533  0.006
+=================  ==========  =========  ==========  =====  =====  ======
 
-Each mitochondrion is a capsule made by revolving a profile (trimesh ``revolve``): two
-hemispherical caps and, between them, rings every 0.1 um or less along the cylinder, so that
-vertices lie all along it -- the demo's skeletons have a node every 0.15 um, and a
-mitochondrion covers the nodes nearest its vertices, as in the release. Templates have 10 to 20
-vertices around and 5 to 9 steps on each cap arc (102 to 362 vertices without rings, the size
-classes of the earlier capsules); each ring adds 10 to 20 vertices, up to 40 rings (4 um). It
-is stretched to its volume and aspect ratio, roughened slightly, and aligned with the local
-neurite direction.
+(median V in um^3; ``python benchmarks/fit_mito_shapes.py`` prints this table from the real
+files.) A closed shape cannot have an MCI below a sphere's (9 / 4 pi = 0.72); the real table has
+some, from its voxel volumes and mesh areas, and the demo draws MCI >= 0.8.
+
+Shape: a tube of radius ``r0 f(s)`` along a centreline of length ``L``, closed by
+hemispherical caps. ``f`` is 1 with Gaussian constrictions (more of them at higher MCI:
+Poisson with mean (MCI - 2) / 3, depth 25-55 %, width 3 % of the length). Given V and MCI,
+``L / r0`` follows from the profile's integrals (solved for every mitochondrion at once by
+bisection; the polygon's radius is widened to keep the circle's area, and the target lowered by
+the 5 % that roughness adds), so the mesh's measured MCI is the drawn one within a few percent. The
+radius is capped at 70 % of the neurite's; a neurite too short for ``L`` makes the tube
+shorter and thicker. Neurite mitochondria follow the skeleton from the node they are placed
+at, half toward the soma and half away from it (stopping at the soma surface and at ends), off
+the axis by up to 30 % of the neurite radius; somatic ones follow a wavy arc in the
+perinuclear shell.
+
+Vertex counts: ``k`` vertices around (8 to 16, one per 0.04 um of circumference), a ring at
+least every 0.1 um along the tube (node spacing of the skeletons is 0.15 um, so every node a
+mitochondrion spans gets vertices nearest to it, as in the release) up to 400 rings, 3 rings
+per cap and a pole vertex: ``k (rings + 6) + 2`` vertices, 56 to about 6,400. Real Phase 1 mesh
+sizes are not in ``../shared``; these counts keep the median near the 300-800 vertices the
+layer's meshes have at mip 0 for a 0.1-um^3 object, and the association and build times
+measured on the demo honest.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import trimesh
 
 from builder.compute.meshes import MeshBatch
 from builder.schema import Compartment
 from builder.sources.demo.morphology import UNLABELLED, Morphology, _unit
 
-# code -> (median um^3, sd of ln volume, median aspect = cylinder length / diameter)
-VOLUME_MODEL: dict[int, tuple[float, float, float]] = {
-    int(Compartment.SOMATIC): (0.0323, 1.37, 1.2),
-    int(Compartment.AXONAL): (0.0133, 0.93, 2.0),
-    int(Compartment.BASAL): (0.0947, 1.56, 3.0),
-    int(Compartment.APICAL): (0.0630, 1.64, 3.0),
-    int(Compartment.UNKNOWN_DENDRITIC): (0.0679, 1.44, 3.0),
-    int(Compartment.UNKNOWN): (0.0410, 1.56, 2.0),
+# code -> (median V um^3, sd ln V, median MCI, b, sd e), fitted to the real rows
+SHAPE_MODEL: dict[int, tuple[float, float, float, float, float]] = {
+    int(Compartment.SOMATIC): (0.0323, 1.37, 5.15, 0.463, 0.626),
+    int(Compartment.BASAL): (0.0947, 1.56, 9.05, 0.614, 0.538),
+    int(Compartment.APICAL): (0.0630, 1.64, 7.66, 0.601, 0.553),
+    int(Compartment.AXONAL): (0.0133, 0.93, 2.50, 0.388, 0.544),
+    int(Compartment.UNKNOWN): (0.0410, 1.56, 6.32, 0.547, 0.574),
+    int(Compartment.UNKNOWN_DENDRITIC): (0.0679, 1.44, 7.86, 0.582, 0.533),
 }
+#: Real pyramidal medians of MCI per compartment (the check the demo is tested against).
+REAL_MCI_MEDIANS = {"Somatic": 5.15, "Basal": 9.05, "Apical": 7.66, "Axonal": 2.50}
 REAL_SHARES: dict[int, float] = {0: 0.510, 2: 0.299, 3: 0.109, 1: 0.068, 5: 0.009, 4: 0.006}
-ASTRO_MODEL = (0.045, 1.2, 1.8)  # astrocyte processes: no published reference, moderate sizes
+ASTRO_MODEL = (0.045, 1.2, 5.0, 0.5, 0.6)  # astrocyte processes: no published reference
 ASTRO_SOMATIC_SHARE = 0.25
-TEMPLATE_COUNTS = ((10, 10), (12, 12), (14, 14), (18, 16), (20, 18))  # (around, cap arc x 2)
-#: Largest distance between rings along the cylinder, um, and the most rings a template has.
+MAX_SD = 2.5  # truncate the normal tails at 2.5 sd
+MIN_MCI = 0.8
 RING_UM = 0.1
-MAX_RINGS = 40
-MAX_SD = 2.5  # truncate the log-normal tails at 2.5 sd
+MAX_RINGS = 400
+CAP_RINGS = 3
+CHORD_UM = 0.04
+AROUND = (8, 16)
+GRID = 128  # samples of the profile when integrating it
+#: The 3 % radial roughness adds about 1.7 % to the area, 5 % to the MCI (measured on the
+#: demo's meshes): tubes are solved for the drawn MCI / 1.05.
+ROUGH_MCI = 1.05
 
 
-@lru_cache(maxsize=None)
-def _template(i: int, rings: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Closed capsule of radius 1 along z: caps at 1 <= |z| <= 2, ``rings`` rings at |z| < 1."""
-    around, cap = TEMPLATE_COUNTS[i][0], TEMPLATE_COUNTS[i][1] // 2
-    a = np.linspace(-np.pi / 2, 0.0, cap + 1)
-    bottom = np.c_[np.cos(a), -1.0 + np.sin(a)]
-    middle = np.c_[np.ones(rings), np.linspace(-1.0, 1.0, rings + 2)[1:-1]]
-    top = np.c_[np.cos(a[::-1]), 1.0 - np.sin(a[::-1])]
-    m = trimesh.creation.revolve(np.vstack([bottom, middle, top]), sections=around)
-    return np.asarray(m.vertices, float), np.asarray(m.faces, np.int64)
+@dataclass(frozen=True)
+class Placement:
+    """Where the mitochondria of one cell sit.
 
-
-def place_mitochondria(
-    rng: np.random.Generator, morph: Morphology, n_mito: int, cell_type: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Choose where each mitochondrion lies and which compartment it is meant to sit in.
-
-    Returns
-    -------
-    centres_um : ndarray, shape (n, 3)
-    axes : ndarray, shape (n, 3), unit long axis (local neurite direction)
-    max_radius_um : ndarray, shape (n,), the neurite's radius budget
-    intended : ndarray, shape (n,), int; compartment code used for the size model (-1 astro)
-    node : ndarray, shape (n,), int; the skeleton node it is placed at (0, the soma, for somatic ones)
+    Attributes
+    ----------
+    node : ndarray, shape (n,), int; skeleton node (0, the soma, for somatic ones)
+    intended : ndarray, shape (n,), int; compartment code of the shape model (-1 astrocyte)
+    somatic : ndarray, shape (n,), bool
     """
-    v, par, rad, lab = morph.vertices_um, morph.parent, morph.radius_um, morph.labels
-    soma = v[0]
-    in_soma = np.linalg.norm(v - soma, axis=1) < morph.soma_radius_um
+
+    node: np.ndarray
+    intended: np.ndarray
+    somatic: np.ndarray
+
+
+def place_mitochondria(rng: np.random.Generator, morph: Morphology, n_mito: int, cell_type: str) -> Placement:
+    """Choose the node each mitochondrion sits at and the compartment whose shapes it takes."""
+    par, lab = morph.parent, morph.labels
+    in_soma = np.linalg.norm(morph.vertices_um - morph.vertices_um[0], axis=1) < morph.soma_radius_um
     neurite = np.flatnonzero(~in_soma & (par >= 0))
     if cell_type == "astrocyte":
         n_soma = rng.binomial(n_mito, ASTRO_SOMATIC_SHARE)
@@ -97,83 +114,191 @@ def place_mitochondria(
         p = np.array(list(present.values()))
         drawn = rng.choice(codes, size=n_mito, p=p / p.sum())
         n_soma = int(np.sum(drawn == 0))
-        nodes = np.empty(n_mito - n_soma, np.int64)
         rest = drawn[drawn != 0]
+        nodes = np.empty(len(rest), np.int64)
         for c in np.unique(rest):
             pool = neurite[lab[neurite] == c]
             nodes[rest == c] = rng.choice(pool, size=int(np.sum(rest == c)))
         intended = np.concatenate([np.zeros(n_soma, np.int64), rest])
-    # somatic: perinuclear shell, random orientation
-    r_s = morph.soma_radius_um
-    dirs = _unit(rng.normal(size=(n_soma, 3)))
-    soma_c = soma + dirs * (r_s * rng.uniform(0.55, 0.85, size=(n_soma, 1)))
-    soma_ax = _unit(rng.normal(size=(n_soma, 3)))
-    soma_rmax = np.full(n_soma, 0.6)
-    # neurites: on the shaft, aligned with it, off-axis by at most 30% of the radius
-    tangent = _unit(v[nodes] - v[par[nodes]])
-    off = _unit(np.cross(tangent, rng.normal(size=(len(nodes), 3))))
-    neur_c = v[nodes] + off * (rad[nodes] * rng.uniform(0, 0.3, size=len(nodes)))[:, None]
-    neur_rmax = np.maximum(0.7 * rad[nodes], 0.05)
-    return (
-        np.concatenate([soma_c, neur_c]),
-        np.concatenate([soma_ax, tangent]),
-        np.concatenate([soma_rmax, neur_rmax]),
-        intended,
-        np.concatenate([np.zeros(n_soma, np.int64), nodes]),
-    )
+    node = np.concatenate([np.zeros(n_soma, np.int64), nodes])
+    return Placement(node=node, intended=intended, somatic=np.arange(n_mito) < n_soma)
 
 
-def capsule_meshes(
-    rng: np.random.Generator,
-    centres_um: np.ndarray,
-    axes: np.ndarray,
-    max_radius_um: np.ndarray,
-    intended: np.ndarray,
-    ids: np.ndarray,
-) -> MeshBatch:
-    """Closed, roughened capsule meshes with log-normal volumes, in nm.
-
-    Parameters
-    ----------
-    centres_um, axes : ndarray, shape (n, 3)
-    max_radius_um, intended, ids : ndarray, shape (n,)
-
-    Returns
-    -------
-    MeshBatch
-        n meshes, vertices in nm, in the order of ``ids``.
-    """
-    n = len(ids)
-    model = np.array([VOLUME_MODEL.get(int(c), ASTRO_MODEL) for c in intended]).reshape(n, 3)
-    z = np.clip(rng.normal(size=n), -MAX_SD, MAX_SD)
+def draw_shapes(rng: np.random.Generator, intended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Volumes (um^3) and MCIs, shape (n,) each, from the per-compartment model."""
+    model = np.array([SHAPE_MODEL.get(int(c), ASTRO_MODEL) for c in intended]).reshape(-1, 5)
+    z = np.clip(rng.normal(size=len(intended)), -MAX_SD, MAX_SD)
+    e = np.clip(rng.normal(size=len(intended)), -MAX_SD, MAX_SD)
     vol = model[:, 0] * np.exp(model[:, 1] * z)
-    aspect = model[:, 2] * np.exp(rng.normal(scale=0.35, size=n))
-    r = np.cbrt(vol / (np.pi * (2 * aspect + 4 / 3)))
-    r = np.minimum(r, max_radius_um)
-    h = np.maximum(vol - 4 / 3 * np.pi * r**3, 0) / (np.pi * r**2)
-    tmpl = np.clip(np.round(2 + z / 1.2 + rng.normal(scale=0.7, size=n)), 0, len(TEMPLATE_COUNTS) - 1).astype(int)
-    # frames: columns u, w, t with t the long axis
-    t = _unit(axes)
-    u = _unit(np.cross(t, _unit(rng.normal(size=(n, 3)))))
-    w = np.cross(t, u)
-    frames = np.stack([u, w, t], axis=2)
+    mci = model[:, 2] * np.exp(model[:, 3] * model[:, 1] * z + model[:, 4] * e)
+    return vol, np.maximum(mci, MIN_MCI)
 
-    rings = np.clip(np.ceil(h / RING_UM), 0, MAX_RINGS).astype(int)
-    verts = [None] * n
-    faces = [None] * n
-    for k, nr in sorted(set(zip(tmpl.tolist(), rings.tolist()))):
-        sel = np.flatnonzero((tmpl == k) & (rings == nr))
-        tv, tf = _template(k, nr)
-        m = len(tv)
-        rough = 1.0 + rng.normal(scale=0.05, size=(len(sel), m, 1))
-        loc = np.empty((len(sel), m, 3))
-        loc[:, :, :2] = tv[None, :, :2] * r[sel, None, None] * rough
-        cap = (np.abs(tv[:, 2]) - 1.0)[None, :] * r[sel, None] * rough[:, :, 0]
-        on_cap = np.abs(tv[None, :, 2]) > 1.0
-        along = np.where(on_cap, np.sign(tv[None, :, 2]) * (h[sel, None] / 2 + cap), tv[None, :, 2] * h[sel, None] / 2)
-        loc[:, :, 2] = along
-        world = centres_um[sel, None, :] + np.einsum("nij,nmj->nmi", frames[sel], loc)
-        for j, i in enumerate(sel):
-            verts[i] = world[j] * 1000.0
-            faces[i] = tf
-    return MeshBatch.from_meshes(ids, list(zip(verts, faces)))
+
+def _profiles(rng: np.random.Generator, mci: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Constriction centres, depths and widths (fractions of the length), shape (n, 6) each."""
+    n = len(mci)
+    k = np.minimum(rng.poisson(np.clip((mci - 2.0) / 3.0, 0, 6)), 6)
+    centre = rng.uniform(0.12, 0.88, size=(n, 6))
+    depth = rng.uniform(0.25, 0.55, size=(n, 6)) * (np.arange(6)[None, :] < k[:, None])
+    return centre, depth, np.full((n, 6), 0.03)
+
+
+def _f(u: np.ndarray, centre: np.ndarray, depth: np.ndarray, width: np.ndarray) -> np.ndarray:
+    """Profile at fractions ``u`` (n, m) of the length -> (n, m), in [0.35, 1]."""
+    dip = depth[:, None, :] * np.exp(-0.5 * ((u[:, :, None] - centre[:, None, :]) / width[:, None, :]) ** 2)
+    return np.maximum(1.0 - dip.sum(axis=2), 0.35)
+
+
+def solve_tubes(vol: np.ndarray, mci: np.ndarray, i1: np.ndarray, i2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Radius r0 and length L (um) of capped tubes with the given volume and MCI.
+
+    For a profile with integrals ``i1 = mean f`` and ``i2 = mean f^2`` and ``lam = L / r0``:
+    ``V = pi r0^3 (lam i2 + 4/3)``, ``A = pi r0^2 (2 lam i1 + 4)``, so the MCI depends on ``lam``
+    alone and increases with it; ``lam`` is found by bisection for all tubes at once.
+    """
+    def mci_of(lam):
+        return (2 * lam * i1 + 4) ** 3 / (16 * np.pi * (lam * i2 + 4 / 3) ** 2)
+
+    lo, hi = np.zeros_like(vol), np.full_like(vol, 5000.0)
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        low = mci_of(mid) < mci
+        lo = np.where(low, mid, lo)
+        hi = np.where(low, hi, mid)
+    lam = 0.5 * (lo + hi)
+    r0 = np.cbrt(vol / (np.pi * (lam * i2 + 4 / 3)))
+    return r0, lam * r0
+
+
+def _chains(morph: Morphology, node: np.ndarray, half_um: np.ndarray) -> list[np.ndarray]:
+    """Skeleton positions (um) from ~half_um beyond ``node`` away from the soma to ~half_um toward it.
+
+    Walks all mitochondria a node per step at once: toward the root via ``parent`` (stopping
+    before the soma), away from it via each node's first child (stopping at ends).
+    """
+    v, par = morph.vertices_um, morph.parent
+    n_nodes = len(v)
+    in_soma = np.linalg.norm(v - v[0], axis=1) < morph.soma_radius_um
+    child = np.full(n_nodes, n_nodes, np.int64)
+    has_par = par >= 0
+    np.minimum.at(child, par[has_par], np.flatnonzero(has_par))
+    child[child == n_nodes] = -1
+    up_next = np.where(has_par, par, -1)
+    up_next[(up_next >= 0) & in_soma[np.maximum(up_next, 0)]] = -1
+    walks = []
+    for nxt in (up_next, child):
+        cur, done = node.copy(), np.zeros(len(node), np.float64)
+        steps = [cur]
+        while True:
+            go = (done < half_um) & (nxt[cur] >= 0)
+            if not go.any():
+                break
+            new = np.where(go, nxt[cur], cur)
+            done = done + np.where(go, np.linalg.norm(v[new] - v[cur], axis=1), 0.0)
+            cur = new
+            steps.append(cur)
+        walks.append(np.stack(steps, axis=1))
+    up, down = walks
+    out = []
+    for i in range(len(node)):
+        d = np.unique(down[i], return_index=True)[1]
+        u = np.unique(up[i], return_index=True)[1]
+        ids = np.concatenate([down[i][np.sort(d)][::-1], up[i][np.sort(u)][1:]])
+        out.append(v[ids])
+    return out
+
+
+@lru_cache(maxsize=None)
+def _tube_faces(k: int, rings: int) -> np.ndarray:
+    """Faces of ``rings`` rings of ``k`` vertices closed by a pole at each end (poles last)."""
+    j = np.arange(k)
+    r = np.arange(rings - 1)[:, None] * k
+    a, b = r + j, r + (j + 1) % k
+    c, d = a + k, b + k
+    side = np.concatenate([np.stack([a, b, d], -1), np.stack([a, d, c], -1)], axis=1).reshape(-1, 3)
+    p0, p1 = rings * k, rings * k + 1
+    first = np.stack([np.full(k, p0), (j + 1) % k, j], -1)
+    last = np.stack([np.full(k, p1), (rings - 1) * k + j, (rings - 1) * k + (j + 1) % k], -1)
+    return np.concatenate([side, first, last]).astype(np.int64)
+
+
+def _resample_polyline(pts: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Points at arc lengths ``s`` (clipped to the polyline) along ``pts`` (m, 3)."""
+    cum = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))])
+    return np.stack([np.interp(s, cum, pts[:, a]) for a in range(3)], axis=1)
+
+
+def _tube(centre_line: np.ndarray, radius: np.ndarray, k: int, ref: np.ndarray, rough: np.ndarray) -> np.ndarray:
+    """Vertices (um) of a capped tube: rings along ``centre_line`` (m, 3) with ``radius`` (m,)."""
+    t = _unit(np.gradient(centre_line, axis=0))
+    u = _unit(np.cross(t, ref))
+    w = np.cross(t, u)
+    ang = 2 * np.pi * np.arange(k) / k
+    # a k-gon of circumradius r encloses k sin(2 pi / k) / (2 pi) of the circle's area: widen it
+    radius = radius * np.sqrt(2 * np.pi / (k * np.sin(2 * np.pi / k)))
+    circ = np.cos(ang)[None, :, None] * u[:, None, :] + np.sin(ang)[None, :, None] * w[:, None, :]
+    phi = np.linspace(0, np.pi / 2, CAP_RINGS + 2)[1:-1]
+    r_a, r_b = radius[0], radius[-1]
+    cap_a = centre_line[0] - np.outer(r_a * np.sin(phi[::-1]), t[0])
+    cap_b = centre_line[-1] + np.outer(r_b * np.sin(phi), t[-1])
+    centres = np.concatenate([cap_a, centre_line, cap_b])
+    radii = np.concatenate([r_a * np.cos(phi[::-1]), radius, r_b * np.cos(phi)])
+    circ = np.concatenate([np.repeat(circ[:1], CAP_RINGS, 0), circ, np.repeat(circ[-1:], CAP_RINGS, 0)])
+    rings = centres[:, None, :] + (radii[:, None] * rough)[:, :, None] * circ
+    poles = np.stack([centre_line[0] - r_a * t[0], centre_line[-1] + r_b * t[-1]])
+    return np.concatenate([rings.reshape(-1, 3), poles])
+
+
+def tube_meshes(rng: np.random.Generator, morph: Morphology, place: Placement, ids: np.ndarray) -> MeshBatch:
+    """Closed tube meshes (vertices in nm) for the mitochondria of one cell, in the order of ``ids``."""
+    n = len(ids)
+    vol, mci = draw_shapes(rng, place.intended)
+    centre, depth, width = _profiles(rng, mci)
+    f = _f(np.tile(np.linspace(0, 1, GRID), (n, 1)), centre, depth, width)
+    i1, i2 = f.mean(axis=1), (f**2).mean(axis=1)
+    r0, length = solve_tubes(vol, np.maximum(mci / ROUGH_MCI, MIN_MCI), i1, i2)
+    v, rad = morph.vertices_um, morph.radius_um
+    soma_r = morph.soma_radius_um
+    rmax = np.where(place.somatic, 0.6, np.maximum(0.7 * rad[place.node], 0.05))
+    shell = soma_r * rng.uniform(0.55, 0.85, size=n)
+    avail = np.where(place.somatic, 1.5 * np.pi * shell, np.inf)
+    paths = [None] * n
+    neur = np.flatnonzero(~place.somatic)
+    for i, pts in zip(neur, _chains(morph, place.node[neur], length[neur] / 2 + 0.2)):
+        paths[i] = pts
+        avail[i] = np.sum(np.linalg.norm(np.diff(pts, axis=0), axis=1)) if len(pts) > 1 else 0.0
+    # too thick for the neurite, or too long for its path: keep the volume, change the shape
+    r0 = np.minimum(r0, rmax)
+    length = np.maximum((vol / (np.pi * r0**3) - 4 / 3) / i2 * r0, 0.0)
+    long = length > avail
+    length[long] = avail[long]
+    r0[long] = np.sqrt(vol[long] / (np.pi * i2[long] * np.maximum(avail[long], 1e-3) + 4 / 3 * np.pi * r0[long]))
+    k = np.clip(np.round(2 * np.pi * r0 / CHORD_UM), *AROUND).astype(int)
+    rings = np.clip(np.ceil(length / RING_UM) + 1, 2, MAX_RINGS).astype(int)
+    e = _unit(rng.normal(size=(n, 3, 3)))
+    off = rng.uniform(0, 0.3, size=n)
+    meshes = []
+    for i in range(n):
+        s = np.linspace(0.0, length[i], rings[i])
+        prof = r0[i] * _f(s[None, :] / max(length[i], 1e-9), centre[i : i + 1], depth[i : i + 1], width[i : i + 1])[0]
+        if place.somatic[i]:  # a wavy arc in the perinuclear shell, around a random axis
+            a, b = e[i, 0], _unit(np.cross(e[i, 0], e[i, 1]))
+            th = e[i, 2, 0] * np.pi + s / shell[i]
+            line = v[0] + shell[i] * (np.cos(th)[:, None] * a + np.sin(th)[:, None] * b)
+            line += np.outer(0.3 * np.sin(3 * th), np.cross(a, b))
+            ref = np.cross(a, b)
+        else:
+            pts = paths[i]
+            total = avail[i]
+            mid = np.sum(np.linalg.norm(np.diff(pts, axis=0), axis=1)[: _index_of(pts, v[place.node[i]])])
+            start = np.clip(mid - length[i] / 2, 0.0, max(total - length[i], 0.0))
+            line = _resample_polyline(pts, start + s)
+            ref = _unit(np.cross(_unit(line[-1] - line[0] + 1e-6 * e[i, 1]), e[i, 0]))  # across the chord
+            line = line + ref * (off[i] * rad[place.node[i]])
+        rough = 1.0 + np.clip(rng.normal(scale=0.03, size=(len(s) + 2 * CAP_RINGS, k[i])), -0.1, 0.1)
+        meshes.append((_tube(line, prof, int(k[i]), ref, rough) * 1000.0, _tube_faces(int(k[i]), len(s) + 2 * CAP_RINGS)))
+    return MeshBatch.from_meshes(ids, meshes)
+
+
+def _index_of(pts: np.ndarray, p: np.ndarray) -> int:
+    return int(np.argmin(np.sum((pts - p) ** 2, axis=1)))

@@ -53,7 +53,7 @@ from builder.schema import (
     label_mapping,
 )
 from builder.sources.demo import morphology as morph_gen
-from builder.sources.demo.mitos import capsule_meshes, place_mitochondria
+from builder.sources.demo.mitos import place_mitochondria, tube_meshes
 from builder.sources.demo.synapses import generate_synapses
 from builder.sources.archive import pack_folder
 from builder.sources.mesh_bundle import write_bundle
@@ -73,7 +73,7 @@ from builder.sources.published import (
 log = logging.getLogger(__name__)
 
 MARKER = "demo_volume.json"
-GENERATOR_VERSION = "3"
+GENERATOR_VERSION = "4"
 #: Generator truth (not part of the release layout), for the tests.
 TRUTH_DIR = "demo_truth"
 #: Where workers write skeletons before they are packed into the archive.
@@ -170,9 +170,9 @@ def _generate_cell(args: tuple) -> tuple[int, morph_gen.Morphology, pd.DataFrame
         os.replace(tmp, lab_path)
 
     n_mito = int(rng.integers(*MITOS_PER_CELL[cell_type], endpoint=True))
-    centres, axes, rmax, intended, nodes = place_mitochondria(rng, m, n_mito, cell_type)
+    place = place_mitochondria(rng, m, n_mito, cell_type)
     ids = DEMO_MITO_ID_BASE + index * MAX_MITOS_PER_CELL + np.arange(n_mito, dtype=np.int64)
-    batch = capsule_meshes(rng, centres, axes, rmax, intended, ids)  # EM space (the truth)
+    batch = tube_meshes(rng, m, place, ids)  # EM space (the truth)
     # as in a real mesh layer, a few mitochondria have no mesh (own random stream: the rest of
     # the volume does not depend on it)
     absent = np.random.default_rng([seed, 3, index]).random(batch.n) < MESHLESS_FRACTION
@@ -186,7 +186,7 @@ def _generate_cell(args: tuple) -> tuple[int, morph_gen.Morphology, pd.DataFrame
     truth = pd.DataFrame({"mito_id": ids, "cell_id": cell_id, "x": ctr_nm[:, 0], "y": ctr_nm[:, 1], "z": ctr_nm[:, 2]})
     truth["surface_area"] = props["surface_area"].to_numpy()
     truth["mesh_volume_um3"] = props["mesh_volume_um3"].to_numpy()
-    truth[["node_x", "node_y", "node_z"]] = m.vertices_um[nodes] * 1000.0
+    truth[["node_x", "node_y", "node_z"]] = m.vertices_um[place.node] * 1000.0
     truth["has_mesh"] = ~absent
     return index, m, rows, truth
 
