@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from builder.compute.association import nearest_nodes
+from builder.compute.gradients import cell_gradients
 from builder.compute.axon_split import split_axon_by_synapses
 from builder.compute.compartments import (
     LabelError,
@@ -35,7 +36,7 @@ from builder.store import writers
 from builder.store.atomic import write_bytes
 from builder.store.meshes import encode_meshes
 from builder.store.paths import DatasetPaths
-from builder.store.tables import MITO_SCHEMA, NODE_SCHEMA, SYNAPSE_SCHEMA, to_arrow
+from builder.store.tables import BINS_SCHEMA, MITO_SCHEMA, NODE_SCHEMA, SYNAPSE_SCHEMA, to_arrow
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,11 @@ def _build_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOutc
     syn = task.synapses.sort_values(["synapse_id", "synapse_type"], ignore_index=True)
     snode, scomp = synapse_compartments(task.cell_type, syn[["x", "y", "z"]].to_numpy(np.float64), tree.vertices, labels, soma)
     syn = syn.assign(node_id=snode, compartment=scomp)
-
+    near_ids, near_um, bins = cell_gradients(
+        cid, tree.parent, tree.edge_lengths_um(), dist_root, tree.radius, labels, table.nodes,
+        dict(zip(mito_df["mito_id"].tolist(), mito_df["volume_um3"].tolist())), snode, syn["synapse_type"].to_numpy(),
+    )  # fmt: skip
+    syn = syn.assign(nearest_mito_id=near_ids.to_numpy(), nearest_mito_path_um=near_um)
     lap("synapses")
     swc = swc_frame(tree, labels)
     nodes_df = swc.rename(columns={"node": "node_id"}).assign(cell_id=cid, path_dist_to_soma_um=dist_root)
@@ -162,6 +167,7 @@ def _build_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOutc
     writers.write_parquet(paths.cell_part(cid, "synapses"), to_arrow(syn, SYNAPSE_SCHEMA))
     writers.write_parquet(paths.cell_part(cid, "skeleton_nodes"), to_arrow(nodes_df, NODE_SCHEMA))
     writers.write_parquet(paths.cell_part(cid, "mito_meshes"), encode_meshes(good, cid))
+    writers.write_parquet(paths.cell_part(cid, "distance_bins"), to_arrow(bins, BINS_SCHEMA))
     lap("write")
     outcome = CellOutcome(
         cid,

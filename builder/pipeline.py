@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from builder.cell import CellOutcome, CellTask, load_outcome, process_cell
+from builder.compute.gradients import cell_totals
 from builder.compute.synapses import cell_synapses
 from builder.config import BuildConfig
 from builder.parallel import run_tasks
@@ -37,6 +38,7 @@ from builder.store.atomic import remove_stale_temporaries, write_bytes
 from builder.store.manifest import read_manifest, verify_checksums, write_manifest
 from builder.store.paths import ARCHIVED_DIRS, DatasetPaths
 from builder.store.tables import (
+    BINS_SCHEMA,
     CELL_SCHEMA,
     COUNT_COLUMNS,
     MITO_SCHEMA,
@@ -101,7 +103,7 @@ def _is_finished(paths: DatasetPaths, task: CellTask) -> CellOutcome | None:
     if prev is None or not prev.ok or prev.fingerprint != task.fingerprint:
         return None
     needed = [paths.mito_csv(task.cell_type, task.cell_id), paths.swc(task.cell_id), paths.nodes_json(task.cell_id)]
-    needed += [paths.cell_part(task.cell_id, n) for n in ("mitochondria", "synapses", "skeleton_nodes", "mito_meshes")]
+    needed += [paths.cell_part(task.cell_id, n) for n in ("mitochondria", "synapses", "skeleton_nodes", "mito_meshes", "distance_bins")]
     return prev if all(p.is_file() for p in needed) else None
 
 
@@ -178,11 +180,15 @@ def assemble(
     cells = tables.cells.set_index("cell_id").loc[ok].reset_index()
     counts = pd.DataFrame([outcomes[c].counts for c in ok], columns=list(COUNT_COLUMNS))
     cells = pd.concat([cells, counts], axis=1)
-    writers.write_csv(paths.cells_csv, cells[list(CELL_COLUMNS)])
-    writers.write_parquet(paths.table("cells"), to_arrow(cells, CELL_SCHEMA))
 
     def parts(name: str) -> list[Path]:
         return [paths.cell_part(c, name) for c in ok]
+
+    concat_parts(paths.table("distance_bins"), parts("distance_bins"), BINS_SCHEMA)
+    totals = cell_totals(pq.read_table(paths.table("distance_bins")).to_pandas())
+    cells = cells.join(totals.reindex(cells["cell_id"]).reset_index(drop=True))
+    writers.write_csv(paths.cells_csv, cells[list(CELL_COLUMNS)])
+    writers.write_parquet(paths.table("cells"), to_arrow(cells, CELL_SCHEMA))
 
     by_id = {t.cell_id: t for t in tasks}
     expected = {paths.mito_csv(by_id[c].cell_type, c) for c in ok} | {paths.swc(c) for c in ok}

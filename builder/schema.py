@@ -243,7 +243,7 @@ SYNAPSE_COLUMNS: tuple[str, ...] = (
     "size",
 )
 #: Extra synapse columns kept in the Parquet table only (the CSV keeps the published columns).
-SYNAPSE_EXTRA_COLUMNS: tuple[str, ...] = ("node_id", "compartment")
+SYNAPSE_EXTRA_COLUMNS: tuple[str, ...] = ("node_id", "compartment", "nearest_mito_id", "nearest_mito_path_um")
 SYNAPSE_TYPES: tuple[str, ...] = ("pre", "post", "autapse")
 
 #: Optional per-mitochondrion bounding-box columns of a source's mitochondria table (nm):

@@ -124,8 +124,9 @@ class Dataset:
             self._file_nodes: dict[int, pd.DataFrame] = {}
             mesh_path = self.paths.table("mito_meshes")
             self._meshes = _RowGroupIndex(mesh_path) if mesh_path.is_file() else None
-        else:
-            self.cells, self.mitochondria, self.synapses, self._file_nodes = load_file_layout(self._files)
+        self._bins: pd.DataFrame | None = None
+        if self.layout == "files":
+            self.cells, self.mitochondria, self.synapses, self._file_nodes, self._bins = load_file_layout(self._files)
         self._cache: OrderedDict = OrderedDict()
         self._cache_size = cache_cells
         self._cell_index = pd.Index(self.cells["cell_id"])
@@ -192,6 +193,23 @@ class Dataset:
         if self._meshes is None:
             return None
         return self._cached(("meshes", int(cell_id)), lambda: decode_meshes(self._meshes.read(cell_id)))
+
+    @property
+    def distance_bins(self) -> pd.DataFrame:
+        """``tables/distance_bins.parquet``: per cell, compartment and 10-um bin of path distance
+        to the soma, cable, radius, mitochondrial volume and coverage, synapse counts and density
+        (columns :data:`builder.compute.gradients.BIN_COLUMNS`; README, 'The L2/3 dataset format')."""
+        if self._bins is None:
+            p = self.paths.table("distance_bins")
+            if not p.is_file():
+                raise DatasetError(f"{p}: missing; datasets of format 5 and later have it ({BUILD_HINT})")
+            self._bins = pd.read_parquet(p)
+        return self._bins
+
+    def cell_distance_bins(self, cell_id: int) -> pd.DataFrame:
+        """Rows of :attr:`distance_bins` of one cell."""
+        self.cell(cell_id)
+        return self.distance_bins[self.distance_bins["cell_id"] == int(cell_id)]
 
     def associations(self, cell_id: int) -> dict[int, list[int]]:
         """``{mito_id: [skeleton node ids it covers]}`` of one cell."""

@@ -16,6 +16,7 @@ import pandas as pd
 
 from builder.compute.compartments import synapse_compartments
 from builder.compute.counts import cell_counts
+from builder.compute.gradients import BIN_COLUMNS, cell_gradients, cell_totals
 from builder.compute.skeleton import Tree
 from builder.errors import DatasetError
 from builder.schema import CELL_COLUMNS, MITO_COLUMNS, SWC_COLUMNS, SYNAPSE_COLUMNS, SYNAPSE_EXTRA_COLUMNS
@@ -81,15 +82,18 @@ def tree_of(nodes: pd.DataFrame) -> Tree:
     )
 
 
-def load_file_layout(files: MemberFiles) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[int, pd.DataFrame]]:
-    """Cells, mitochondria, synapses and per-cell skeleton nodes from the file layout."""
+def load_file_layout(
+    files: MemberFiles,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[int, pd.DataFrame], pd.DataFrame]:
+    """Cells, mitochondria, synapses, per-cell skeleton nodes and distance bins from the file
+    layout (the derived columns computed as the builder computes them)."""
     paths = files.paths
     cells = pd.read_csv(io.BytesIO(files.read_bytes(paths.cells_csv.name)), float_precision="round_trip")
     if list(cells.columns) != list(CELL_COLUMNS):
         raise DatasetError(f"{paths.cells_csv}: columns {list(cells.columns)}, expected {list(CELL_COLUMNS)}")
     cells = cells.sort_values("cell_id", ignore_index=True)
     syn = pd.read_csv(io.BytesIO(files.read_bytes(paths.synapses_csv.name)), float_precision="round_trip")
-    mitos, nodes, syn_parts, counts = [], {}, [], []
+    mitos, nodes, syn_parts, counts, bins = [], {}, [], [], []
     syn_groups = dict(tuple(syn.groupby("cell_id", sort=False)))
     for r in cells.itertuples(index=False):
         cid = int(r.cell_id)
@@ -101,14 +105,27 @@ def load_file_layout(files: MemberFiles) -> tuple[pd.DataFrame, pd.DataFrame, pd
         node, comp = synapse_compartments(
             r.cell_type, s[["x", "y", "z"]].to_numpy(np.float64), tree.vertices, n["label"].to_numpy(), np.array([r.x, r.y, r.z])
         )
-        syn_parts.append(s.assign(node_id=node, compartment=comp))
+        assoc = read_associations(files, cid)
+        near, near_um, b = cell_gradients(
+            cid, tree.parent, tree.edge_lengths_um(), n["path_dist_to_soma_um"].to_numpy(), tree.radius,
+            n["label"].to_numpy(), assoc, dict(zip(m["mito_id"].tolist(), m["volume_um3"].tolist())), node,
+            s["synapse_type"].to_numpy(),
+        )  # fmt: skip
+        bins.append(b)
+        syn_parts.append(s.assign(node_id=node, compartment=comp, nearest_mito_id=near.to_numpy(), nearest_mito_path_um=near_um))
         counts.append(cell_counts(m["compartment"], s["synapse_type"], tree.n, tree.cable_length_um()))
         mitos.append(m.assign(mesh_missing=m["mesh_missing"].fillna("").astype(str))[list(MITO_COLUMNS)])
         nodes[cid] = n
-    cells = pd.concat([cells, pd.DataFrame(counts)], axis=1)[CELL_SCHEMA.names]
+    bins_df = pd.concat(bins, ignore_index=True) if bins else pd.DataFrame(columns=list(BIN_COLUMNS))
+    cells = pd.concat([cells, pd.DataFrame(counts)], axis=1)
+    cells = cells.join(cell_totals(bins_df).reindex(cells["cell_id"]).reset_index(drop=True))[CELL_SCHEMA.names]
     mito_df = pd.concat(mitos, ignore_index=True) if mitos else pd.DataFrame(columns=list(MITO_COLUMNS))
-    syn_df = pd.concat(syn_parts, ignore_index=True) if syn_parts else syn.assign(node_id=[], compartment=[])
-    return cells, mito_df, syn_df[[*SYNAPSE_COLUMNS, *SYNAPSE_EXTRA_COLUMNS]], nodes
+    syn_df = (
+        pd.concat(syn_parts, ignore_index=True)
+        if syn_parts
+        else syn.assign(node_id=[], compartment=[], nearest_mito_id=[], nearest_mito_path_um=[])
+    )
+    return cells, mito_df, syn_df[[*SYNAPSE_COLUMNS, *SYNAPSE_EXTRA_COLUMNS]], nodes, bins_df
 
 
 def read_associations(files: MemberFiles, cell_id: int) -> dict[int, list[int]]:

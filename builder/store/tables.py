@@ -21,6 +21,7 @@ from builder.schema import (
     SYNAPSE_EXTRA_COLUMNS,
     mito_count_column,
 )
+from builder.compute.gradients import BIN_COLUMNS, TOTAL_COLUMNS
 from builder.store.atomic import write_with
 
 _I, _F, _S, _B = pa.int64(), pa.float64(), pa.string(), pa.bool_()
@@ -32,7 +33,10 @@ SYNAPSE_SCHEMA = pa.schema(
         (c, {"synapse_type": _S, "x": _F, "y": _F, "z": _F}.get(c, _I))
         for c in SYNAPSE_COLUMNS
     ]
-    + [(c, {"node_id": _I, "compartment": _S}[c]) for c in SYNAPSE_EXTRA_COLUMNS]
+    + [(c, {"node_id": _I, "compartment": _S, "nearest_mito_id": _I, "nearest_mito_path_um": _F}[c]) for c in SYNAPSE_EXTRA_COLUMNS]
+)
+BINS_SCHEMA = pa.schema(
+    [(c, {"cell_id": _I, "compartment": _S, "n_synapses_in": _I, "n_synapses_out": _I}.get(c, _F)) for c in BIN_COLUMNS]
 )
 NODE_SCHEMA = pa.schema(
     [(c, {"x": _F, "y": _F, "z": _F, "radius": _F, "path_dist_to_soma_um": _F}.get(c, _I)) for c in NODE_COLUMNS]
@@ -45,6 +49,7 @@ COUNT_COLUMNS: tuple[str, ...] = (
 CELL_SCHEMA = pa.schema(
     [("cell_id", _I), ("x", _F), ("y", _F), ("z", _F), ("cell_type", _S), ("cell_subtype", _S)]
     + [(c, _F if c == "cable_length_um" else _I) for c in COUNT_COLUMNS]
+    + [(c, _I if c.startswith("n_") else _F) for c in TOTAL_COLUMNS]
 )
 MESH_SCHEMA_U16 = pa.schema(
     [

@@ -18,17 +18,20 @@ from builder.schema import (
     MITO_COLUMNS,
     NODE_COLUMNS,
     SYNAPSE_COLUMNS,
+    SYNAPSE_EXTRA_COLUMNS,
     SYNAPSE_TYPES,
 )
+from builder.compute.gradients import BIN_COLUMNS, TOTAL_COLUMNS
 from builder.store.manifest import read_manifest, verify_checksums
 from builder.store.paths import ARCHIVED_DIRS, DatasetPaths
 
 _TABLE_COLUMNS = {
-    "cells": CELL_COLUMNS,
+    "cells": CELL_COLUMNS + TOTAL_COLUMNS,
     "mitochondria": MITO_COLUMNS,
-    "synapses": SYNAPSE_COLUMNS,
+    "synapses": SYNAPSE_COLUMNS + SYNAPSE_EXTRA_COLUMNS,
     "skeleton_nodes": NODE_COLUMNS,
     "mito_meshes": MESH_COLUMNS,
+    "distance_bins": BIN_COLUMNS,
 }
 
 
@@ -131,6 +134,7 @@ def validate_dataset(root: Path) -> list[str]:
         expected = {"mitochondria": n_mito, "cells": len(cells), "synapses": None if syn is None else len(syn)}.get(name)
         if expected is not None and meta.num_rows != expected:
             probs.append(f"tables/{name}.parquet: {meta.num_rows} rows, the CSV files have {expected}")
+    probs += _check_gradients(paths)
     for folder in ARCHIVED_DIRS:
         a = paths.archive(folder)
         if not a.is_file():
@@ -143,4 +147,28 @@ def validate_dataset(root: Path) -> list[str]:
             probs.append(f"{a.name}: members differ from the {folder}/ folder")
     if manifest.get("counts", {}).get("cells") not in (None, len(cells)):
         probs.append("manifest.json: cell count differs from the cell table")
+    return probs
+
+
+def _check_gradients(paths: DatasetPaths) -> list[str]:
+    """Nearest mitochondria name mitochondria of the same cell; the bins hold every um of cable."""
+    syn_p, bins_p, mito_p, cells_p = (paths.table(n) for n in ("synapses", "distance_bins", "mitochondria", "cells"))
+    if not all(p.is_file() for p in (syn_p, bins_p, mito_p, cells_p)):
+        return []
+    probs = []
+    syn = pd.read_parquet(syn_p, columns=["cell_id", "nearest_mito_id", "nearest_mito_path_um"])
+    mito = pd.read_parquet(mito_p, columns=["mito_id", "cellid"])
+    has = syn["nearest_mito_id"].notna()
+    pairs = pd.MultiIndex.from_arrays([syn.loc[has, "cell_id"], syn.loc[has, "nearest_mito_id"].astype("int64")])
+    if not pairs.isin(pd.MultiIndex.from_arrays([mito["cellid"], mito["mito_id"]])).all():
+        probs.append("tables/synapses.parquet: nearest_mito_id names a mitochondrion of another cell or none")
+    path = syn["nearest_mito_path_um"]
+    if (path[has] < 0).any() or path[has].isna().any() or path[~has].notna().any():
+        probs.append("tables/synapses.parquet: nearest_mito_path_um negative, or set without a nearest_mito_id")
+    bins = pd.read_parquet(bins_p, columns=["cell_id", "path_length_um"])
+    cells = pd.read_parquet(cells_p, columns=["cell_id", "cable_length_um"]).set_index("cell_id")
+    cable = bins.groupby("cell_id")["path_length_um"].sum().reindex(cells.index, fill_value=0.0)
+    off = cells.index[~np.isclose(cable, cells["cable_length_um"], rtol=1e-6, atol=1e-3)]
+    if len(off):
+        probs.append(f"tables/distance_bins.parquet: binned cable differs from cable_length_um for {len(off)} cells (e.g. {off[0]})")
     return probs

@@ -102,3 +102,9 @@ def test_errors_name_the_file_or_id(small_dataset, tmp_path, both):
 def test_docstring_examples_run(small_dataset):
     result = doctest.testmod(reader_module, extraglobs={"dataset_path": small_dataset}, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 4 and result.failed == 0
+
+
+def test_both_layouts_give_the_same_nearest_mitochondria_and_bins(both):
+    p, f = both
+    _same(p.distance_bins, f.distance_bins)
+    assert p.synapses["nearest_mito_id"].notna().any()

@@ -1,0 +1,163 @@
+"""Explorer in a real browser at Phase 1 scale: start-up, all-cells scatter, box selection.
+
+On a ``--cells 450`` demo dataset (about 200,000 mitochondria; built once into ``--data`` when
+it is not there), with Debian's headless Chromium driven by Playwright, median of ``--runs``:
+
+* start-up: ``python -m explorer`` launched until its page answers (dataset opened);
+* time to first paint: from navigation until the landing page's all-cells scatter has drawn
+  every point (the WebGL traces hold all mitochondria and two animation frames have passed);
+* box selection: from releasing the mouse after a box drag over the scatter until
+  (a) plotly has restyled the selected points in the browser and (b) the server's answer is on
+  screen (the selection panel gives the count);
+
+next to the same figures on the 40-cell demo, so the cost of scale shows as a ratio.
+
+Usage: ``python benchmarks/bench_browser.py [--data data/bench450] [--runs 3]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from builder.config import BuildConfig, DemoParams
+from builder.pipeline import build_dataset
+from builder.sources.demo import generate_demo_volume
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--no-first-run", "--disable-sync", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+]  # fmt: skip
+PAINTED = """(n) => new Promise(done => {
+  const g = document.querySelector('#graph-scatter .js-plotly-plot');
+  if (!g || !g._fullData) return done(false);
+  const pts = g._fullData.reduce((s, t) => s + (t.x ? t.x.length : 0), 0);
+  if (pts < n) return done(false);
+  requestAnimationFrame(() => requestAnimationFrame(() => done(true)));
+})"""
+
+
+def ensure_dataset(path: Path, cells: int) -> Path:
+    if (path / "manifest.json").is_file():
+        return path
+    params = DemoParams(seed=1, cells=cells)
+    raw = path.parent / f"{path.name}-raw"
+    src = generate_demo_volume(raw, params, workers=2)
+    res = build_dataset(BuildConfig(raw_dir=raw, out_dir=path, demo=params, workers=2), src)
+    assert res.complete
+    return path
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def one_session(data: Path, n_mito: int, profile: Path) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    port = _port()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "explorer", "--data", str(data), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=1)
+                break
+            except OSError:
+                if proc.poll() is not None or time.perf_counter() - t0 > 300:
+                    raise RuntimeError("explorer did not start")
+                time.sleep(0.05)
+        startup = time.perf_counter() - t0
+        with sync_playwright() as p:
+            ctx = p.chromium.launch_persistent_context(str(profile), executable_path=CHROMIUM, args=FLAGS,
+                                                       headless=True, viewport={"width": 1400, "height": 1300})  # fmt: skip
+            page = ctx.new_page()
+            page.goto("about:blank")
+            t = time.perf_counter()
+            page.goto(url)
+            page.wait_for_function(PAINTED, arg=n_mito, timeout=120_000, polling=50)
+            first_paint = time.perf_counter() - t
+            page.evaluate("() => Plotly.relayout(document.querySelector('#graph-scatter .js-plotly-plot'), {dragmode: 'select'})")
+            page.evaluate("""() => { const g = document.querySelector('#graph-scatter .js-plotly-plot');
+                window.__selected = 0; g.on('plotly_selected', () => { window.__selected = performance.now(); }); }""")
+            box = page.locator("#graph-scatter .nsewdrag").first.bounding_box()
+            page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+            page.mouse.down()
+            page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5, steps=4)
+            page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.7, steps=4)
+            t_up = page.evaluate("() => performance.now()")
+            page.mouse.up()
+            page.wait_for_function("() => window.__selected > 0", timeout=60_000, polling=20)
+            page.wait_for_function("() => /\\d+ mitochondri/.test(document.getElementById('sel-summary')?.innerText || '')",
+                                   timeout=120_000, polling=20)  # fmt: skip
+            t_server = page.evaluate("() => performance.now()")
+            t_sel = page.evaluate("() => window.__selected")
+            summary = page.inner_text("#sel-summary")
+            ctx.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return {"startup_s": startup, "first_paint_s": first_paint, "select_client_s": (t_sel - t_up) / 1000,
+            "select_server_s": (t_server - t_up) / 1000, "summary": summary}  # fmt: skip
+
+
+def measure(data: Path, runs: int) -> dict:
+    import pandas as pd
+
+    n = len(pd.read_parquet(data / "tables" / "mitochondria.parquet", columns=["mito_id"]))
+    out = []
+    for i in range(runs):
+        with tempfile.TemporaryDirectory() as prof:
+            out.append(one_session(data, n, Path(prof)))
+    med = {k: statistics.median(r[k] for r in out) for k in out[0] if k.endswith("_s")}
+    return {"mitochondria": n, **med, "summary": out[-1]["summary"]}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=Path("data/bench450"))
+    ap.add_argument("--small", type=Path, default=Path("data/demo"))
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    if not Path(CHROMIUM).exists():
+        print("Debian chromium is not installed: make browser")
+        return 2
+    large = measure(ensure_dataset(args.data, 450), args.runs)
+    small = measure(ensure_dataset(args.small, 40), args.runs)
+    rows = [
+        ("explorer start-up (process launched -> page answers)", "startup_s"),
+        ("all-cells scatter, time to first paint", "first_paint_s"),
+        ("box selection highlighted in the browser", "select_client_s"),
+        ("box selection answered by the server (panel shows it)", "select_server_s"),
+    ]
+    print(f"\nmedian of {args.runs} browser sessions; 450 cells: {large['mitochondria']} mitochondria, "
+          f"40 cells: {small['mitochondria']}")  # fmt: skip
+    w = max(len(r[0]) for r in rows)
+    print(f"{'':<{w}}  {'450 cells':>10}  {'40 cells':>10}  {'ratio':>6}   target")
+    for name, key in rows:
+        print(f"{name:<{w}}  {large[key]:>9.2f}s  {small[key]:>9.2f}s  {large[key] / small[key]:>5.1f}x   < 2 s")
+    print(f"selection (450 cells): {large['summary'].splitlines()[0] if large['summary'] else ''}")
+    out = Path("benchmarks/results/browser.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"cells_450": large, "cells_40": small, "runs": args.runs}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())
