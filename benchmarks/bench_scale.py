@@ -6,13 +6,14 @@ memory of the whole process tree (resident set sizes of the main process and eve
 summed, sampled every 0.1 s with psutil), and the per-mitochondrion cost of each stage
 (read, morphometrics, association, write; CPU seconds summed over cells / mitochondria).
 
-Usage: ``python benchmarks/bench_scale.py [--cells 450] [--runs 1]``
+Usage: ``python benchmarks/bench_scale.py [--cells 450] [--runs 1] [--keep data/bench450]``
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -72,6 +73,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cells", type=int, default=450)
     ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--keep", type=Path, default=None, help="keep the 2-worker dataset here (for bench_browser.py)")
     args = ap.parse_args()
     params = DemoParams(seed=1, cells=args.cells)
     modes = [("1 worker", 1, None), ("2 local workers", 2, None), ("Dask LocalCluster, 2 workers", 2, "local")]
@@ -89,6 +91,9 @@ def main() -> int:
                 "timings": runs[0]["timings"],
                 "files": runs[0]["files"],
             }
+        if args.keep is not None:
+            shutil.rmtree(args.keep, ignore_errors=True)
+            shutil.copytree(Path(tmp) / "2None0", args.keep)
     same = len({json.dumps(r["files"], sort_keys=True) for r in results.values()}) == 1
     base = results["1 worker"]["wall_s"]
     n_mito = results["1 worker"]["timings"]["mitochondria"]

@@ -10,7 +10,7 @@ from dash import Dash
 from dash.exceptions import DependencyException
 from flask import jsonify, request
 
-from explorer import callbacks
+from explorer import analysis, callbacks
 from explorer.data import ExplorerData
 from explorer.inputs import MAX_BODY, callback_request_problem
 from explorer.layout import make_layout
@@ -39,6 +39,7 @@ def create_app(data_dir: Path | str, viewer_url: str = DEFAULT_VIEWER) -> Dash:
     )
     app.layout = make_layout(data)
     callbacks.register(app, data, viewer_url)
+    analysis.register_analysis(app, data)
     _guard(app)
     log.info("explorer ready for %s (%d cells)", data_dir, len(data.ds.cells))
     return app

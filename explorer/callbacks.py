@@ -14,16 +14,26 @@ import pandas as pd
 from dash import Dash, Input, Output, Patch, State, no_update
 
 from builder.errors import DatasetError
+from explorer.analysis import cells_view, search_for_click, selected_cells
 from explorer.data import MAX_SELECTION, ExplorerData, parse_id, parse_ids
 from explorer.figures.cell3d import HIGHLIGHT_TRACE, cell_figure
 from explorer.figures.compartments import compartment_figure
 from explorer.figures.scatter import scatter_figure, selected_ids
 from explorer.inputs import as_dict, as_event, as_opt_str, as_records, as_str, as_str_list
+from explorer.layout import TABLE_COLUMNS
 from explorer.links import MAX_POINTS, neuroglancer_link
 
-def empty_figure() -> dict:
-    """A blank figure without axes (a new dict each time: nothing shared between requests)."""
-    return {"data": [], "layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}}}
+def empty_figure(text: str = "") -> dict:
+    """A blank figure without axes that says what to do next (a new dict each time: nothing
+    shared between requests)."""
+    layout = {"xaxis": {"visible": False}, "yaxis": {"visible": False}, "plot_bgcolor": "#ffffff"}
+    if text:
+        layout["annotations"] = [{"text": text, "x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper",
+                                  "showarrow": False, "font": {"size": 14}}]  # fmt: skip
+    return {"data": [], "layout": layout}
+
+
+NO_CELL = "Pick a cell in the table (click its row), or tick several to see them together."
 
 
 def cell_from_search(data: ExplorerData, search: str | None) -> tuple[str | None, str]:
@@ -40,26 +50,16 @@ def cell_from_search(data: ExplorerData, search: str | None) -> tuple[str | None
 
 
 def table_rows(data: ExplorerData, types: list | None, subtypes: list | None, query: str | None) -> list[dict]:
-    """Rows of the cells table for the filters."""
-    return data.cell_table(types, subtypes, query).to_dict("records")
-
-
-def search_for_row(rows: list[dict], active_cell: dict | None) -> str | None:
-    """``?cell=<id>`` for a clicked table row."""
-    if not active_cell or not rows:
-        return None
-    row = active_cell.get("row")
-    if not isinstance(row, int) or not 0 <= row < len(rows):
-        return None
-    cid = parse_id(rows[row].get("cell_id"))
-    return None if cid is None else f"?cell={cid}"
+    """Rows of the cells table for the filters (the grid's columns only)."""
+    rows = data.cell_table(types, subtypes, query)
+    return rows[[c for c, _ in TABLE_COLUMNS if c in rows.columns]].to_dict("records")
 
 
 def cell_view(data: ExplorerData, cell: str | None) -> tuple[dict | object, str, str]:
     """3D figure, info line and message for the current cell."""
     cid = parse_id(cell)
     if cid is None or not data.ds.has_cell(cid):
-        return empty_figure(), "", ""
+        return empty_figure(NO_CELL), "", ""
     row = data.ds.cell(cid)
     mitos = data.ds.cell_mitochondria(cid)
     fig = cell_figure(cid, data.display_skeleton(cid), mitos, data.display_meshes(cid), data.ds.cell_synapses(cid))
@@ -148,11 +148,14 @@ def selection_panel(data: ExplorerData, selection: dict | None, cell: str | None
             "y": rows["y"].to_numpy(),
             "z": rows["z"].to_numpy(),
             "description": ("mito " + rows["mito_id"].astype(str) + " " + rows["compartment"].astype(str)).to_numpy(),
+            "compartment": rows["compartment"].astype(str).to_numpy(),
         }
     )
     cells = sorted(rows["cellid"].unique().tolist())
     real_mitos = [] if data.ds.synthetic else rows["mito_id"].iloc[:MAX_POINTS].tolist()
-    link = neuroglancer_link(pts, cells, viewer_url=viewer_url, mito_ids=real_mitos)
+    cid = parse_id(cell)
+    syn = data.ds.cell_synapses(cid) if cid is not None and data.ds.has_cell(cid) else None
+    link = neuroglancer_link(pts, cells, viewer_url=viewer_url, mito_ids=real_mitos, synapses=syn)
     counts = rows["compartment"].value_counts()
     summary = f"{len(rows)} mitochondria selected in {len(cells)} cell(s): " + ", ".join(f"{k} {v}" for k, v in counts.items())
     msg = ""
@@ -176,14 +179,14 @@ def compartments_view(data: ExplorerData, cell: str | None, scope: str, rows: li
     if scope == "cell":
         cid = parse_id(cell)
         if cid is None:
-            return empty_figure()
+            return empty_figure(NO_CELL)
         mitos, title = data.mitos[data.mitos["cellid"] == cid], f"cell {cid}"
     elif scope == "table":
         ids = parse_ids([r.get("cell_id") for r in rows or []], limit=100_000)
         mitos, title = data.mitos[data.mitos["cellid"].isin(ids)], f"{len(ids)} cells in the table"
     else:
         mitos, title = data.mitos, "all cells"
-    return compartment_figure(mitos, title) if len(mitos) else empty_figure()
+    return compartment_figure(mitos, title) if len(mitos) else empty_figure(f"No mitochondria in {title}: pick another cell or scope.")
 
 
 def register(app: Dash, data: ExplorerData, viewer_url: str) -> None:
@@ -193,20 +196,23 @@ def register(app: Dash, data: ExplorerData, viewer_url: str) -> None:
     def _url(search):
         return cell_from_search(data, as_str(search))
 
-    @app.callback(Output("cell-table", "data"), Input("f-type", "value"), Input("f-subtype", "value"), Input("f-search", "value"))
+    @app.callback(Output("cell-table", "rowData"), Input("f-type", "value"), Input("f-subtype", "value"), Input("f-search", "value"))
     def _table(types, subtypes, query):
         return table_rows(data, as_str_list(types), as_str_list(subtypes), as_str(query, 200))
 
-    @app.callback(Output("url", "search"), Input("cell-table", "active_cell"), State("cell-table", "derived_viewport_data"), prevent_initial_call=True)
-    def _pick(active, rows):
-        return search_for_row(as_records(rows), as_dict(active)) or no_update
+    @app.callback(Output("url", "search"), Input("cell-table", "cellClicked"), prevent_initial_call=True)
+    def _pick(clicked):
+        return search_for_click(as_dict(clicked)) or no_update
 
     @app.callback(
         Output("graph-3d", "figure"), Output("cell-info", "children"), Output("message", "children", allow_duplicate=True),
-        Input("cell-store", "data"), prevent_initial_call="initial_duplicate",
+        Input("cell-store", "data"), Input("cell-table", "selectedRows"), prevent_initial_call="initial_duplicate",
     )  # fmt: skip
-    def _cell(cell):
+    def _cell(cell, ticked):
         try:
+            many = selected_cells(data, as_records(ticked))
+            if len(many) >= 2:
+                return (*cells_view(data, many), "")
             return cell_view(data, as_opt_str(cell, 40))
         except DatasetError as exc:
             return empty_figure(), "", str(exc)
@@ -259,7 +265,7 @@ def register(app: Dash, data: ExplorerData, viewer_url: str) -> None:
         return export_csv(data, as_dict(selection)) or no_update
 
     @app.callback(
-        Output("graph-comp", "figure"), Input("cell-store", "data"), Input("comp-scope", "value"), Input("cell-table", "data"),
+        Output("graph-comp", "figure"), Input("cell-store", "data"), Input("comp-scope", "value"), Input("cell-table", "virtualRowData"),
     )  # fmt: skip
     def _comp(cell, scope, rows):
         return compartments_view(data, as_opt_str(cell, 40), as_str(scope), as_records(rows))

@@ -1,16 +1,32 @@
-"""Page layout: cells table, 3D cell view, and tabs for morphometrics, compartments, selection."""
+"""Page layout: cells table, 3D cell view, and tabs for morphometrics, compartments, gradients,
+dendrogram and selection."""
 
 from __future__ import annotations
 
-from dash import dash_table, dcc, html
+import dash_ag_grid as dag
+from dash import dcc, html
 
 from explorer.data import ExplorerData
+from explorer.figures.gradients import GRADIENT_QUANTITIES
 
 TABLE_COLUMNS = (
     ("cell_id", "cell id"), ("cell_type", "type"), ("cell_subtype", "subtype"), ("n_mito", "mitos"),
     ("n_mito_somatic", "somatic"), ("n_mito_axonal", "axonal"), ("n_mito_basal", "basal"), ("n_mito_apical", "apical"),
     ("n_mito_branch", "branch"), ("n_syn_in", "syn in"), ("n_syn_out", "syn out"), ("cable_length_um", "cable (µm)"),
 )  # fmt: skip
+
+
+def _column_defs() -> list[dict]:
+    """Cells table columns: ids as text (MICrONS ids exceed JavaScript's integer precision)."""
+    defs = []
+    for c, name in TABLE_COLUMNS:
+        d = {"field": c, "headerName": name}
+        if c not in ("cell_id", "cell_type", "cell_subtype"):
+            d.update(filter="agNumberColumnFilter", type="numericColumn", width=90)
+        else:
+            d.update(width=190 if c == "cell_id" else 110, tooltipField=c)
+        defs.append(d)
+    return defs
 
 
 def _dropdown(id_: str, options: list[str], value, multi=False, **kw) -> dcc.Dropdown:
@@ -53,17 +69,22 @@ def make_layout(data: ExplorerData) -> html.Div:
                             _dropdown("f-type", sorted(cells["cell_type"].unique()), None, multi=True, placeholder="cell type"),
                             _dropdown("f-subtype", sorted(cells["cell_subtype"].unique()), None, multi=True, placeholder="subtype"),
                             dcc.Input(id="f-search", type="text", placeholder="search cell id", debounce=True, maxLength=20),
-                            dash_table.DataTable(
+                            dag.AgGrid(
                                 id="cell-table",
-                                columns=[{"name": n, "id": c} for c, n in TABLE_COLUMNS],
-                                data=[],
-                                sort_action="native",
-                                page_size=14,
-                                row_selectable=False,
-                                cell_selectable=True,
-                                style_table={"overflowX": "auto"},
-                                style_cell={"fontSize": "12px", "padding": "2px 6px", "fontFamily": "inherit"},
+                                columnDefs=_column_defs(),
+                                rowData=[],
+                                getRowId="params.data.cell_id",
+                                defaultColDef={"sortable": True, "filter": True, "resizable": True, "minWidth": 70},
+                                dashGridOptions={
+                                    "rowSelection": {"mode": "multiRow", "checkboxes": True, "headerCheckbox": True,
+                                                     "enableClickSelection": False},
+                                    "pagination": True, "paginationPageSize": 14, "paginationPageSizeSelector": False,
+                                    "overlayNoRowsTemplate": "No cell matches these filters: clear the type, subtype or id search.",
+                                },
+                                className="ag-theme-alpine",
+                                style={"height": "520px"},
                             ),
+                            html.P("Click a row to view the cell; tick several to view them together.", className="hint"),
                         ],
                         className="panel cells",
                     ),
@@ -106,6 +127,43 @@ def make_layout(data: ExplorerData) -> html.Div:
                                 value="table", inline=True,
                             ),
                             dcc.Graph(id="graph-comp", style={"height": "460px"}, config={"displaylogo": False}),
+                        ],
+                    ),  # fmt: skip
+                    dcc.Tab(
+                        label="Gradients",
+                        children=[
+                            html.Div(
+                                [
+                                    html.Label(["measure ", _dropdown("grad-q", list(GRADIENT_QUANTITIES), "mito_volume_per_um", clearable=False)]),
+                                    dcc.RadioItems(
+                                        id="grad-scope",
+                                        options=[{"label": "this cell", "value": "cell"}, {"label": "its cell type", "value": "type"},
+                                                 {"label": "cells in the table", "value": "table"}, {"label": "all cells", "value": "all"}],
+                                        value="type", inline=True,
+                                    ),
+                                    dcc.Checklist(id="grad-comp", options=["Basal", "Apical"], value=["Basal"], inline=True),
+                                ],
+                                className="controls",
+                            ),
+                            html.Div(
+                                [
+                                    dcc.Graph(id="graph-gradients", style={"height": "440px"}, config={"displaylogo": False}),
+                                    dcc.Graph(id="graph-density", style={"height": "440px"}, config={"displaylogo": False}),
+                                ],
+                                className="pair",
+                            ),
+                            html.P("Median over cells per 10-µm bin with its 95 % bootstrap interval; right: one point per bin "
+                                   "of the ticked compartments with the least-squares line. Click a bin to see its mitochondria "
+                                   "in 3D and in the dendrogram.", className="hint"),
+                        ],
+                    ),
+                    dcc.Tab(
+                        label="Dendrogram",
+                        children=[
+                            dcc.Graph(id="graph-dendrogram", style={"height": "560px"}, config={"displaylogo": False}),
+                            html.P("Cable by path distance to the soma; bars are mitochondria over the cable they cover, "
+                                   "triangles synapses (down: inputs, up: outputs). Box-select mitochondria to select them "
+                                   "everywhere.", className="hint"),
                         ],
                     ),  # fmt: skip
                     dcc.Tab(

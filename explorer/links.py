@@ -17,10 +17,12 @@ import json
 import urllib.parse
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from builder.schema import LAYER_VOXEL_NM, is_synthetic_segment_id, nm_to_layer_vx
 from builder.sources.phase1 import DEFAULT_MESH_SOURCE
+from explorer.palette import COMPARTMENT_COLORS, HIGHLIGHT_COLOR
 
 #: Layers of the release (MicronsBinder notebooks/vignette_analysis/mitochondria/lib/ngl.py:
 #: IMG_CVPATH, SEG_CVPATH); the mitochondria layer is the builder's default mesh source, its
@@ -47,19 +49,29 @@ class Link:
         return self.n_points < self.n_selected
 
 
+def point_shader(color: str) -> str:
+    """An annotation shader drawing points in ``color`` (a UI control in the viewer: the
+    explorer's palette by default, changeable there)."""
+    return f'#uicontrol vec3 colour color(default="{color}")\n#uicontrol float size slider(min=1, max=20, default=6)\n' \
+        "void main() {\n  setColor(colour);\n  setPointMarkerSize(size);\n}\n"
+
+
 def neuroglancer_link(
     points: pd.DataFrame,
     segment_ids: list[int],
     viewer_url: str = DEFAULT_VIEWER,
     max_points: int = MAX_POINTS,
     mito_ids: list[int] = (),
+    synapses: pd.DataFrame | None = None,
 ) -> Link:
     """Neuroglancer state with the Phase 1 EM, the cells' segments and the selected points.
 
     Parameters
     ----------
     points : DataFrame
-        ``id, x, y, z`` (nm) and ``description`` (e.g. "mito 123 Basal") of the selection.
+        ``id, x, y, z`` (nm), ``description`` (e.g. "mito 123 Basal") and optionally
+        ``compartment`` of the selection: one annotation layer per compartment, coloured in the
+        explorer's palette by its shader.
     segment_ids : list of int
         Cells to show; synthetic ids are left out (they do not exist in the segmentation).
     viewer_url : str
@@ -68,6 +80,10 @@ def neuroglancer_link(
         At most this many points are put in the link (the first ones).
     mito_ids : list of int
         Real mitochondrion ids to show in the mitochondria layer (none for a synthetic dataset).
+    synapses : DataFrame, optional
+        ``x, y, z`` (nm), ``synapse_type``, ``pre_root_id``, ``post_root_id`` of the current cell:
+        a "synapses" layer whose points are linked to both partner segments (first
+        ``max_points``).
 
     Returns
     -------
@@ -87,11 +103,29 @@ def neuroglancer_link(
     if len(mito_ids):
         vs.add_segmentation_layer(PHASE1_MITO, name="mitochondria", resolution=layer, segments=[int(m) for m in mito_ids])
     vx = nm_to_layer_vx(shown[["x", "y", "z"]].to_numpy(float))
+    comp = shown["compartment"].astype(str).to_numpy() if "compartment" in shown else np.full(len(shown), "selection")
     data = pd.DataFrame({"x": vx[:, 0], "y": vx[:, 1], "z": vx[:, 2], "description": shown["description"].to_numpy()})
-    vs.add_points(
-        data, name="selection", point_column=["x", "y", "z"], description_column="description",
-        data_resolution=layer, linked_segmentation=bool(real),
-    )  # fmt: skip
+    for name in pd.unique(comp):  # one layer per compartment, in the explorer's colour
+        color = COMPARTMENT_COLORS.get(name, HIGHLIGHT_COLOR)
+        layer_name = "selection" if name == "selection" else f"mitochondria: {name}"
+        vs.add_points(
+            data[comp == name], name=layer_name, point_column=["x", "y", "z"], description_column="description",
+            data_resolution=layer, linked_segmentation=bool(real), shader=point_shader(color), color=color,
+        )  # fmt: skip
+    if synapses is not None and len(synapses):
+        syn = synapses.iloc[:max_points]
+        svx = nm_to_layer_vx(syn[["x", "y", "z"]].to_numpy(float))
+        sdata = pd.DataFrame({
+            "x": svx[:, 0], "y": svx[:, 1], "z": svx[:, 2],
+            "segments": [[int(a), int(b)] for a, b in zip(syn["pre_root_id"], syn["post_root_id"])],
+            "description": (syn["synapse_type"].astype(str) + " synapse " + syn["pre_root_id"].astype(str) + " -> "
+                            + syn["post_root_id"].astype(str)).to_numpy(),
+        })  # fmt: skip
+        vs.add_points(
+            sdata, name="synapses", point_column=["x", "y", "z"], segment_column="segments", description_column="description",
+            data_resolution=layer, linked_segmentation="seg" if real else False, shader=point_shader("#333333"),
+            swap_visible_segments_on_move=False,
+        )  # fmt: skip
     vs.position = vx.mean(axis=0).round(1).tolist()
     return Link(url=vs.to_url(target_url=viewer_url), n_points=len(shown), n_selected=len(points), segments=real)
 

@@ -131,6 +131,25 @@ def synapse_traces(synapses: pd.DataFrame) -> list[dict]:
     return traces
 
 
+def soma_trace(centre_nm: np.ndarray, radius_nm: float, name: str = "soma") -> dict:
+    """A translucent sphere (icosphere, 162 vertices) at the soma, so the cell has a body."""
+    import trimesh
+
+    sphere = trimesh.creation.icosphere(subdivisions=2, radius=float(radius_nm))
+    v = np.round(sphere.vertices + np.asarray(centre_nm, np.float64)).astype(np.int64).T.tolist()
+    f = np.asarray(sphere.faces).T.tolist()
+    return dict(
+        type="mesh3d", x=v[0], y=v[1], z=v[2], i=f[0], j=f[1], k=f[2], color=COMPARTMENT_COLORS["Somatic"],
+        opacity=0.18, name=name, showlegend=True, hoverinfo="skip",
+    )  # fmt: skip
+
+
+def soma_radius_nm(nodes: pd.DataFrame) -> float:
+    """The root node's radius when it is soma-sized (3-12 um), else 6 um."""
+    r = nodes.loc[nodes["parent"] < 0, "radius"].to_numpy(np.float64)
+    return float(r[0]) if len(r) and 3000 <= r[0] <= 12000 else 6000.0
+
+
 def highlight_trace(points: np.ndarray | None = None) -> dict:
     """The (initially empty) trace marking selected mitochondria; index 0 of every cell figure."""
     pts = np.zeros((0, 3), np.float32) if points is None else np.asarray(points, np.float32).reshape(-1, 3)
@@ -166,7 +185,9 @@ def cell_figure(
         A plotly figure as a plain dict (``go.Figure(result)`` validates it): building plotly
         objects would validate every mesh index in Python, which costs more than all the rest.
     """
-    data = [highlight_trace(highlight), *skeleton_traces(nodes), *mito_traces(mitos, meshes), *synapse_traces(synapses)]
+    root = nodes.loc[nodes["parent"] < 0, ["x", "y", "z"]].to_numpy(np.float64)
+    soma = [soma_trace(root[0], soma_radius_nm(nodes))] if len(root) else []
+    data = [highlight_trace(highlight), *skeleton_traces(nodes), *soma, *mito_traces(mitos, meshes), *synapse_traces(synapses)]
     axis = {"showbackground": False, "showspikes": False}
     layout = dict(
         uirevision=str(cell_id),

@@ -8,17 +8,17 @@ import pandas as pd
 import plotly.graph_objects as go
 from scipy import stats
 
-from explorer.palette import COMPARTMENT_COLORS
+from explorer.palette import COMPARTMENT_COLORS, FrozenDict
 
 #: Per-bin quantities of ``distance_bins`` that the gradients view plots, with axis titles.
-GRADIENT_QUANTITIES = {
+GRADIENT_QUANTITIES = FrozenDict({
     "mito_volume_per_um": "mitochondrial volume per µm of cable (µm³/µm)",
     "coverage_factor": "coverage factor (covered / total path length)",
     "synapse_density_per_um": "input synapses per µm",
     "mean_radius_nm": "mean radius (nm)",
     "mito_volume_um3": "mitochondrial volume (µm³)",
     "path_length_um": "cable (µm)",
-}
+})
 #: Bins with less cable than this are too short to give a density (um).
 MIN_CABLE_UM = 2.0
 BOOTSTRAP = 500

@@ -71,7 +71,7 @@ def test_pick_cell_select_in_scatter_get_neuroglancer_link(server, xdata, pyrami
         # pick a cell in the table: the URL follows
         page.fill("#f-search", str(pyramidal_id))
         page.press("#f-search", "Enter")
-        page.locator("#cell-table td[data-dash-column='cell_id']", has_text=str(pyramidal_id)).first.click()
+        page.locator("#cell-table .ag-row [col-id='cell_id']", has_text=str(pyramidal_id)).first.click()
         page.wait_for_url(f"**/?cell={pyramidal_id}", timeout=30_000)
         page.wait_for_selector("#graph-3d canvas", timeout=60_000)
         page.wait_for_function(
@@ -100,9 +100,70 @@ def test_pick_cell_select_in_scatter_get_neuroglancer_link(server, xdata, pyrami
     assert not errors, errors
     mitos = xdata.mitos[xdata.mitos.cellid == pyramidal_id]
     state = decode_state(href)
-    ann = next(layer for layer in state["layers"] if layer["type"] == "annotation")["annotations"]
+    ann = [a for layer in state["layers"] if layer["type"] == "annotation" and layer["name"].startswith("mitochondria")
+           for a in layer["annotations"]]  # fmt: skip
     ids = {int(a["description"].split()[1]) for a in ann}
     assert len(ann) == min(n_highlighted, 500) and ids <= set(mitos.mito_id)
     plotted = mitos[["volume_um3", "complexityindex"]].notna().all(axis=1)  # the default axes
     assert n_highlighted == plotted.sum()  # the box covered the whole plot
     assert (~plotted).sum() == (mitos.mesh_missing != "").sum()  # only mesh-less ones lack an MCI
+
+
+def _figure_ready(page, graph: str, min_traces: int = 1) -> None:
+    page.wait_for_function(
+        f"() => {{ const g = document.querySelector('#{graph} .js-plotly-plot'); return g && g.data && g.data.length >= {min_traces}; }}",
+        timeout=60_000,
+    )
+
+
+def test_gradients_dendrogram_and_several_cells(server, xdata, pyramidal_id, tmp_path):
+    """A bin clicked in the gradients view lights up its mitochondria in 3D and in the dendrogram;
+    two ticked cells show together in 3D."""
+    from playwright.sync_api import sync_playwright
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    m = xdata.mitos
+    in_bin = m[(m.cellid == pyramidal_id) & (m.compartment == "Basal") & m.path_dist_to_soma_um.between(20, 30, inclusive="left")]
+    with sync_playwright() as p:
+        browser = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, args=FLAGS, headless=True,
+            viewport={"width": 1400, "height": 1300},
+        )  # fmt: skip
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{server}/?cell={pyramidal_id}")
+        _figure_ready(page, "graph-3d", 5)
+        page.get_by_text("Gradients", exact=True).click()
+        _figure_ready(page, "graph-gradients", 2)
+        _figure_ready(page, "graph-density", 1)
+        page.screenshot(path=str(OUT / "gradients.png"), full_page=True)
+        # a click on the Basal 20-30 um bin (plotly's own click event on the graph)
+        page.evaluate("""() => { const g = document.querySelector('#graph-gradients .js-plotly-plot');
+            const c = g.data.findIndex(t => t.name === 'Basal');
+            const i = g.data[c].customdata.findIndex(d => d[1] == 20);
+            g.emit('plotly_click', {points: [{curveNumber: c, pointNumber: i, customdata: g.data[c].customdata[i],
+                                              x: g.data[c].x[i], y: g.data[c].y[i]}]}); }""")
+        page.wait_for_function(
+            f"() => document.querySelector('#graph-3d .js-plotly-plot').data[0].x.length === {len(in_bin)}", timeout=30_000
+        )
+        page.get_by_text("Dendrogram", exact=True).click()
+        _figure_ready(page, "graph-dendrogram", 5)
+        page.wait_for_function(
+            f"() => document.querySelector('#graph-dendrogram .js-plotly-plot').data[0].x.filter(v => v === null).length === {len(in_bin)}",
+            timeout=30_000,
+        )
+        page.screenshot(path=str(OUT / "dendrogram.png"), full_page=True)
+        # tick two cells in the grid: the 3D view shows both, each with its soma
+        boxes = page.locator("#cell-table .ag-row .ag-selection-checkbox input")
+        boxes.nth(0).check()
+        boxes.nth(1).check()
+        page.wait_for_function(
+            "() => document.querySelector('#graph-3d .js-plotly-plot').data.filter(t => (t.name || '').startsWith('soma ')).length === 2",
+            timeout=60_000,
+        )
+        assert page.inner_text("#cell-info").startswith("2 cells")
+        page.screenshot(path=str(OUT / "two_cells.png"), full_page=True)
+        browser.close()
+    assert len(in_bin) > 0
+    assert not errors, errors

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from explorer import callbacks as cb
+from explorer.layout import TABLE_COLUMNS
 from explorer.links import MAX_POINTS, decode_state, neuroglancer_link
 
 VIEWER = "https://neuroglancer.example/"
@@ -37,17 +38,19 @@ def test_url_good_cell(xdata, pyramidal_id):
 def test_table_filters_and_row_pick(xdata):
     rows = cb.table_rows(xdata, ["inhibitory"], None, None)
     assert rows and all(r["cell_type"] == "inhibitory" for r in rows) and isinstance(rows[0]["cell_id"], str)
-    assert cb.search_for_row(rows, {"row": 0}) == f"?cell={rows[0]['cell_id']}"
-    assert cb.search_for_row(rows, {"row": 999}) is None
+    assert cb.search_for_click({"rowId": rows[0]["cell_id"], "colId": "n_mito"}) == f"?cell={rows[0]['cell_id']}"
+    assert cb.search_for_click({"rowId": "12; drop"}) is None and cb.search_for_click(None) is None
     assert cb.table_rows(xdata, None, None, "no-such") == []
+    assert set(rows[0]) == {c for c, _ in TABLE_COLUMNS}  # only the grid's columns travel
 
 
 def test_cell_view_unknown_and_without_mitochondria(xdata, pyramidal_id):
-    assert cb.cell_view(xdata, "123")[0] == cb.empty_figure()
+    assert cb.cell_view(xdata, "123")[0] == cb.empty_figure(cb.NO_CELL)
+    assert "Pick a cell" in cb.cell_view(xdata, None)[0]["layout"]["annotations"][0]["text"]
     ds = copy.copy(xdata.ds)  # a dataset in which this cell has no mitochondria
     ds.mitochondria = ds.mitochondria[ds.mitochondria.cellid != pyramidal_id]
     fig, info, msg = cb.cell_view(dataclasses.replace(xdata, ds=ds), str(pyramidal_id))
-    assert "has no mitochondria" in msg and not [t for t in fig["data"] if t["type"] == "mesh3d"]
+    assert "has no mitochondria" in msg and not [t for t in fig["data"] if t["type"] == "mesh3d" and t["name"] != "soma"]
 
 
 def test_scatter_view_rejects_unknown_columns(xdata, pyramidal_id):
@@ -64,12 +67,18 @@ def test_highlight_patch_targets_trace_zero(xdata, pyramidal_id):
     assert all(len(o["params"]["value"]) == 3 for o in ops)
 
 
+def mito_annotations(state: dict) -> list[dict]:
+    """Point annotations of the selection's layers (one per compartment)."""
+    return [a for layer in state["layers"] if layer["type"] == "annotation" and layer["name"] != "synapses"
+            for a in layer["annotations"]]  # fmt: skip
+
+
 def test_selection_panel_link_contains_the_points(xdata, pyramidal_id):
     rows = xdata.mitos[xdata.mitos.cellid == pyramidal_id].iloc[:4]
     summary, href, text, msg = cb.selection_panel(xdata, {"ids": rows.mito_id.astype(str).tolist()}, str(pyramidal_id), VIEWER)
     assert href == text and href.startswith(VIEWER) and msg == ""
     state = decode_state(href)
-    ann = next(layer for layer in state["layers"] if layer["type"] == "annotation")["annotations"]
+    ann = mito_annotations(state)
     got = np.array(sorted(a["point"] for a in ann))
     # voxel indices of the release (nm / 3.58, 3.58, 40) in a layer declared at 4 x 4 x 40 nm
     want = np.array(sorted((rows[["x", "y", "z"]].to_numpy() / [3.58, 3.58, 40]).tolist()))
@@ -87,7 +96,7 @@ def test_selection_panel_empty_and_capped(xdata):
     ids = xdata.mitos.mito_id.iloc[: MAX_POINTS + 20].astype(str).tolist() + ["; rm -rf /"]
     summary, href, _, msg = cb.selection_panel(xdata, {"ids": ids}, None, VIEWER)
     assert f"first {MAX_POINTS} of {MAX_POINTS + 20}" in msg
-    ann = next(layer for layer in decode_state(href)["layers"] if layer["type"] == "annotation")["annotations"]
+    ann = mito_annotations(decode_state(href))
     assert len(ann) == MAX_POINTS
 
 
@@ -108,13 +117,38 @@ def test_link_points_land_on_the_published_voxels_of_real_mitochondria():
     rows = read_mito_table(path, []).assign(description="m")
     link = neuroglancer_link(rows, rows.cellid.tolist(), viewer_url=VIEWER, mito_ids=rows.mito_id.tolist())
     state = decode_state(link.url)
-    ann = next(layer for layer in state["layers"] if layer["type"] == "annotation")["annotations"]
+    ann = mito_annotations(state)
     published = pd.read_csv(path)[["ctr_pos_x_vx", "ctr_pos_y_vx", "ctr_pos_z_vx"]].to_numpy()
     assert np.abs(np.array([a["point"] for a in ann]) - published).max() < 0.01
     mito = next(layer for layer in state["layers"] if layer["name"] == "mitochondria")
     assert mito["segments"] == [str(m) for m in rows.mito_id] and "pinky100-mito/seg_191220" in mito["source"][0]["url"]
     em = next(layer for layer in state["layers"] if layer["type"] == "image")
     assert em["source"][0]["url"].endswith("pinky100_v0/son_of_alignment_v15_rechunked")
+
+
+def test_link_layers_by_compartment_and_synapses_linked_to_both_partners(xdata, pyramidal_id):
+    from explorer.palette import COMPARTMENT_COLORS
+
+    rows = xdata.mitos[xdata.mitos.cellid == pyramidal_id].groupby("compartment").head(2)
+    _, href, _, _ = cb.selection_panel(xdata, {"ids": rows.mito_id.astype(str).tolist()}, str(pyramidal_id), VIEWER)
+    layers = {layer["name"]: layer for layer in decode_state(href)["layers"] if layer["type"] == "annotation"}
+    for comp, g in rows.groupby("compartment"):
+        layer = layers[f"mitochondria: {comp}"]
+        assert len(layer["annotations"]) == len(g)
+        assert f'color(default="{COMPARTMENT_COLORS[comp]}")' in layer["shader"] and "setColor(colour)" in layer["shader"]
+    syn = xdata.ds.cell_synapses(pyramidal_id)
+    ann = layers["synapses"]["annotations"]
+    assert len(ann) == min(len(syn), MAX_POINTS)
+    first = syn.iloc[0]
+    assert ann[0]["segments"] == [[str(first.pre_root_id), str(first.post_root_id)]]
+    # with real ids, the synapse layer is linked to the segmentation: both partners light up
+    pts = pd.DataFrame({"id": [1], "x": [3e5], "y": [2e5], "z": [4e4], "description": ["mito 1 Basal"], "compartment": ["Basal"]})
+    real = pd.DataFrame({"x": [3e5], "y": [2e5], "z": [4e4], "synapse_type": ["post"],
+                         "pre_root_id": [648518346349538100], "post_root_id": [648518346349538237]})  # fmt: skip
+    state = decode_state(neuroglancer_link(pts, [648518346349538237], viewer_url=VIEWER, synapses=real).url)
+    synl = next(layer for layer in state["layers"] if layer["name"] == "synapses")
+    assert synl["linkedSegmentationLayer"] == {"segments": "seg"}
+    assert synl["annotations"][0]["segments"] == [["648518346349538100", "648518346349538237"]]
 
 
 def test_export_csv(xdata):
@@ -128,7 +162,7 @@ def test_compartments_view_scopes(xdata, pyramidal_id):
     rows = cb.table_rows(xdata, ["pyramidal"], None, None)
     fig = cb.compartments_view(xdata, str(pyramidal_id), "table", rows)
     assert "cells in the table" in fig.layout.title.text
-    assert cb.compartments_view(xdata, None, "cell", rows) == cb.empty_figure()
+    assert cb.compartments_view(xdata, None, "cell", rows) == cb.empty_figure(cb.NO_CELL)
 
 
 def test_clicked_mito(xdata):

@@ -22,7 +22,8 @@ def test_cell_figure_trace_budget_and_colours(parts, pyramidal_id):
     nodes, mitos, meshes, syn = parts
     fig = go.Figure(cell_figure(pyramidal_id, nodes, mitos, meshes, syn))
     comps = sorted(mitos.compartment.unique())
-    meshes3d = [t for t in fig.data if t.type == "mesh3d"]
+    meshes3d = [t for t in fig.data if t.type == "mesh3d" and t.name != "soma"]
+    assert [t.name for t in fig.data if t.type == "mesh3d"].count("soma") == 1  # the cell body
     assert len(meshes3d) == len(comps)  # one merged mesh per compartment, never one per mitochondrion
     for t in meshes3d:
         name = t.name.split(": ")[1].rsplit(" (", 1)[0]
@@ -50,17 +51,17 @@ def test_cell_figure_coordinates_are_nm(parts, pyramidal_id):
     fig = go.Figure(cell_figure(pyramidal_id, nodes, mitos, meshes, syn))
     lo = nodes[["x", "y", "z"]].min().to_numpy() - 5000
     hi = nodes[["x", "y", "z"]].max().to_numpy() + 5000
-    m = next(t for t in fig.data if t.type == "mesh3d")
+    m = next(t for t in fig.data if t.type == "mesh3d" and t.name != "soma")
     xyz = np.c_[m.x, m.y, m.z]
     assert (xyz >= lo).all() and (xyz <= hi).all() and xyz[:, 0].min() > 1e5  # nm, Phase 1 frame
-    n_vertices = sum(len(t.x) for t in fig.data if t.type == "mesh3d")
+    n_vertices = sum(len(t.x) for t in fig.data if t.type == "mesh3d" and t.name != "soma")
     assert n_vertices == len(meshes.vertices)
 
 
 def test_without_meshes_markers_sized_by_volume(parts, pyramidal_id):
     nodes, mitos, _, syn = parts
     fig = go.Figure(cell_figure(pyramidal_id, nodes, mitos, None, syn))
-    assert not [t for t in fig.data if t.type == "mesh3d"]
+    assert not [t for t in fig.data if t.type == "mesh3d" and t.name != "soma"]
     markers = [t for t in fig.data if (t.legendgroup or "").startswith("mito-")]
     assert all(t.showlegend for t in markers)
     big = max(markers, key=lambda t: len(t.x))
