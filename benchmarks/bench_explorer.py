@@ -10,7 +10,9 @@ Prints, side by side in one run, medians over ``--runs``:
 * the same skeleton and mitochondrion meshes drawn with ``navis.plot3d(..., backend="plotly")``
   (a TreeNeuron and one MeshNeuron per mitochondrion, as navis users do), serialised to JSON
   and gzipped;
-* the ratios (targets: under 300 ms server time, navis at least 5x bigger and slower).
+* the ratios (targets: under 300 ms server time, navis at least 5x bigger and slower);
+* the gradients, dendrogram and several-cells views of the same cell: view function, JSON and
+  gzip, cold (fresh app data: files read) and warm.
 
 Usage: ``python benchmarks/bench_explorer.py [--data data/demo] [--runs 5]``
 (``--data`` defaults to building the 40-cell demo in a temporary directory).
@@ -94,6 +96,39 @@ def with_navis(data_dir: Path, cell_id: int, runs: int) -> dict:
     return {"s": statistics.median(times), "gzip_bytes": size, "traces": n_traces}
 
 
+def new_views(data_dir: Path, cell_id: int, runs: int) -> dict:
+    """Server-side time of the gradients, dendrogram and several-cells views: the view function
+    (figure built) + JSON + gzip, cold (fresh app data) and warm; medians."""
+    import plotly.io as pio_
+
+    from explorer import analysis
+    from explorer.data import ExplorerData
+
+    def serialise(fig) -> int:
+        js = pio_.to_json(fig) if hasattr(fig, "to_plotly_json") else json.dumps(fig, default=lambda o: o.tolist())
+        return len(gzip.compress(js.encode(), compresslevel=6))
+
+    cases = {
+        "gradients (its cell type)": lambda d: [serialise(f) for f in analysis.gradients_view(d, str(cell_id), "mito_volume_per_um", "type", [], ["Basal"])],
+        "gradients (all cells)": lambda d: [serialise(f) for f in analysis.gradients_view(d, str(cell_id), "coverage_factor", "all", [], ["Basal"])],
+        "dendrogram": lambda d: serialise(analysis.dendrogram_view(d, str(cell_id), None)),
+        "several cells (4) in 3D": lambda d: serialise(analysis.cells_view(d, d.ds.cells.sort_values("n_mito").cell_id.iloc[-4:].tolist())[0]),
+    }
+    out = {}
+    for name, fn in cases.items():
+        cold, warm = [], []
+        for _ in range(runs):
+            d = ExplorerData.load(data_dir)
+            t = time.perf_counter()
+            fn(d)
+            cold.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            fn(d)
+            warm.append(time.perf_counter() - t)
+        out[name] = {"cold_s": statistics.median(cold), "warm_s": statistics.median(warm)}
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=None)
@@ -113,6 +148,7 @@ def main() -> int:
         other = int(ds.cells.sort_values("n_mito").iloc[0].cell_id)
         a = ours(data_dir, cid, other, args.runs)
         b = with_navis(data_dir, cid, max(1, args.runs // 2))
+        views = new_views(data_dir, cid, args.runs)
     print(f"\nlargest cell {cid}: {int(cell.n_mito)} mitochondria, {len(meshes.vertices)} mesh vertices, "
           f"{int(cell.n_nodes)} skeleton nodes, {int(cell.n_syn_in + cell.n_syn_out)} synapses")  # fmt: skip
     rows = [
@@ -124,12 +160,14 @@ def main() -> int:
         ("navis / explorer time, cold (target >= 5x)", f"{b['s'] / a['cold_s']:.1f}x"),
         ("navis / explorer payload (target >= 5x)", f"{b['gzip_bytes'] / a['gzip_bytes']:.1f}x"),
     ]
+    for name, v in views.items():
+        rows.append((f"{name}, server time, cold / warm (target < 300 ms)", f"{v['cold_s'] * 1000:.0f} / {v['warm_s'] * 1000:.0f} ms"))
     w = max(len(r[0]) for r in rows)
     for name, value in rows:
-        print(f"{name:<{w}}  {value:>10}")
+        print(f"{name:<{w}}  {value:>16}")
     out = Path("benchmarks/results/explorer.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"cell_id": cid, "ours": a, "navis": b}, indent=2))
+    out.write_text(json.dumps({"cell_id": cid, "ours": a, "navis": b, "views": views}, indent=2))
     return 0
 
 
