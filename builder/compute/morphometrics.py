@@ -73,16 +73,28 @@ def mesh_morphometrics(batch: MeshBatch) -> pd.DataFrame:
 
     gf = batch.global_faces()
     a, b, c = local[:, gf[:, 0]], local[:, gf[:, 1]], local[:, gf[:, 2]]
-    tet_vol = np.einsum("ij,ij->j", a, _cross(b, c)) / 6.0
+    # per face, in one preallocated (11, F) block summed per mesh in one pass: volume, area,
+    # first moments (3) and the 6 distinct second moments of the tetrahedron (0, a, b, c)
+    rows = np.empty((11, len(gf)))
+    tet_vol, area_f = rows[0], rows[1]
+    np.einsum("ij,ij->j", a, _cross(b, c), out=tet_vol)
+    tet_vol /= 6.0
     nrm = _cross(b - a, c - a)
-    area_f = 0.5 * np.sqrt(np.einsum("ij,ij->j", nrm, nrm))
+    np.einsum("ij,ij->j", nrm, nrm, out=area_f)
+    np.sqrt(area_f, out=area_f)
+    area_f *= 0.5
     s = a + b + c
+    np.multiply(s, tet_vol / 4.0, out=rows[2:5])
     w = tet_vol / 20.0
-    # per face: volume, area, first moments (3) and the 6 distinct second moments of the
-    # tetrahedron (0, a, b, c) about the origin, summed per mesh in one pass
-    rows = [tet_vol, area_f, *(tet_vol * s / 4.0)]
-    rows += [w * (a[i] * a[j] + b[i] * b[j] + c[i] * c[j] + s[i] * s[j]) for i, j in _SYM]
-    sums = _segment_sum(np.stack(rows), foff)
+    tmp = np.empty(len(gf))
+    for k, (i, j) in enumerate(_SYM):
+        out = rows[5 + k]
+        np.multiply(a[i], a[j], out=out)
+        for p in (b, c, s):
+            np.multiply(p[i], p[j], out=tmp)
+            out += tmp
+        out *= w
+    sums = _segment_sum(rows, foff)
     vol, area = sums[:, 0], sums[:, 1]
     with np.errstate(divide="ignore", invalid="ignore"):
         centroid = sums[:, 2:5] / vol[:, None]
