@@ -4,7 +4,11 @@ Each branch is a persistent random walk generated in one vectorised step (AR(1)-
 direction noise) at a 1.2-um step, then resampled along a cubic spline at 0.15 um, so that the
 skeletons have the node density of the release's smoothed skeletons (6.2 and 9.4 nodes per um
 of cable, median edges of 150 and 100 nm, measured on two real pinky100 skeletons); branches
-are clipped at the volume boundary, as cells of the real volume are.
+are clipped at the volume boundary, as cells of the real volume are. The soma is collapsed into
+the root node, as MeshParty's ``skeletonize_mesh`` does (``collapse_soma``) and as MicronsBinder
+reads the release's skeletons (``lib/compartment.py`` ``refine_labels``: the soma is the root
+and the nodes one edge from it): branches leave the soma from its surface, one edge from the
+root, and those first nodes are labelled somatic.
 Labels use our codes (:class:`builder.schema.Compartment`); astrocytes are left unlabelled.
 """
 
@@ -95,12 +99,25 @@ class _Grower:
             pts = pts[: outside[0]]
         if len(pts) < 2:
             return np.zeros(0, np.int64)
+        inside = np.linalg.norm(pts - self.soma, axis=1) < self.soma_r
+        if start == 0:
+            # the soma is collapsed into the root, as MeshParty's skeletonize_mesh does (soma
+            # vertices -> root) and as the release's skeletons are read: MicronsBinder's
+            # lib/compartment.py refine_labels takes the soma as the root and the nodes one edge
+            # from it. A branch from the soma starts at its surface, one long edge from the root.
+            out = np.flatnonzero(~inside)
+            if not len(out):
+                return np.zeros(0, np.int64)
+            pts, inside = pts[out[0]:], inside[out[0]:]
+            if len(pts) < 2:
+                return np.zeros(0, np.int64)
         m = len(pts)
         rad = np.linspace(r0, r1, m)
         lab = np.full(m, label if self.labelled else UNLABELLED)
-        inside = np.linalg.norm(pts - self.soma, axis=1) < self.soma_r
         if self.labelled:
             lab[inside] = SOMA
+            if start == 0:  # the soma label: the root and the nodes one edge from it (refine_labels)
+                lab[0] = SOMA
         rad[inside] = np.maximum(rad[inside], r0)
         idx = np.arange(self.n, self.n + m)
         par = np.concatenate([[start], idx[:-1]])

@@ -73,7 +73,7 @@ from builder.sources.published import (
 log = logging.getLogger(__name__)
 
 MARKER = "demo_volume.json"
-GENERATOR_VERSION = "5"
+GENERATOR_VERSION = "6"
 #: Generator truth (not part of the release layout), for the tests.
 TRUTH_DIR = "demo_truth"
 #: Where workers write skeletons before they are packed into the archive.
