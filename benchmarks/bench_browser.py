@@ -39,13 +39,13 @@ FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--no-first-run", "--disable-sync", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
 ]  # fmt: skip
-PAINTED = """(n) => new Promise(done => {
+HOLDS_ALL = """(n) => {
   const g = document.querySelector('#graph-scatter .js-plotly-plot');
-  if (!g || !g._fullData) return done(false);
-  const pts = g._fullData.reduce((s, t) => s + (t.x ? t.x.length : 0), 0);
-  if (pts < n) return done(false);
-  requestAnimationFrame(() => requestAnimationFrame(() => done(true)));
-})"""
+  if (!g || !g._fullData || typeof Plotly === 'undefined') return false;
+  return g._fullData.reduce((s, t) => s + (t.x ? t.x.length : 0), 0) >= n;
+}"""
+#: resolves after two animation frames: what the graph holds has been drawn
+TWO_FRAMES = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(() => done(true))))"
 
 
 def ensure_dataset(path: Path, cells: int) -> Path:
@@ -90,7 +90,8 @@ def one_session(data: Path, n_mito: int, profile: Path) -> dict:
             page.goto("about:blank")
             t = time.perf_counter()
             page.goto(url)
-            page.wait_for_function(PAINTED, arg=n_mito, timeout=120_000, polling=50)
+            page.wait_for_function(HOLDS_ALL, arg=n_mito, timeout=120_000, polling=50)
+            page.evaluate(TWO_FRAMES)
             first_paint = time.perf_counter() - t
             page.evaluate("() => Plotly.relayout(document.querySelector('#graph-scatter .js-plotly-plot'), {dragmode: 'select'})")
             page.evaluate("""() => { const g = document.querySelector('#graph-scatter .js-plotly-plot');

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 
 from dash import Dash
@@ -29,7 +30,7 @@ def create_app(data_dir: Path | str, viewer_url: str = DEFAULT_VIEWER) -> Dash:
         If ``data_dir`` is not a built dataset (the message names the builder command).
     """
     data = ExplorerData.load(data_dir)
-    import nglui.statebuilder  # noqa: F401  (slow first import: pay it at start-up, not on first click)
+    _warm_up_later()
     app = Dash(
         __name__,
         title="L2/3 mitochondria explorer",
@@ -45,11 +46,24 @@ def create_app(data_dir: Path | str, viewer_url: str = DEFAULT_VIEWER) -> Dash:
     return app
 
 
+def _warm_up_later(delay_s: float = 3.0) -> None:
+    """Import nglui (1.5 s) in a daemon thread a few seconds after start-up: the first page is
+    not kept waiting, and the first neuroglancer link seldom is (the import lock makes an
+    early click wait for it rather than import twice)."""
+
+    def _import() -> None:
+        import nglui.statebuilder  # noqa: F401
+
+    t = threading.Timer(delay_s, _import)
+    t.daemon = True  # ends with the process
+    t.start()
+
+
 def _guard(app: Dash) -> None:
     """Reject, with a 4xx, requests that are not this app's callbacks before Dash parses them."""
     server = app.server
     server.config["MAX_CONTENT_LENGTH"] = MAX_BODY  # larger bodies: 413
-    known = set(app.callback_map)
+    known = {k for k, v in app.callback_map.items() if "callback" in v}  # clientside ones never reach us
     # Dash answers a request for a script it does not serve with an exception (a 500): it is a 404
     server.register_error_handler(DependencyException, lambda exc: (jsonify(error="not found"), 404))
 

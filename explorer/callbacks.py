@@ -20,7 +20,7 @@ from explorer.figures.cell3d import HIGHLIGHT_TRACE, cell_figure
 from explorer.figures.compartments import compartment_figure
 from explorer.figures.scatter import scatter_figure, selected_ids
 from explorer.inputs import as_dict, as_event, as_opt_str, as_records, as_str, as_str_list
-from explorer.layout import TABLE_COLUMNS
+from explorer.layout import NO_ROWS, TABLE_COLUMNS, TABLE_HINT
 from explorer.links import MAX_POINTS, neuroglancer_link
 
 def empty_figure(text: str = "") -> dict:
@@ -99,8 +99,33 @@ def highlight_3d(data: ExplorerData, cell: str | None, ids: list[int]) -> Patch:
 
 
 def selection_from_scatter(selected: dict | None) -> dict:
-    """The selection store for a box/lasso selection in the scatter."""
+    """The selection store for a box/lasso selection in the scatter (a plotly event)."""
     return {"ids": [str(i) for i in selected_ids(selected)[:MAX_SELECTION]], "source": "scatter"}
+
+
+#: In the browser, a box or lasso selection is reduced to the selected mitochondria's ids (at
+#: most MAX_SELECTION) and their total before anything is sent: a box over 100,000 points of the
+#: all-cells scatter would otherwise send 10 MB of point records.
+SCATTER_IDS_JS = """function(sel) {
+    const out = {ids: [], total: 0};
+    if (!sel || !Array.isArray(sel.points)) { return out; }
+    for (const p of sel.points) {
+        if (p.curveNumber === 0 || p.customdata === undefined || p.customdata === null) { continue; }
+        out.total += 1;
+        if (out.ids.length < %d) { out.ids.push(String(Array.isArray(p.customdata) ? p.customdata[0] : p.customdata)); }
+    }
+    return out;
+}""" % MAX_SELECTION
+
+
+def selection_from_ids(payload: dict | None) -> dict:
+    """The selection store for the ids the browser extracted from a scatter selection."""
+    ids = parse_ids((payload or {}).get("ids"))
+    total = (payload or {}).get("total")
+    sel = {"ids": [str(i) for i in ids], "source": "scatter"}
+    if isinstance(total, int) and total > len(ids):
+        sel["total"] = total
+    return sel
 
 
 def clicked_mito(data: ExplorerData, click: dict | None) -> int | None:
@@ -159,8 +184,11 @@ def selection_panel(data: ExplorerData, selection: dict | None, cell: str | None
     counts = rows["compartment"].value_counts()
     summary = f"{len(rows)} mitochondria selected in {len(cells)} cell(s): " + ", ".join(f"{k} {v}" for k, v in counts.items())
     msg = ""
+    total = (selection or {}).get("total")
+    if isinstance(total, int) and total > len(ids):
+        msg = f"The selection holds {total:,} mitochondria; the first {len(ids):,} are used (draw a smaller box to see all). "
     if link.capped:
-        msg = f"The neuroglancer link carries the first {MAX_POINTS} of {len(rows)} selected mitochondria."
+        msg += f"The neuroglancer link carries the first {MAX_POINTS} of {len(rows)} selected mitochondria."
     if data.ds.synthetic:
         summary += " (synthetic demo: points are placed over the real Phase 1 EM, without segments)"
     return summary, link.url, link.url, msg
@@ -196,9 +224,13 @@ def register(app: Dash, data: ExplorerData, viewer_url: str) -> None:
     def _url(search):
         return cell_from_search(data, as_str(search))
 
-    @app.callback(Output("cell-table", "rowData"), Input("f-type", "value"), Input("f-subtype", "value"), Input("f-search", "value"))
+    @app.callback(
+        Output("cell-table", "rowData"), Output("table-note", "children"),
+        Input("f-type", "value"), Input("f-subtype", "value"), Input("f-search", "value"),
+    )  # fmt: skip
     def _table(types, subtypes, query):
-        return table_rows(data, as_str_list(types), as_str_list(subtypes), as_str(query, 200))
+        rows = table_rows(data, as_str_list(types), as_str_list(subtypes), as_str(query, 200))
+        return rows, TABLE_HINT if rows else NO_ROWS
 
     @app.callback(Output("url", "search"), Input("cell-table", "cellClicked"), prevent_initial_call=True)
     def _pick(clicked):
@@ -225,12 +257,15 @@ def register(app: Dash, data: ExplorerData, viewer_url: str) -> None:
     def _scatter(cell, x, y, color, logs, scope):
         return scatter_view(data, as_opt_str(cell, 40), as_str(x), as_str(y), as_str(color), as_str_list(logs), as_str(scope))
 
+    app.clientside_callback(SCATTER_IDS_JS, Output("scatter-ids", "data"), Input("graph-scatter", "selectedData"),
+                            prevent_initial_call=True)  # fmt: skip
+
     @app.callback(
         Output("selection-store", "data"), Output("graph-3d", "figure", allow_duplicate=True),
-        Input("graph-scatter", "selectedData"), State("cell-store", "data"), prevent_initial_call=True,
+        Input("scatter-ids", "data"), State("cell-store", "data"), prevent_initial_call=True,
     )  # fmt: skip
-    def _select(selected, cell):
-        sel = selection_from_scatter(as_event(selected))
+    def _select(payload, cell):
+        sel = selection_from_ids(as_dict(payload))
         return sel, highlight_3d(data, as_opt_str(cell, 40), parse_ids(sel["ids"]))
 
     @app.callback(

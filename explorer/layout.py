@@ -16,6 +16,10 @@ TABLE_COLUMNS = (
 )  # fmt: skip
 
 
+TABLE_HINT = "Click a row to view the cell; tick several to view them together."
+NO_ROWS = "No cell matches these filters: clear the type, subtype or id search."
+
+
 def _column_defs() -> list[dict]:
     """Cells table columns: ids as text (MICrONS ids exceed JavaScript's integer precision)."""
     defs = []
@@ -50,6 +54,7 @@ def make_layout(data: ExplorerData) -> html.Div:
             dcc.Location(id="url", refresh=False),
             dcc.Store(id="cell-store"),
             dcc.Store(id="selection-store", data={"ids": [], "source": ""}),
+            dcc.Store(id="scatter-ids"),
             html.Header(
                 [
                     html.H1("L2/3 mitochondria explorer"),
@@ -79,12 +84,11 @@ def make_layout(data: ExplorerData) -> html.Div:
                                     "rowSelection": {"mode": "multiRow", "checkboxes": True, "headerCheckbox": True,
                                                      "enableClickSelection": False},
                                     "pagination": True, "paginationPageSize": 14, "paginationPageSizeSelector": False,
-                                    "overlayNoRowsTemplate": "No cell matches these filters: clear the type, subtype or id search.",
                                 },
                                 className="ag-theme-alpine",
                                 style={"height": "520px"},
                             ),
-                            html.P("Click a row to view the cell; tick several to view them together.", className="hint"),
+                            html.P(TABLE_HINT, id="table-note", className="hint"),
                         ],
                         className="panel cells",
                     ),

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from scipy import stats
 
 from explorer.palette import COMPARTMENT_COLORS, FrozenDict
 
@@ -134,6 +133,8 @@ def density_regression(bins: pd.DataFrame, compartments: tuple[str, ...] = ("Bas
     x, y = x[ok], y[ok]
     if len(x) < 3 or np.ptp(x) == 0:
         return {"n": int(len(x)), "slope": np.nan, "intercept": np.nan, "r": np.nan, "p": np.nan, "stderr": np.nan}
+    from scipy import stats  # 0.3 s to import: only when a fit is drawn
+
     res = stats.linregress(x, y)
     return {"n": int(len(x)), "slope": res.slope, "intercept": res.intercept, "r": res.rvalue, "p": res.pvalue,
             "stderr": res.stderr}  # fmt: skip

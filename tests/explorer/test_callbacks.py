@@ -180,3 +180,13 @@ def test_click_highlights_in_scatter_and_shows_the_row(xdata):
     assert cb.highlight_scatter(xdata, int(row.mito_id), "__init__", "pc1_um").to_plotly_json()["operations"][0]["params"]["value"] == []
     table = cb.mito_row_table(xdata, int(row.mito_id))
     assert str(row.mito_id) in table[0].children and len(table[1].children) == len(xdata.mitos.columns)
+
+
+def test_scatter_selection_from_browser_ids(xdata):
+    ids = xdata.mitos.mito_id.iloc[:3].astype(str).tolist()
+    sel = cb.selection_from_ids({"ids": ids + ["x; drop"], "total": 25_000})
+    assert sel["ids"] == ids and sel["total"] == 25_000
+    summary, href, _, msg = cb.selection_panel(xdata, sel, None, VIEWER)
+    assert "25,000" in msg and "3 mitochondria selected" in summary
+    assert cb.selection_from_ids(None) == {"ids": [], "source": "scatter"}
+    assert str(cb.MAX_SELECTION) in cb.SCATTER_IDS_JS  # the browser caps what it sends
