@@ -59,15 +59,23 @@ class Scenario:
     def __init__(self, base: str, cells: list[str], columns: list[str], mito_ids: list[str]) -> None:
         with urllib.request.urlopen(f"{base}/_dash-dependencies", timeout=30) as r:
             deps = json.load(r)
-        self.by_input = {tuple(f"{i['id']}.{i['property']}" for i in d["inputs"]): d for d in deps}
+        self.deps = deps
         self.cells, self.columns, self.mito_ids = cells, columns, mito_ids
 
-    def _body(self, inputs: tuple[str, ...], values: list, state_values: dict | None = None) -> dict:
-        d = self.by_input[inputs]
+    def _find(self, inputs: tuple[str, ...], output: str) -> dict:
+        """The callback whose inputs start with ``inputs`` and whose outputs include ``output``."""
+        for d in self.deps:
+            names = tuple(f"{i['id']}.{i['property']}" for i in d["inputs"])
+            if names[: len(inputs)] == inputs and output in d["output"]:
+                return d
+        raise KeyError(f"no callback with inputs {inputs} and output {output}")
+
+    def _body(self, inputs: tuple[str, ...], values: list, output: str, state_values: dict | None = None) -> dict:
+        d = self._find(inputs, output)
         return {
             "output": d["output"],
             "outputs": _outputs(d["output"]),
-            "inputs": [{**i, "value": v} for i, v in zip(d["inputs"], values)],
+            "inputs": [{**i, "value": v} for i, v in zip(d["inputs"], values + [None] * (len(d["inputs"]) - len(values)))],
             "changedPropIds": [inputs[0]],
             "state": [{**s, "value": (state_values or {}).get(s["id"])} for s in d["state"]],
         }
@@ -77,13 +85,14 @@ class Scenario:
         x, y = rng.sample(self.columns, 2)
         ids = rng.sample(self.mito_ids, min(len(self.mito_ids), rng.randint(5, 300)))
         return [
-            ("open cell (url)", self._body(("url.search",), [f"?cell={cell}"])),
-            ("3D view", self._body(("cell-store.data",), [cell])),
+            ("open cell (url)", self._body(("url.search",), [f"?cell={cell}"], "cell-store.data")),
+            ("3D view", self._body(("cell-store.data",), [cell], "graph-3d.figure")),
             ("scatter axes", self._body(
                 ("cell-store.data", "sc-x.value", "sc-y.value", "sc-color.value", "sc-log.value", "sc-scope.value"),
                 [cell, x, y, rng.choice(["compartment", "cell_type"]), ["log x"] if rng.random() < 0.5 else [], rng.choice(["cell", "all"])],
+                "graph-scatter.figure",
             )),
-            ("neuroglancer link", self._body(("selection-store.data",), [{"ids": ids, "source": "scatter"}], {"cell-store": cell})),
+            ("neuroglancer link", self._body(("selection-store.data",), [{"ids": ids, "source": "scatter"}], "ng-link.href", {"cell-store": cell})),
         ]  # fmt: skip
 
 

@@ -133,9 +133,11 @@ def register_analysis(app: Dash, data: ExplorerData) -> None:
     @app.callback(
         Output("graph-gradients", "figure"), Output("graph-density", "figure"),
         Input("cell-store", "data"), Input("grad-q", "value"), Input("grad-scope", "value"),
-        Input("cell-table", "virtualRowData"), Input("grad-comp", "value"),
+        Input("cell-table", "virtualRowData"), Input("grad-comp", "value"), Input("tabs", "value"),
     )  # fmt: skip
-    def _gradients(cell, q, scope, rows, comps):
+    def _gradients(cell, q, scope, rows, comps, tab):
+        if tab != "gradients":  # drawn when its tab is shown
+            return no_update, no_update
         return gradients_view(data, as_opt_str(cell, 40), as_str(q), as_str(scope), as_records(rows), as_str_list(comps))
 
     @app.callback(
@@ -148,15 +150,21 @@ def register_analysis(app: Dash, data: ExplorerData) -> None:
             return no_update, no_update
         return sel, highlight_3d(data, as_opt_str(cell, 40), parse_ids(sel["ids"]))
 
-    @app.callback(Output("graph-dendrogram", "figure"), Input("cell-store", "data"), State("selection-store", "data"))
-    def _dendrogram(cell, selection):
+    @app.callback(
+        Output("graph-dendrogram", "figure"), Input("cell-store", "data"), Input("tabs", "value"), State("selection-store", "data"),
+    )  # fmt: skip
+    def _dendrogram(cell, tab, selection):
+        if tab != "dendrogram":  # drawn (with the current selection) when its tab is shown
+            return no_update
         return dendrogram_view(data, as_opt_str(cell, 40), as_dict(selection))
 
     @app.callback(
         Output("graph-dendrogram", "figure", allow_duplicate=True),
-        Input("selection-store", "data"), State("cell-store", "data"), prevent_initial_call=True,
+        Input("selection-store", "data"), State("cell-store", "data"), State("tabs", "value"), prevent_initial_call=True,
     )  # fmt: skip
-    def _dendro_highlight(selection, cell):
+    def _dendro_highlight(selection, cell, tab):
+        if tab != "dendrogram":  # not drawn yet: it takes the selection when it is
+            return no_update
         return highlight_dendrogram(data, as_opt_str(cell, 40), as_dict(selection))
 
     @app.callback(

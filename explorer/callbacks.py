@@ -301,6 +301,9 @@ def register(app: Dash, data: ExplorerData, viewer_url: str) -> None:
 
     @app.callback(
         Output("graph-comp", "figure"), Input("cell-store", "data"), Input("comp-scope", "value"), Input("cell-table", "virtualRowData"),
+        Input("tabs", "value"),
     )  # fmt: skip
-    def _comp(cell, scope, rows):
+    def _comp(cell, scope, rows, tab):
+        if tab != "compartments":  # drawn when its tab is shown: start-up serves the scatter first
+            return no_update
         return compartments_view(data, as_opt_str(cell, 40), as_str(scope), as_records(rows))

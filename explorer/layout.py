@@ -104,9 +104,12 @@ def make_layout(data: ExplorerData) -> html.Div:
                 className="top",
             ),
             dcc.Tabs(
-                [
+                id="tabs",
+                value="morphometrics",
+                children=[
                     dcc.Tab(
                         label="Morphometrics",
+                        value="morphometrics",
                         children=[
                             html.Div(
                                 [
@@ -124,6 +127,7 @@ def make_layout(data: ExplorerData) -> html.Div:
                     ),
                     dcc.Tab(
                         label="Compartments",
+                        value="compartments",
                         children=[
                             dcc.RadioItems(
                                 id="comp-scope",
@@ -135,6 +139,7 @@ def make_layout(data: ExplorerData) -> html.Div:
                     ),  # fmt: skip
                     dcc.Tab(
                         label="Gradients",
+                        value="gradients",
                         children=[
                             html.Div(
                                 [
@@ -163,6 +168,7 @@ def make_layout(data: ExplorerData) -> html.Div:
                     ),
                     dcc.Tab(
                         label="Dendrogram",
+                        value="dendrogram",
                         children=[
                             dcc.Graph(id="graph-dendrogram", style={"height": "560px"}, config={"displaylogo": False}),
                             html.P("Cable by path distance to the soma; bars are mitochondria over the cable they cover, "
@@ -172,6 +178,7 @@ def make_layout(data: ExplorerData) -> html.Div:
                     ),  # fmt: skip
                     dcc.Tab(
                         label="Selection & neuroglancer",
+                        value="selection",
                         children=[
                             html.Div(id="sel-summary", className="sel-summary"),
                             html.Div(
@@ -185,7 +192,7 @@ def make_layout(data: ExplorerData) -> html.Div:
                             ),
                         ],
                     ),  # fmt: skip
-                ]
+                ],
             ),
         ],
         className="app",

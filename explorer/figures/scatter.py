@@ -37,8 +37,11 @@ def scatter_figure(
     Returns
     -------
     Figure
-        Trace 0 is the highlight; each data trace has ``customdata`` = mito id (as text, so
-        that no id loses precision in the browser).
+        Trace 0 is the highlight; each data trace has ``customdata`` = mito id, as a JSON list
+        of numbers: mito ids are small (Phase 1: below 4.4 million; demo: below 31.6 million),
+        so no precision is lost, and dcc.Graph copies a selected point's customdata from the
+        figure's plain list (it cannot read plotly's typed-array encoding). x and y travel as
+        float32 typed arrays: a 200,000-point scatter is about 4 MB instead of 7.5 MB.
     """
     colors = COMPARTMENT_COLORS if color_by == "compartment" else CELL_TYPE_COLORS
     empty = [c for c in dict.fromkeys((x, y)) if not np.isfinite(mitos[c].to_numpy(np.float64)).any()]
@@ -58,9 +61,9 @@ def scatter_figure(
             continue
         traces.append(
             go.Scattergl(
-                x=sel[x].to_numpy(np.float64), y=sel[y].to_numpy(np.float64), mode="markers",
+                x=sel[x].to_numpy(np.float32), y=sel[y].to_numpy(np.float32), mode="markers",
                 name=f"{name} ({len(sel)})", marker={"size": 4, "color": color, "opacity": 0.6},
-                customdata=sel["mito_id"].astype(str).to_numpy(),
+                customdata=sel["mito_id"].astype(np.int64).tolist(),  # a list: see the docstring
                 hovertemplate=f"mito %{{customdata}}<br>{x} %{{x:.4g}}<br>{y} %{{y:.4g}}<extra>{name}</extra>",
             )
         )  # fmt: skip

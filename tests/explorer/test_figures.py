@@ -92,7 +92,15 @@ def test_scatter_one_trace_per_category(xdata):
     assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "linear"
     t = fig.data[1]
     assert t.marker.color == COMPARTMENT_COLORS[t.name.rsplit(" (", 1)[0]]
-    assert isinstance(t.customdata[0], str)
+    # ids as a plain list of numbers (dcc.Graph reads selected points' customdata from it) and
+    # coordinates as float32 typed arrays on the wire
+    from dash._utils import to_json
+    import json as _json
+
+    wire = _json.loads(to_json(fig))["data"][1]
+    assert isinstance(wire["customdata"], list) and isinstance(wire["customdata"][0], int) and wire["x"]["dtype"] == "f4"
+    sel = xdata.mitos[xdata.mitos.compartment == t.name.rsplit(" (", 1)[0]]
+    assert np.array_equal(np.asarray(t.customdata), sel.mito_id.to_numpy())
     by_type = scatter_figure(xdata.mitos, "pc1_um", "sphericity", "cell_type", highlight_ids=[int(xdata.mitos.mito_id.iloc[0])])
     assert len(by_type.data[0].x) == 1 and len(by_type.data) == 1 + xdata.mitos.cell_type.nunique()
 
