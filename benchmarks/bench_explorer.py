@@ -49,7 +49,8 @@ def _body(cell: str) -> str:
                 {"id": "cell-info", "property": "children"},
                 {"id": "message", "property": "children", "allow_duplicate": True},
             ],
-            "inputs": [{"id": "cell-store", "property": "data", "value": cell}],
+            "inputs": [{"id": "cell-store", "property": "data", "value": cell},
+                       {"id": "cell-table", "property": "selectedRows", "value": None}],
             "changedPropIds": ["cell-store.data"],
             "state": [],
         }

@@ -38,6 +38,9 @@ def create_app(data_dir: Path | str, viewer_url: str = DEFAULT_VIEWER) -> Dash:
         compress=True,
         suppress_callback_exceptions=False,
     )
+    # gzip at level 3: 3x faster than the default 6 for 10 % more bytes (browsers that accept
+    # zstd or brotli get those, at their own fast defaults)
+    app.server.config["COMPRESS_LEVEL"] = 3
     app.layout = make_layout(data)
     callbacks.register(app, data, viewer_url)
     analysis.register_analysis(app, data)
