@@ -34,6 +34,16 @@ def selected_cells(data: ExplorerData, rows: list[dict] | None) -> list[int]:
     return ids[:MAX_CELLS_3D]
 
 
+def partner_cells(data: ExplorerData, cell_id: int) -> list[int]:
+    """The cell and its synaptic partners that are cells of the dataset, most synapses first
+    (at most :data:`MAX_CELLS_3D` in all)."""
+    syn = data.ds.cell_synapses(cell_id)
+    partner = np.where(syn["synapse_type"] == "pre", syn["post_root_id"], syn["pre_root_id"])
+    counts = pd.Series(partner[partner != cell_id]).value_counts()
+    known = [int(c) for c in counts.index if data.ds.has_cell(int(c))]
+    return [int(cell_id), *known][:MAX_CELLS_3D]
+
+
 def cells_view(data: ExplorerData, ids: list[int]) -> tuple[dict, str]:
     """3D figure and info line for several ticked cells."""
     skel = {c: data.display_skeleton(c, spacing_um=2.0) for c in ids}

@@ -14,7 +14,7 @@ import pandas as pd
 from dash import Dash, Input, Output, Patch, State, no_update
 
 from builder.errors import DatasetError
-from explorer.analysis import cells_view, search_for_click, selected_cells
+from explorer.analysis import cells_view, partner_cells, search_for_click, selected_cells
 from explorer.data import MAX_SELECTION, ExplorerData, parse_id, parse_ids
 from explorer.figures.cell3d import HIGHLIGHT_TRACE, cell_figure
 from explorer.figures.compartments import compartment_figure
@@ -71,6 +71,34 @@ def cell_view(data: ExplorerData, cell: str | None) -> tuple[dict | object, str,
     if len(mitos) and not data.ds.has_meshes:
         msg = "This dataset has no mitochondrion meshes: mitochondria are drawn as markers sized by volume."
     return fig, info, msg
+
+
+def several_or_one(data: ExplorerData, cell: str | None, ticked: list[dict], partners: bool) -> tuple:
+    """3D view: the ticked cells when there are several, the cell with its synaptic partners
+    when asked, else the cell alone."""
+    many = selected_cells(data, ticked)
+    cid = parse_id(cell)
+    if len(many) < 2 and partners and cid is not None and data.ds.has_cell(cid):
+        many = partner_cells(data, cid)
+        if len(many) < 2:
+            fig, info, _ = cell_view(data, cell)
+            return fig, info, f"Cell {cid} has no synaptic partner among the cells of this dataset."
+    if len(many) >= 2:
+        return (*cells_view(data, many), "")
+    return cell_view(data, cell)
+
+
+def highlight_scatter_ids(data: ExplorerData, selection: dict | None, x: str, y: str) -> Patch | object:
+    """Partial update of the scatter's highlight trace to a selection made elsewhere (3D,
+    dendrogram, a gradient bin); a selection drawn in the scatter is shown by plotly itself."""
+    sel = selection or {}
+    if sel.get("source") == "scatter" or x not in data.numeric_columns or y not in data.numeric_columns:
+        return no_update
+    rows = data.mito_rows(parse_ids(sel.get("ids")))
+    p = Patch()
+    p["data"][0]["x"] = rows[x].tolist()
+    p["data"][0]["y"] = rows[y].tolist()
+    return p
 
 
 def scatter_view(
@@ -238,14 +266,12 @@ def register(app: Dash, data: ExplorerData, viewer_url: str) -> None:
 
     @app.callback(
         Output("graph-3d", "figure"), Output("cell-info", "children"), Output("message", "children", allow_duplicate=True),
-        Input("cell-store", "data"), Input("cell-table", "selectedRows"), prevent_initial_call="initial_duplicate",
+        Input("cell-store", "data"), Input("cell-table", "selectedRows"), Input("with-partners", "value"),
+        prevent_initial_call="initial_duplicate",
     )  # fmt: skip
-    def _cell(cell, ticked):
+    def _cell(cell, ticked, partners):
         try:
-            many = selected_cells(data, as_records(ticked))
-            if len(many) >= 2:
-                return (*cells_view(data, many), "")
-            return cell_view(data, as_opt_str(cell, 40))
+            return several_or_one(data, as_opt_str(cell, 40), as_records(ticked), "partners" in as_str_list(partners))
         except DatasetError as exc:
             return empty_figure(), "", str(exc)
 
@@ -294,6 +320,13 @@ def register(app: Dash, data: ExplorerData, viewer_url: str) -> None:
     def _selection(selection, cell):
         summary, href, text, msg = selection_panel(data, as_dict(selection), as_opt_str(cell, 40), viewer_url)
         return summary, href, text, msg if msg else no_update
+
+    @app.callback(
+        Output("graph-scatter", "figure", allow_duplicate=True), Input("selection-store", "data"),
+        State("sc-x", "value"), State("sc-y", "value"), prevent_initial_call=True,
+    )  # fmt: skip
+    def _scatter_highlight(selection, x, y):
+        return highlight_scatter_ids(data, as_dict(selection), as_str(x), as_str(y))
 
     @app.callback(Output("download", "data"), Input("btn-csv", "n_clicks"), State("selection-store", "data"), prevent_initial_call=True)
     def _csv(_n, selection):

@@ -95,6 +95,8 @@ def make_layout(data: ExplorerData) -> html.Div:
                     html.Section(
                         [
                             html.Div(id="cell-info", className="cell-info"),
+                            dcc.Checklist(id="with-partners", options=[{"label": "with its synaptic partners in the dataset", "value": "partners"}],
+                                          value=[], inline=True),
                             dcc.Loading(dcc.Graph(id="graph-3d", style={"height": "560px"}, config={"displaylogo": False})),
                             html.Div(id="mito-row", className="mito-row"),
                         ],

@@ -117,3 +117,27 @@ def test_several_cells_in_3d(xdata):
     assert sum(1 for t in fig["data"] if t["name"].startswith("soma")) == 3
     n = sum(len(t["x"]) for t in fig["data"] if t["name"].startswith("mitochondria"))
     assert n == xdata.mitos.cellid.isin(ids).sum()  # every mitochondrion, as a marker (no meshes)
+
+
+def test_cell_with_its_synaptic_partners(xdata):
+    from explorer import callbacks as cb
+
+    syn = xdata.ds.synapses
+    inner = syn[syn.pre_root_id.isin(xdata.ds.cells.cell_id) & syn.post_root_id.isin(xdata.ds.cells.cell_id)
+                & (syn.pre_root_id != syn.post_root_id)]  # fmt: skip
+    cid = int(inner.post_root_id.iloc[0])
+    ids = an.partner_cells(xdata, cid)
+    assert ids[0] == cid and int(inner.pre_root_id.iloc[0]) in ids and len(set(ids)) == len(ids)
+    fig, info, msg = cb.several_or_one(xdata, str(cid), [], partners=True)
+    assert info.startswith(f"{len(ids)} cells") and msg == ""
+    fig, info, _ = cb.several_or_one(xdata, str(cid), [], partners=False)
+    assert info.startswith(f"cell {cid}")
+
+
+def test_a_selection_made_elsewhere_is_highlighted_in_the_scatter(xdata, pyramidal_id):
+    from explorer import callbacks as cb
+
+    ids = xdata.ds.cell_mitochondria(pyramidal_id).mito_id.iloc[:5].astype(str).tolist()
+    ops = cb.highlight_scatter_ids(xdata, {"ids": ids, "source": "dendrogram"}, "volume_um3", "complexityindex").to_plotly_json()["operations"]
+    assert {tuple(o["location"]) for o in ops} == {("data", 0, "x"), ("data", 0, "y")} and all(len(o["params"]["value"]) == 5 for o in ops)
+    assert cb.highlight_scatter_ids(xdata, {"ids": ids, "source": "scatter"}, "volume_um3", "complexityindex") is cb.no_update
