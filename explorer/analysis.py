@@ -15,7 +15,8 @@ from explorer.data import MAX_SELECTION, ExplorerData, parse_id, parse_ids
 from explorer.figures.cells3d import cells_figure
 from explorer.figures.dendrogram import HIGHLIGHT_TRACE as DENDRO_HIGHLIGHT
 from explorer.figures.dendrogram import dendrogram_figure, highlight_xy
-from explorer.figures.gradients import GRADIENT_QUANTITIES, _message, density_figure, gradient_figure
+from explorer.figures.gradients import GRADIENT_QUANTITIES, density_figure, gradient_figure, message_figure
+from explorer.figures.scatter import selected_ids
 from explorer.inputs import as_dict, as_event, as_opt_str, as_records, as_str, as_str_list
 
 MAX_CELLS_3D = 12
@@ -80,7 +81,7 @@ def gradients_view(
     if bins.empty:
         msg = ("Pick a cell in the table (this scope follows the current cell)." if scope in ("cell", "type")
                else "No cells in the table: clear its filters.")  # fmt: skip
-        return _message(msg), _message(msg)
+        return message_figure(msg), message_figure(msg)
     keep = tuple(c for c in comps if c in ("Basal", "Apical")) or ("Basal",)
     return gradient_figure(bins, quantity, title), density_figure(bins, keep)
 
@@ -106,7 +107,7 @@ def dendrogram_view(data: ExplorerData, cell: str | None, selection: dict | None
     """The dendrogram of the current cell, with the current selection highlighted."""
     cid = parse_id(cell)
     if cid is None or not data.ds.has_cell(cid):
-        return _message(PICK_A_CELL)
+        return message_figure(PICK_A_CELL)
     ids = parse_ids((selection or {}).get("ids"))
     fig = dendrogram_figure(data.ds.skeleton_nodes(cid), data.ds.cell_mitochondria(cid), data.ds.associations(cid),
                             data.ds.cell_synapses(cid), highlight_ids=ids)  # fmt: skip
@@ -115,12 +116,7 @@ def dendrogram_view(data: ExplorerData, cell: str | None, selection: dict | None
 
 def selection_from_dendrogram(selected: dict | None) -> dict:
     """Mito ids of a box/lasso selection in the dendrogram (points of mitochondrion traces)."""
-    ids = []
-    for p in (selected or {}).get("points", [])[: 4 * MAX_SELECTION]:
-        cd = p.get("customdata")
-        if p.get("curveNumber") != DENDRO_HIGHLIGHT and parse_id(cd) is not None:
-            ids.append(parse_id(cd))
-    return {"ids": [str(i) for i in sorted(set(ids))[:MAX_SELECTION]], "source": "dendrogram"}
+    return {"ids": [str(i) for i in selected_ids(selected)[:MAX_SELECTION]], "source": "dendrogram"}
 
 
 def highlight_dendrogram(data: ExplorerData, cell: str | None, selection: dict | None) -> Patch | object:
@@ -128,7 +124,7 @@ def highlight_dendrogram(data: ExplorerData, cell: str | None, selection: dict |
     cid = parse_id(cell)
     if cid is None or not data.ds.has_cell(cid):
         return no_update
-    ids = [i for i in parse_ids((selection or {}).get("ids"))]
+    ids = parse_ids((selection or {}).get("ids"))
     xs, ys = highlight_xy(data.ds.skeleton_nodes(cid), data.ds.associations(cid), ids)
     p = Patch()
     p["data"][DENDRO_HIGHLIGHT]["x"] = xs
@@ -138,7 +134,6 @@ def highlight_dendrogram(data: ExplorerData, cell: str | None, selection: dict |
 
 def register_analysis(app: Dash, data: ExplorerData) -> None:
     """Wire the gradients and dendrogram views to the shared stores."""
-    from explorer.callbacks import highlight_3d
 
     @app.callback(
         Output("graph-gradients", "figure"), Output("graph-density", "figure"),
@@ -151,14 +146,11 @@ def register_analysis(app: Dash, data: ExplorerData) -> None:
         return gradients_view(data, as_opt_str(cell, 40), as_str(q), as_str(scope), as_records(rows), as_str_list(comps))
 
     @app.callback(
-        Output("selection-store", "data", allow_duplicate=True), Output("graph-3d", "figure", allow_duplicate=True),
+        Output("selection-store", "data", allow_duplicate=True),
         Input("graph-gradients", "clickData"), State("cell-store", "data"), prevent_initial_call=True,
     )  # fmt: skip
     def _bin(click, cell):
-        sel = bin_selection(data, as_opt_str(cell, 40), as_event(click))
-        if sel is None:
-            return no_update, no_update
-        return sel, highlight_3d(data, as_opt_str(cell, 40), parse_ids(sel["ids"]))
+        return bin_selection(data, as_opt_str(cell, 40), as_event(click)) or no_update
 
     @app.callback(
         Output("graph-dendrogram", "figure"), Input("cell-store", "data"), Input("tabs", "value"), State("selection-store", "data"),
@@ -178,9 +170,7 @@ def register_analysis(app: Dash, data: ExplorerData) -> None:
         return highlight_dendrogram(data, as_opt_str(cell, 40), as_dict(selection))
 
     @app.callback(
-        Output("selection-store", "data", allow_duplicate=True), Output("graph-3d", "figure", allow_duplicate=True),
-        Input("graph-dendrogram", "selectedData"), State("cell-store", "data"), prevent_initial_call=True,
-    )  # fmt: skip
-    def _dendro_select(selected, cell):
-        sel = selection_from_dendrogram(as_event(selected))
-        return sel, highlight_3d(data, as_opt_str(cell, 40), parse_ids(sel["ids"]))
+        Output("selection-store", "data", allow_duplicate=True), Input("graph-dendrogram", "selectedData"), prevent_initial_call=True,
+    )
+    def _dendro_select(selected):
+        return selection_from_dendrogram(as_event(selected))

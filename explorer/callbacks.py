@@ -18,7 +18,7 @@ from explorer.analysis import cells_view, partner_cells, search_for_click, selec
 from explorer.data import MAX_SELECTION, ExplorerData, parse_id, parse_ids
 from explorer.figures.cell3d import HIGHLIGHT_TRACE, cell_figure
 from explorer.figures.compartments import compartment_figure
-from explorer.figures.scatter import scatter_figure, selected_ids
+from explorer.figures.scatter import scatter_figure
 from explorer.inputs import as_dict, as_event, as_opt_str, as_records, as_str, as_str_list
 from explorer.layout import NO_ROWS, TABLE_COLUMNS, TABLE_HINT
 from explorer.links import MAX_POINTS, neuroglancer_link
@@ -126,11 +126,6 @@ def highlight_3d(data: ExplorerData, cell: str | None, ids: list[int]) -> Patch:
     return p
 
 
-def selection_from_scatter(selected: dict | None) -> dict:
-    """The selection store for a box/lasso selection in the scatter (a plotly event)."""
-    return {"ids": [str(i) for i in selected_ids(selected)[:MAX_SELECTION]], "source": "scatter"}
-
-
 #: In the browser, a box or lasso selection is reduced to the selected mitochondria's ids (at
 #: most MAX_SELECTION) and their total before anything is sent: a box over 100,000 points of the
 #: all-cells scatter would otherwise send 10 MB of point records.
@@ -164,15 +159,6 @@ def clicked_mito(data: ExplorerData, click: dict | None) -> int | None:
     cd = cd[0] if isinstance(cd, list) and cd else cd
     mid = parse_id(cd)
     return mid if mid is not None and (data.mitos["mito_id"] == mid).any() else None
-
-
-def highlight_scatter(data: ExplorerData, mito_id: int, x: str, y: str) -> Patch:
-    """Partial update of the scatter's highlight trace (index 0) to one mitochondrion."""
-    row = data.mito_rows([mito_id])
-    p = Patch()
-    p["data"][0]["x"] = row[x].tolist() if x in data.numeric_columns else []
-    p["data"][0]["y"] = row[y].tolist() if y in data.numeric_columns else []
-    return p
 
 
 def mito_row_table(data: ExplorerData, mito_id: int | None) -> list:
@@ -286,31 +272,28 @@ def register(app: Dash, data: ExplorerData, viewer_url: str) -> None:
     app.clientside_callback(SCATTER_IDS_JS, Output("scatter-ids", "data"), Input("graph-scatter", "selectedData"),
                             prevent_initial_call=True)  # fmt: skip
 
-    @app.callback(
-        Output("selection-store", "data"), Output("graph-3d", "figure", allow_duplicate=True),
-        Input("scatter-ids", "data"), State("cell-store", "data"), prevent_initial_call=True,
-    )  # fmt: skip
-    def _select(payload, cell):
-        sel = selection_from_ids(as_dict(payload))
-        return sel, highlight_3d(data, as_opt_str(cell, 40), parse_ids(sel["ids"]))
+    @app.callback(Output("selection-store", "data"), Input("scatter-ids", "data"), prevent_initial_call=True)
+    def _select(payload):
+        return selection_from_ids(as_dict(payload))
 
     @app.callback(
-        Output("mito-row", "children"), Output("graph-scatter", "figure", allow_duplicate=True),
-        Output("selection-store", "data", allow_duplicate=True), Output("graph-3d", "figure", allow_duplicate=True),
-        Input("graph-3d", "clickData"), State("cell-store", "data"), State("sc-x", "value"), State("sc-y", "value"),
+        Output("mito-row", "children"), Output("selection-store", "data", allow_duplicate=True),
+        Input("graph-3d", "clickData"), prevent_initial_call=True,
+    )  # fmt: skip
+    def _click(click):
+        mid = clicked_mito(data, as_event(click))
+        if mid is None:
+            return no_update, no_update
+        return mito_row_table(data, mid), {"ids": [str(mid)], "source": "click"}
+
+    # every selection (scatter, 3D click, dendrogram, gradient bin) goes through the store; the
+    # views that did not make it highlight it from there
+    @app.callback(
+        Output("graph-3d", "figure", allow_duplicate=True), Input("selection-store", "data"), State("cell-store", "data"),
         prevent_initial_call=True,
     )  # fmt: skip
-    def _click(click, cell, x, y):
-        mid = clicked_mito(data, as_event(click))
-        cell, x, y = as_opt_str(cell, 40), as_str(x), as_str(y)
-        if mid is None:
-            return no_update, no_update, no_update, no_update
-        return (
-            mito_row_table(data, mid),
-            highlight_scatter(data, mid, x, y),
-            {"ids": [str(mid)], "source": "click"},
-            highlight_3d(data, cell, [mid]),
-        )
+    def _highlight_3d(selection, cell):
+        return highlight_3d(data, as_opt_str(cell, 40), parse_ids(as_dict(selection).get("ids")))
 
     @app.callback(
         Output("sel-summary", "children"), Output("ng-link", "href"), Output("ng-copy", "content"),

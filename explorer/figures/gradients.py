@@ -94,7 +94,7 @@ def gradient_figure(bins: pd.DataFrame, quantity: str, title: str = "") -> go.Fi
     Each point carries ``customdata = [compartment, bin_start_um]`` so that a click names the bin.
     """
     if bins.empty:
-        return _message("No binned measures here: pick a cell in the table, or a cell type.")
+        return message_figure("No binned measures here: pick a cell in the table, or a cell type.")
     t = gradient_table(bins, quantity)
     fig = go.Figure()
     for comp, g in t.groupby("compartment", sort=False):
@@ -144,7 +144,7 @@ def density_figure(bins: pd.DataFrame, compartments: tuple[str, ...] = ("Basal",
     """Mitochondrial volume per um against input synapses per um, one point per bin, with the fit."""
     b = bins[bins["compartment"].isin(compartments) & (bins["path_length_um"] >= MIN_CABLE_UM)]
     if b.empty:
-        return _message("No dendritic bins here: pick a cell with dendrites, a cell type or all cells.")
+        return message_figure("No dendritic bins here: pick a cell with dendrites, a cell type or all cells.")
     fit = density_regression(bins, compartments)
     fig = go.Figure()
     for comp, g in b.groupby("compartment"):
@@ -174,7 +174,8 @@ def density_figure(bins: pd.DataFrame, compartments: tuple[str, ...] = ("Basal",
     return fig
 
 
-def _message(text: str) -> go.Figure:
+def message_figure(text: str) -> go.Figure:
+    """A figure without axes that says ``text`` (what to do next)."""
     fig = go.Figure()
     fig.add_annotation(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 14})
     fig.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, plot_bgcolor="#ffffff")

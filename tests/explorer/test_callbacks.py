@@ -174,10 +174,11 @@ def test_clicked_mito(xdata):
 
 def test_click_highlights_in_scatter_and_shows_the_row(xdata):
     row = xdata.mitos.iloc[7]
-    ops = cb.highlight_scatter(xdata, int(row.mito_id), "volume_um3", "pc1_um").to_plotly_json()["operations"]
+    click = {"ids": [str(row.mito_id)], "source": "click"}  # what a 3D click puts in the selection store
+    ops = cb.highlight_scatter_ids(xdata, click, "volume_um3", "pc1_um").to_plotly_json()["operations"]
     got = {tuple(o["location"]): o["params"]["value"] for o in ops}
     assert got == {("data", 0, "x"): [row.volume_um3], ("data", 0, "y"): [row.pc1_um]}
-    assert cb.highlight_scatter(xdata, int(row.mito_id), "__init__", "pc1_um").to_plotly_json()["operations"][0]["params"]["value"] == []
+    assert cb.highlight_scatter_ids(xdata, click, "__init__", "pc1_um") is cb.no_update  # not a column: nothing to move
     table = cb.mito_row_table(xdata, int(row.mito_id))
     assert str(row.mito_id) in table[0].children and len(table[1].children) == len(xdata.mitos.columns)
 
