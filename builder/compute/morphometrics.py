@@ -33,8 +33,9 @@ def _segment_sum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return out
 
 
-def _cross(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Cross products of the columns of (3, m) arrays, (3, m)."""
+def cross_columns(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Cross products of the columns of (3, m) arrays, (3, m): faster than ``np.cross`` on
+    (m, 3) rows, whose axis handling costs more than the arithmetic for short inputs."""
     return np.stack([u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]])
 
 
@@ -77,9 +78,9 @@ def mesh_morphometrics(batch: MeshBatch) -> pd.DataFrame:
     # first moments (3) and the 6 distinct second moments of the tetrahedron (0, a, b, c)
     rows = np.empty((11, len(gf)))
     tet_vol, area_f = rows[0], rows[1]
-    np.einsum("ij,ij->j", a, _cross(b, c), out=tet_vol)
+    np.einsum("ij,ij->j", a, cross_columns(b, c), out=tet_vol)
     tet_vol /= 6.0
-    nrm = _cross(b - a, c - a)
+    nrm = cross_columns(b - a, c - a)
     np.einsum("ij,ij->j", nrm, nrm, out=area_f)
     np.sqrt(area_f, out=area_f)
     area_f *= 0.5

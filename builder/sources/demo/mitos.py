@@ -51,6 +51,7 @@ from functools import lru_cache
 import numpy as np
 
 from builder.compute.meshes import MeshBatch
+from builder.compute.morphometrics import cross_columns
 from builder.schema import Compartment
 from builder.sources.demo.morphology import UNLABELLED, Morphology, _unit
 
@@ -229,17 +230,11 @@ def _resample_polyline(pts: np.ndarray, s: np.ndarray) -> np.ndarray:
     return np.stack([np.interp(s, cum, pts[:, a]) for a in range(3)], axis=1)
 
 
-def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise cross product of (m, 3) arrays (np.cross costs more for short rows)."""
-    return np.stack([a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1], a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
-                     a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]], axis=1)  # fmt: skip
-
-
 def _tube(centre_line: np.ndarray, radius: np.ndarray, k: int, ref: np.ndarray, rough: np.ndarray) -> np.ndarray:
     """Vertices (um) of a capped tube: rings along ``centre_line`` (m, 3) with ``radius`` (m,)."""
     t = _unit(np.gradient(centre_line, axis=0))
-    u = _unit(_cross(t, np.broadcast_to(ref, t.shape)))
-    w = _cross(t, u)
+    u = _unit(cross_columns(t.T, np.broadcast_to(ref, t.shape).T).T)
+    w = cross_columns(t.T, u.T).T
     ang = 2 * np.pi * np.arange(k) / k
     # a k-gon of circumradius r encloses k sin(2 pi / k) / (2 pi) of the circle's area: widen it
     radius = radius * np.sqrt(2 * np.pi / (k * np.sin(2 * np.pi / k)))
