@@ -63,7 +63,10 @@ def scatter_figure(
             go.Scattergl(
                 x=sel[x].to_numpy(np.float32), y=sel[y].to_numpy(np.float32), mode="markers",
                 name=f"{name} ({len(sel)})", marker={"size": 4, "color": color, "opacity": 0.6},
-                customdata=sel["mito_id"].astype(np.int64).tolist(),  # a list: see the docstring
+                # ints in an object array: written as a JSON list of numbers (see the docstring), and
+                # checked by plotly as one array (a Python list is checked item by item: 0.3 s
+                # more for the 200,000-point scatter)
+                customdata=sel["mito_id"].to_numpy(np.int64).astype(object),
                 hovertemplate=f"mito %{{customdata}}<br>{x} %{{x:.4g}}<br>{y} %{{y:.4g}}<extra>{name}</extra>",
             )
         )  # fmt: skip
@@ -93,7 +96,8 @@ def _no_values_figure(columns: list[str], n: int) -> go.Figure:
 
 
 def selected_ids(selected_data: dict | None) -> list[int]:
-    """Mito ids of a plotly ``selectedData`` event (box or lasso), ignoring the highlight trace."""
+    """Mito ids of a plotly ``selectedData`` event (box or lasso), ignoring the highlight trace
+    (index 0 of the scatter and of the dendrogram)."""
     if not selected_data:
         return []
     out = []
