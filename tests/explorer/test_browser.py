@@ -68,6 +68,7 @@ def test_pick_cell_select_in_scatter_get_neuroglancer_link(server, xdata, pyrami
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(server)
+        page.wait_for_selector("#f-search", timeout=60_000)  # a loaded 2-core machine can be slow to render
         # pick a cell in the table: the URL follows
         page.fill("#f-search", str(pyramidal_id))
         page.press("#f-search", "Enter")
