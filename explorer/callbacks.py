@@ -7,6 +7,7 @@ ids are parsed with :func:`explorer.data.parse_id`, lengths are capped, nothing 
 
 from __future__ import annotations
 
+import json
 from urllib.parse import parse_qs
 
 import numpy as np
@@ -20,7 +21,7 @@ from explorer.figures.cell3d import HIGHLIGHT_TRACE, cell_figure
 from explorer.figures.compartments import compartment_figure
 from explorer.figures.scatter import scatter_figure
 from explorer.inputs import as_dict, as_event, as_opt_str, as_records, as_str, as_str_list
-from explorer.layout import NO_ROWS, TABLE_COLUMNS, TABLE_HINT
+from explorer.layout import GRAPHS, NO_ROWS, TABLE_COLUMNS, TABLE_HINT
 from explorer.links import MAX_POINTS, neuroglancer_link
 
 def empty_figure(text: str = "") -> dict:
@@ -101,6 +102,17 @@ def highlight_scatter_ids(data: ExplorerData, selection: dict | None, x: str, y:
     return p
 
 
+def scatter_key(cell: str | None, x: str, y: str, color_by: str, logs: list | None, scope: str) -> str:
+    """What the scatter shows, as a short string: equal keys, equal figures.
+
+    The cell counts only when the scatter shows one cell (scope ``cell`` with a cell picked), so
+    that picking cells while the scatter shows all of them does not redraw its 200,000 points.
+    """
+    cid = parse_id(cell)
+    who = "all" if scope == "all" or cid is None else str(cid)
+    return json.dumps([x, y, color_by, sorted(str(v) for v in logs or []), who])
+
+
 def scatter_view(
     data: ExplorerData, cell: str | None, x: str, y: str, color_by: str, logs: list | None, scope: str
 ) -> dict | object:
@@ -128,7 +140,9 @@ def highlight_3d(data: ExplorerData, cell: str | None, ids: list[int]) -> Patch:
 
 #: In the browser, a box or lasso selection is reduced to the selected mitochondria's ids (at
 #: most MAX_SELECTION) and their total before anything is sent: a box over 100,000 points of the
-#: all-cells scatter would otherwise send 10 MB of point records.
+#: all-cells scatter would otherwise send 10 MB of point records. assets/selection_ids.js does the
+#: same straight from plotly's event (without dcc.Graph's selectedData, 1 s per 100,000 points);
+#: this callback stays for deselection (selectedData = null) and should that script not run.
 SCATTER_IDS_JS = """function(sel) {
     const out = {ids: [], total: 0};
     if (!sel || !Array.isArray(sel.points)) { return out; }
@@ -139,6 +153,13 @@ SCATTER_IDS_JS = """function(sel) {
     }
     return out;
 }""" % MAX_SELECTION
+
+
+#: dcc.Graph configs with plotly's WebGL pixel ratio set to 1 on standard screens, 2 on HiDPI ones
+GL_PIXEL_RATIO_JS = """function(_, ...configs) {
+    const ratio = (window.devicePixelRatio || 1) > 1 ? 2 : 1;
+    return configs.map(c => Object.assign({}, c, {plotGlPixelRatio: ratio}));
+}"""
 
 
 def selection_from_ids(payload: dict | None) -> dict:
@@ -262,12 +283,21 @@ def register(app: Dash, data: ExplorerData, viewer_url: str) -> None:
             return empty_figure(), "", str(exc)
 
     @app.callback(
-        Output("graph-scatter", "figure"),
+        Output("graph-scatter", "figure"), Output("scatter-key", "data"),
         Input("cell-store", "data"), Input("sc-x", "value"), Input("sc-y", "value"), Input("sc-color", "value"),
-        Input("sc-log", "value"), Input("sc-scope", "value"),
+        Input("sc-log", "value"), Input("sc-scope", "value"), State("scatter-key", "data"),
     )  # fmt: skip
-    def _scatter(cell, x, y, color, logs, scope):
-        return scatter_view(data, as_opt_str(cell, 40), as_str(x), as_str(y), as_str(color), as_str_list(logs), as_str(scope))
+    def _scatter(cell, x, y, color, logs, scope, shown):
+        args = (as_opt_str(cell, 40), as_str(x), as_str(y), as_str(color), as_str_list(logs), as_str(scope))
+        key = scatter_key(*args)
+        if key == shown:
+            return no_update, no_update
+        return scatter_view(data, *args), key
+
+    # plotly draws WebGL at plotGlPixelRatio (default 2) whatever the screen: on a standard
+    # screen that is 4x the pixels for nothing, so it follows the screen's own pixel ratio
+    app.clientside_callback(GL_PIXEL_RATIO_JS, [Output(g, "config") for g in GRAPHS], Input("url", "pathname"),
+                            [State(g, "config") for g in GRAPHS])  # fmt: skip
 
     app.clientside_callback(SCATTER_IDS_JS, Output("scatter-ids", "data"), Input("graph-scatter", "selectedData"),
                             prevent_initial_call=True)  # fmt: skip

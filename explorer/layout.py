@@ -6,7 +6,7 @@ from __future__ import annotations
 import dash_ag_grid as dag
 from dash import dcc, html
 
-from explorer.data import ExplorerData
+from explorer.data import MAX_SELECTION, ExplorerData
 from explorer.figures.gradients import GRADIENT_QUANTITIES
 
 TABLE_COLUMNS = (
@@ -15,6 +15,9 @@ TABLE_COLUMNS = (
     ("n_mito_branch", "branch"), ("n_syn_in", "syn in"), ("n_syn_out", "syn out"), ("cable_length_um", "cable (µm)"),
 )  # fmt: skip
 
+
+#: every dcc.Graph of the page
+GRAPHS = ("graph-3d", "graph-scatter", "graph-comp", "graph-gradients", "graph-density", "graph-dendrogram")
 
 TABLE_HINT = "Click a row to view the cell; tick several to view them together."
 NO_ROWS = "No cell matches these filters: clear the type, subtype or id search."
@@ -38,7 +41,7 @@ def _dropdown(id_: str, options: list[str], value, multi=False, **kw) -> dcc.Dro
 
 
 def make_layout(data: ExplorerData) -> html.Div:
-    """The whole page. Per-user state lives only in the URL and the two stores."""
+    """The whole page. Per-user state lives only in the URL and the stores."""
     cells = data.ds.cells
     synthetic = data.ds.synthetic
     num = data.numeric_columns
@@ -55,6 +58,7 @@ def make_layout(data: ExplorerData) -> html.Div:
             dcc.Store(id="cell-store"),
             dcc.Store(id="selection-store", data={"ids": [], "source": ""}),
             dcc.Store(id="scatter-ids"),
+            dcc.Store(id="scatter-key"),  # what the scatter shows (callbacks.scatter_key)
             html.Header(
                 [
                     html.H1("L2/3 mitochondria explorer"),
@@ -124,7 +128,11 @@ def make_layout(data: ExplorerData) -> html.Div:
                                 className="controls",
                             ),
                             *([html.P(note, id="sc-note", className="note")] if note else []),
-                            dcc.Graph(id="graph-scatter", style={"height": "480px"}, config={"displaylogo": False}),
+                            # assets/selection_ids.js sends a box or lasso selection's ids to this store
+                            html.Div(
+                                dcc.Graph(id="graph-scatter", style={"height": "480px"}, config={"displaylogo": False}),
+                                **{"data-ids-store": "scatter-ids", "data-max-ids": str(MAX_SELECTION)},
+                            ),
                         ],
                     ),
                     dcc.Tab(

@@ -82,17 +82,30 @@ def test_pick_cell_select_in_scatter_get_neuroglancer_link(server, xdata, pyrami
         assert str(pyramidal_id) in page.inner_text("#cell-info")
         # box-select every point of the scatter (this cell's mitochondria)
         page.wait_for_function("() => { const g = document.querySelector('#graph-scatter .js-plotly-plot'); return g && g.data && g.data.length > 1; }")
+        # assets/selection_ids.js has taken over dcc.Graph's handler of plotly's selection event
+        page.wait_for_function("() => document.querySelector('#graph-scatter .js-plotly-plot')?.__idsBound === true", timeout=30_000)
+        assert page.evaluate("() => document.querySelector('#graph-scatter .js-plotly-plot')._ev.listeners('plotly_selected').length") == 1
+        # WebGL drawn at the screen's pixel ratio (1 here), not plotly's default 2
+        widths = page.evaluate("() => [...document.querySelectorAll('#graph-scatter canvas.gl-canvas')].map(c => [c.width, c.clientWidth])")
+        assert widths and all(w == cw for w, cw in widths), widths
         page.evaluate("() => Plotly.relayout(document.querySelector('#graph-scatter .js-plotly-plot'), {dragmode: 'select'})")
         box = page.locator("#graph-scatter .nsewdrag").first.bounding_box()
-        page.mouse.move(box["x"] + 2, box["y"] + 2)
-        page.mouse.down()
-        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=5)
-        page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] - 2, steps=5)
-        page.mouse.up()
-        page.wait_for_function(
-            "() => document.querySelector('#graph-3d .js-plotly-plot').data[0].x.length > 0", timeout=30_000
-        )
-        n_highlighted = page.evaluate("() => document.querySelector('#graph-3d .js-plotly-plot').data[0].x.length")
+        n_3d = "() => document.querySelector('#graph-3d .js-plotly-plot').data[0].x.length"
+        for attempt in ("select", "clear", "select again"):
+            if attempt == "clear":  # a double click clears it (plotly_deselect, via dcc.Graph's selectedData)
+                page.mouse.dblclick(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+                page.wait_for_function(f"() => ({n_3d})() === 0", timeout=30_000)
+                continue
+            # first the middle of the plot, at last all of it
+            w, h = box["width"], box["height"]
+            x0, x1, y0, y1 = (2, w - 2, 2, h - 2) if attempt == "select again" else (0.3 * w, 0.7 * w, 0.3 * h, 0.7 * h)
+            page.mouse.move(box["x"] + x0, box["y"] + y0)
+            page.mouse.down()
+            page.mouse.move(box["x"] + (x0 + x1) / 2, box["y"] + (y0 + y1) / 2, steps=5)
+            page.mouse.move(box["x"] + x1, box["y"] + y1, steps=5)
+            page.mouse.up()
+            page.wait_for_function(f"() => ({n_3d})() > 0", timeout=30_000)
+        n_highlighted = page.evaluate(n_3d)
         page.get_by_text("Selection & neuroglancer").click()
         page.wait_for_function("() => { const a = document.getElementById('ng-link'); return a && a.href && a.href.includes('#!'); }")
         href = page.get_attribute("#ng-link", "href")

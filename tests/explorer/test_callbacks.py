@@ -191,3 +191,18 @@ def test_scatter_selection_from_browser_ids(xdata):
     assert "25,000" in msg and "3 mitochondria selected" in summary
     assert cb.selection_from_ids(None) == {"ids": [], "source": "scatter"}
     assert str(cb.MAX_SELECTION) in cb.SCATTER_IDS_JS  # the browser caps what it sends
+
+
+def test_scatter_key_names_what_the_scatter_shows():
+    """Equal keys mean equal figures: picking cells while the scatter shows all of them does not
+    rebuild (and the browser does not redraw) its points; in one-cell scope it does."""
+    key = cb.scatter_key
+    base = ("volume_um3", "complexityindex", "compartment", ["log x", "log y"])
+    assert key("123", *base, "all") == key("456", *base, "all") == key(None, *base, "all")
+    assert key("123", *base, "cell") != key("456", *base, "cell")
+    assert key(None, *base, "cell") == key(None, *base, "all")  # no cell picked: every cell
+    assert key("123", *base, "cell") != key("123", *base, "all")
+    assert key("1", "volume_um3", "complexityindex", "compartment", ["log y", "log x"], "cell") == key("1", *base, "cell")
+    assert key("1", "volume_um3", "complexityindex", "cell_type", ["log x", "log y"], "cell") != key("1", *base, "cell")
+    assert key("1", "volume_um3", "complexityindex", "compartment", [], "cell") != key("1", *base, "cell")
+    assert key("1", "pc1_um", "complexityindex", "compartment", ["log x", "log y"], "cell") != key("1", *base, "cell")

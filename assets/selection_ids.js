@@ -1,0 +1,61 @@
+/*
+ * Box and lasso selections of a large scatter, sent to the server as mitochondrion ids.
+ *
+ * dcc.Graph turns plotly's `plotly_selected` event into its `selectedData` prop: one record per
+ * selected point, built and compared point by point (about 1 s for a 100,000-point box of the
+ * all-cells scatter, measured with benchmarks/bench_browser.py). For a graph inside an element
+ * with `data-ids-store`, this script replaces that handler with one that keeps only the ids
+ * (at most `data-max-ids`, with the total) and sets them on the named dcc.Store with
+ * `dash_clientside.set_props`, the renderer's public API for setting props from JavaScript.
+ * `plotly_deselect` is left to dcc.Graph (selectedData = null clears the selection), and the
+ * clientside callback on `selectedData` stays the fallback should this script not run.
+ *
+ * dcc.Graph binds its handlers once per plot div, after the first plot, so the check below runs
+ * until it has seen them (and again when a tab re-mounts the graph).
+ */
+(function () {
+    "use strict";
+
+    function selectedIds(event, max) {
+        const out = {ids: [], total: 0};
+        const points = (event && event.points) || [];
+        for (let i = 0; i < points.length; i++) {
+            const p = points[i];
+            // trace 0 is the highlight trace (explorer.figures.scatter.HIGHLIGHT_TRACE)
+            if (p.curveNumber === 0 || p.customdata === undefined || p.customdata === null) {
+                continue;
+            }
+            out.total += 1;
+            if (out.ids.length < max) {
+                out.ids.push(String(Array.isArray(p.customdata) ? p.customdata[0] : p.customdata));
+            }
+        }
+        return out;
+    }
+
+    function bind(holder) {
+        const gd = holder.querySelector(".js-plotly-plot");
+        if (!gd || !gd._ev || gd.__idsBound === true) {
+            return;
+        }
+        const dccHandlers = gd._ev.listeners("plotly_selected");
+        if (dccHandlers.length === 0) {
+            return;  // dcc.Graph has not bound its handlers yet
+        }
+        const store = holder.dataset.idsStore;
+        const max = parseInt(holder.dataset.maxIds, 10) || 20000;
+        dccHandlers.forEach(function (h) { gd.removeListener("plotly_selected", h); });
+        gd.on("plotly_selected", function (event) {
+            if (event && window.dash_clientside && window.dash_clientside.set_props) {
+                window.dash_clientside.set_props(store, {data: selectedIds(event, max)});
+            }
+        });
+        gd.__idsBound = true;
+    }
+
+    function scan() {
+        document.querySelectorAll("[data-ids-store]").forEach(bind);
+    }
+
+    window.setInterval(scan, 250);
+})();
