@@ -15,7 +15,7 @@ it is not there), with Debian's headless Chromium driven by Playwright, median o
 next to the same figures on the 40-cell demo, so the cost of scale shows as a ratio.
 
 With ``--disable-gpu``, WebGL runs in software (SwiftShader): one redraw of the 200,000-point
-scatter costs about 0.3 s of CPU here (a GPU does it in milliseconds), and a box selection
+scatter costs 0.3-0.5 s of CPU here (a GPU does it in milliseconds), and a box selection
 redraws it at every mouse move and twice after the release.
 
 Usage: ``python benchmarks/bench_browser.py [--data data/bench450] [--runs 3]``
