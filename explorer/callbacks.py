@@ -141,7 +141,7 @@ def highlight_3d(data: ExplorerData, cell: str | None, ids: list[int]) -> Patch:
 #: In the browser, a box or lasso selection is reduced to the selected mitochondria's ids (at
 #: most MAX_SELECTION) and their total before anything is sent: a box over 100,000 points of the
 #: all-cells scatter would otherwise send 10 MB of point records. assets/selection_ids.js does the
-#: same straight from plotly's event (without dcc.Graph's selectedData, 1 s per 100,000 points);
+#: same straight from plotly's event (without dcc.Graph's selectedData, a record per point);
 #: this callback stays for deselection (selectedData = null) and should that script not run.
 SCATTER_IDS_JS = """function(sel) {
     const out = {ids: [], total: 0};
