@@ -6,9 +6,9 @@
  * graph inside an element with `data-ids-store`, this script replaces that handler with one that
  * keeps only the ids (at most `data-max-ids`, with the total) and sets them on the named
  * dcc.Store with `dash_clientside.set_props`, the renderer's API for setting props from
- * JavaScript. In benchmarks/bench_browser.py (a box of about 116,000 points of the all-cells scatter), this
- * and WebGL at the screen's pixel ratio brought the server's answer from 3.8 s to 1.55 s after
- * the mouse is released.
+ * JavaScript. In benchmarks/bench_browser.py (a box of about 116,000 points of the all-cells
+ * scatter), this and WebGL at the screen's pixel ratio brought the server's answer from 3.8 s
+ * to 1.55 s after the mouse is released.
  * `plotly_deselect` is left to dcc.Graph (selectedData = null clears the selection), and the
  * clientside callback on `selectedData` stays the fallback should this script not run.
  *
