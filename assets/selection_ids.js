@@ -9,8 +9,9 @@
  * JavaScript. In benchmarks/bench_browser.py (a box of about 116,000 points of the all-cells
  * scatter), this and WebGL at the screen's pixel ratio brought the server's answer from 3.8 s
  * to 1.55 s after the mouse is released.
- * `plotly_deselect` is left to dcc.Graph (selectedData = null clears the selection), and the
- * clientside callback on `selectedData` stays the fallback should this script not run.
+ * `plotly_deselect` is left to dcc.Graph (selectedData = null clears the selection); the
+ * clientside callback on `selectedData` (explorer.callbacks.SCATTER_IDS_JS) handles it with the
+ * same `selectedIds`, exported below, and stays the fallback should the handler not be bound.
  *
  * dcc.Graph binds its handlers once per plot div, after the first plot, so the check below runs
  * until it has seen them (and again when a tab re-mounts the graph).
@@ -18,6 +19,7 @@
 (function () {
     "use strict";
 
+    // the ids of a plotly selection event or of dcc.Graph's selectedData, and their total
     function selectedIds(event, max) {
         const out = {ids: [], total: 0};
         const points = (event && event.points) || [];
@@ -59,5 +61,7 @@
         document.querySelectorAll("[data-ids-store]").forEach(bind);
     }
 
+    const dc = window.dash_clientside = window.dash_clientside || {};
+    dc.explorer = Object.assign({}, dc.explorer, {selectedIds: selectedIds});
     window.setInterval(scan, 250);
 })();

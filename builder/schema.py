@@ -167,7 +167,7 @@ def mito_count_column(compartment: str) -> str:
     return f"n_mito_{compartment.lower().replace(' ', '_')}"
 
 #: Label vocabulary of the *published* skeleton label files and per-mito tables
-#: (MicronsBinder ``lib/compartment.py``): note 4 and 5 are swapped relative to ours.
+#: (MicronsBinder ``notebooks/vignette_analysis/mitochondria/lib/compartment.py``): note 4 and 5 are swapped relative to ours.
 PUBLISHED_LABEL_NAMES: dict[int, str] = {
     0: "Somatic",
     1: "Axonal",

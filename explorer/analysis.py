@@ -15,7 +15,8 @@ from explorer.data import MAX_SELECTION, ExplorerData, parse_id, parse_ids
 from explorer.figures.cells3d import cells_figure
 from explorer.figures.dendrogram import HIGHLIGHT_TRACE as DENDRO_HIGHLIGHT
 from explorer.figures.dendrogram import dendrogram_figure, highlight_xy
-from explorer.figures.gradients import GRADIENT_QUANTITIES, density_figure, gradient_figure, message_figure
+from explorer.figures.gradients import GRADIENT_QUANTITIES, density_figure, gradient_figure
+from explorer.figures.message import message_figure
 from explorer.figures.scatter import selected_ids
 from explorer.inputs import as_dict, as_event, as_opt_str, as_records, as_str, as_str_list
 

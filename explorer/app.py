@@ -50,7 +50,7 @@ def create_app(data_dir: Path | str, viewer_url: str = DEFAULT_VIEWER) -> Dash:
 
 
 def _warm_up_later(delay_s: float = 3.0) -> None:
-    """Import nglui (1.5 s) in a daemon thread a few seconds after start-up: the first page is
+    """Import nglui (about 2 s) in a daemon thread a few seconds after start-up: the first page is
     not kept waiting, and the first neuroglancer link seldom is (the import lock makes an
     early click wait for it rather than import twice)."""
 

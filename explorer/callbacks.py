@@ -19,6 +19,7 @@ from explorer.analysis import cells_view, partner_cells, search_for_click, selec
 from explorer.data import MAX_SELECTION, ExplorerData, parse_id, parse_ids
 from explorer.figures.cell3d import HIGHLIGHT_TRACE, cell_figure
 from explorer.figures.compartments import compartment_figure
+from explorer.figures.scatter import HIGHLIGHT_TRACE as SCATTER_HIGHLIGHT
 from explorer.figures.scatter import scatter_figure
 from explorer.inputs import as_dict, as_event, as_opt_str, as_records, as_str, as_str_list
 from explorer.layout import GRAPHS, NO_ROWS, TABLE_COLUMNS, TABLE_HINT
@@ -97,8 +98,8 @@ def highlight_scatter_ids(data: ExplorerData, selection: dict | None, x: str, y:
         return no_update
     rows = data.mito_rows(parse_ids(sel.get("ids")))
     p = Patch()
-    p["data"][0]["x"] = rows[x].tolist()
-    p["data"][0]["y"] = rows[y].tolist()
+    p["data"][SCATTER_HIGHLIGHT]["x"] = rows[x].tolist()
+    p["data"][SCATTER_HIGHLIGHT]["y"] = rows[y].tolist()
     return p
 
 
@@ -140,19 +141,11 @@ def highlight_3d(data: ExplorerData, cell: str | None, ids: list[int]) -> Patch:
 
 #: In the browser, a box or lasso selection is reduced to the selected mitochondria's ids (at
 #: most MAX_SELECTION) and their total before anything is sent: a box over 100,000 points of the
-#: all-cells scatter would otherwise send 10 MB of point records. assets/selection_ids.js does the
-#: same straight from plotly's event (without dcc.Graph's selectedData, a record per point);
-#: this callback stays for deselection (selectedData = null) and should that script not run.
-SCATTER_IDS_JS = """function(sel) {
-    const out = {ids: [], total: 0};
-    if (!sel || !Array.isArray(sel.points)) { return out; }
-    for (const p of sel.points) {
-        if (p.curveNumber === 0 || p.customdata === undefined || p.customdata === null) { continue; }
-        out.total += 1;
-        if (out.ids.length < %d) { out.ids.push(String(Array.isArray(p.customdata) ? p.customdata[0] : p.customdata)); }
-    }
-    return out;
-}""" % MAX_SELECTION
+#: all-cells scatter would otherwise send 10 MB of point records. assets/selection_ids.js does it
+#: straight from plotly's event (without dcc.Graph's selectedData, a record per point) and
+#: exports the reduction; this callback uses it for deselection (selectedData = null) and should
+#: the script's handler not be bound.
+SCATTER_IDS_JS = "function(sel) { return window.dash_clientside.explorer.selectedIds(sel, %d); }" % MAX_SELECTION
 
 
 #: dcc.Graph configs with plotly's WebGL pixel ratio set to 1 on standard screens, 2 on HiDPI ones

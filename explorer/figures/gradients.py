@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from explorer.figures.message import message_figure
 from explorer.palette import COMPARTMENT_COLORS, FrozenDict
 
 #: Per-bin quantities of ``distance_bins`` that the gradients view plots, with axis titles.
@@ -171,12 +172,4 @@ def density_figure(bins: pd.DataFrame, compartments: tuple[str, ...] = ("Basal",
         plot_bgcolor="#ffffff",
         legend={"orientation": "h", "y": -0.2},
     )
-    return fig
-
-
-def message_figure(text: str) -> go.Figure:
-    """A figure without axes that says ``text`` (what to do next)."""
-    fig = go.Figure()
-    fig.add_annotation(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 14})
-    fig.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, plot_bgcolor="#ffffff")
     return fig

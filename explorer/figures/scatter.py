@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from explorer.figures.message import message_figure
 from explorer.palette import CELL_TYPE_COLORS, COMPARTMENT_COLORS, HIGHLIGHT_COLOR
 
 HIGHLIGHT_TRACE = 0
@@ -38,8 +39,9 @@ def scatter_figure(
     -------
     Figure
         Trace 0 is the highlight; each data trace has ``customdata`` = mito id, as a JSON list
-        of numbers: mito ids are small (Phase 1: below 4.4 million; demo: below 31.6 million),
-        so no precision is lost, and dcc.Graph copies a selected point's customdata from the
+        of numbers: mito ids are far below 2**53, so no precision is lost in the browser (the
+        183,663 real rows in ``../shared/realdata/layer23-volume`` reach 4,335,846; the demo's
+        stay below 31.6 million), and dcc.Graph copies a selected point's customdata from the
         figure's plain list (it cannot read plotly's typed-array encoding). x and y travel as
         float32 typed arrays: a 200,000-point scatter is about 4 MB instead of 7.5 MB.
     """
@@ -85,14 +87,10 @@ def scatter_figure(
 
 def _no_values_figure(columns: list[str], n: int) -> go.Figure:
     """A figure that says which axes have no values instead of an empty plot."""
-    fig = go.Figure()
-    fig.add_annotation(
-        text=f"No values of {' and '.join(columns)} for these {n} mitochondria<br>"
-        "(mesh measures are empty when the dataset was built without meshes): pick another axis",
-        x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 14},
-    )  # fmt: skip
-    fig.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, plot_bgcolor="#ffffff")
-    return fig
+    return message_figure(
+        f"No values of {' and '.join(columns)} for these {n} mitochondria<br>"
+        "(mesh measures are empty when the dataset was built without meshes): pick another axis"
+    )
 
 
 def selected_ids(selected_data: dict | None) -> list[int]:

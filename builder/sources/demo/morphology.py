@@ -6,9 +6,10 @@ skeletons have the node density of the release's smoothed skeletons (6.2 and 9.4
 of cable, median edges of 150 and 100 nm, measured on two real pinky100 skeletons); branches
 are clipped at the volume boundary, as cells of the real volume are. The soma is collapsed into
 the root node, as MeshParty's ``skeletonize_mesh`` does (``collapse_soma``) and as MicronsBinder
-reads the release's skeletons (``lib/compartment.py`` ``refine_labels``: the soma is the root
-and the nodes one edge from it): branches leave the soma from its surface, one edge from the
-root, and those first nodes are labelled somatic.
+reads the release's skeletons (``refine_labels`` in
+``notebooks/vignette_analysis/mitochondria/lib/compartment.py``: the soma is the root and the
+nodes one edge from it): branches leave the soma from its surface, one edge from the root, and
+those first nodes are labelled somatic.
 Labels use our codes (:class:`builder.schema.Compartment`); astrocytes are left unlabelled.
 """
 
@@ -103,8 +104,9 @@ class _Grower:
         if start == 0:
             # the soma is collapsed into the root, as MeshParty's skeletonize_mesh does (soma
             # vertices -> root) and as the release's skeletons are read: MicronsBinder's
-            # lib/compartment.py refine_labels takes the soma as the root and the nodes one edge
-            # from it. A branch from the soma starts at its surface, one long edge from the root.
+            # refine_labels (notebooks/vignette_analysis/mitochondria/lib/compartment.py) takes
+            # the soma as the root and the nodes one edge from it. A branch from the soma starts
+            # at its surface, one long edge from the root.
             out = np.flatnonzero(~inside)
             if not len(out):
                 return np.zeros(0, np.int64)
