@@ -153,6 +153,7 @@ def main() -> int:
     ap.add_argument("--data", type=Path, default=Path("data/bench450"))
     ap.add_argument("--small", type=Path, default=Path("data/demo"))
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--json", type=Path, default=Path("benchmarks/results/browser.json"), help="where the figures are written")
     args = ap.parse_args()
     if not Path(CHROMIUM).exists():
         print("Debian chromium is not installed: make browser")
@@ -173,7 +174,7 @@ def main() -> int:
     for name, key in rows:
         print(f"{name:<{w}}  {large[key]:>9.2f}s  {small[key]:>9.2f}s  {large[key] / small[key]:>5.1f}x   < 2 s")
     print(f"selection (450 cells): {large['summary'].splitlines()[0] if large['summary'] else ''}")
-    out = Path("benchmarks/results/browser.json")
+    out = args.json
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"cells_450": large, "cells_40": small, "runs": args.runs}, indent=2))
     return 0

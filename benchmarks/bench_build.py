@@ -111,11 +111,12 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3, help="runs of the default build (median reported)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-large", action="store_true", help="skip the 450-cell build")
+    ap.add_argument("--cells", type=int, default=40, help="cells of the default build (40; the smoke test uses fewer)")
     ap.add_argument("--json", type=Path, default=Path("benchmarks/results/build.json"))
     args = ap.parse_args()
     results: dict = {"workers": args.workers}
     with tempfile.TemporaryDirectory() as tmp:
-        runs = [timed_build(Path(tmp) / f"r{i}", 40, args.workers) for i in range(args.runs)]
+        runs = [timed_build(Path(tmp) / f"r{i}", args.cells, args.workers) for i in range(args.runs)]
         results["default"] = {
             "volume_s": statistics.median(r[0] for r in runs),
             "build_s": statistics.median(r[1] for r in runs),
@@ -129,7 +130,7 @@ def main() -> int:
             results["cells_450"] = {"volume_s": v, "build_s": b, "total_s": v + b, "mitochondria": n}
     d, a = results["default"], results["association"]
     rows = [
-        ("default demo (40 cells), median of %d" % d["runs"], f"{d['total_s']:.1f} s", f"volume {d['volume_s']:.1f} s + build {d['build_s']:.1f} s, {d['mitochondria']} mitochondria"),
+        (f"default demo ({args.cells} cells), median of {d['runs']}", f"{d['total_s']:.1f} s", f"volume {d['volume_s']:.1f} s + build {d['build_s']:.1f} s, {d['mitochondria']} mitochondria"),
     ]
     if "cells_450" in results:
         L = results["cells_450"]

@@ -39,22 +39,13 @@ from builder.sources.demo import generate_demo_volume
 from builder.store.reader import Dataset
 from explorer.app import create_app
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dash_requests import callback_body  # noqa: E402
 
-def _body(cell: str) -> str:
-    return json.dumps(
-        {
-            "output": "..graph-3d.figure...cell-info.children...message.children@" + "x" * 0 + "..",
-            "outputs": [
-                {"id": "graph-3d", "property": "figure"},
-                {"id": "cell-info", "property": "children"},
-                {"id": "message", "property": "children", "allow_duplicate": True},
-            ],
-            "inputs": [{"id": "cell-store", "property": "data", "value": cell},
-                       {"id": "cell-table", "property": "selectedRows", "value": None}],
-            "changedPropIds": ["cell-store.data"],
-            "state": [],
-        }
-    )
+
+def _view_body(deps: list[dict], cell: str) -> dict:
+    """The 3D view's request for ``cell``, built from the app's own dependencies."""
+    return callback_body(deps, ("cell-store.data",), [cell], "graph-3d.figure")
 
 
 def ours(data_dir: Path, cell_id: int, other_id: int, runs: int) -> dict:
@@ -62,18 +53,21 @@ def ours(data_dir: Path, cell_id: int, other_id: int, runs: int) -> dict:
     for _ in range(runs):
         app = create_app(data_dir)  # fresh reader: nothing of this cell cached
         client = app.server.test_client()
-        out_id = [k for k in app.callback_map if k.startswith("..graph-3d.figure")][0]
-        body = json.loads(_body(str(other_id)))
-        body["output"] = out_id
-        client.post("/_dash-update-component", data=json.dumps(body), content_type="application/json")  # app warm-up
-        body = json.loads(_body(str(cell_id)))
-        body["output"] = out_id
+        deps = client.get("/_dash-dependencies").get_json()
+
+        def post(cell: int, gzip_ok: bool):
+            r = client.post("/_dash-update-component", data=json.dumps(_view_body(deps, str(cell))),
+                            content_type="application/json", headers={"Accept-Encoding": "gzip"} if gzip_ok else {})  # fmt: skip
+            if r.status_code != 200:
+                raise SystemExit(f"the 3D view answered HTTP {r.status_code}: {r.get_data(as_text=True)[:300]}")
+            return r
+
+        post(other_id, False)  # app warm-up on another cell
         for i in range(2):
             t = time.perf_counter()
-            r = client.post("/_dash-update-component", data=json.dumps(body), content_type="application/json",
-                            headers={"Accept-Encoding": "gzip"})  # fmt: skip
+            r = post(cell_id, True)
             dt = time.perf_counter() - t
-            assert r.status_code == 200 and r.headers.get("Content-Encoding") == "gzip", r.status_code
+            assert r.headers.get("Content-Encoding") == "gzip", r.headers
             (cold if i == 0 else warm).append(dt)
             size = len(r.data)
     return {"cold_s": statistics.median(cold), "warm_s": statistics.median(warm), "gzip_bytes": size}
@@ -134,6 +128,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=None)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--json", type=Path, default=Path("benchmarks/results/explorer.json"), help="where the figures are written")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = args.data
@@ -166,7 +161,7 @@ def main() -> int:
     w = max(len(r[0]) for r in rows)
     for name, value in rows:
         print(f"{name:<{w}}  {value:>16}")
-    out = Path("benchmarks/results/explorer.json")
+    out = args.json
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"cell_id": cid, "ours": a, "navis": b, "views": views}, indent=2))
     return 0

@@ -74,6 +74,7 @@ def main() -> int:
     ap.add_argument("--cells", type=int, default=450)
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--keep", type=Path, default=None, help="keep the 2-worker dataset here (for bench_browser.py)")
+    ap.add_argument("--json", type=Path, default=Path("benchmarks/results/scale.json"), help="where the figures are written")
     args = ap.parse_args()
     params = DemoParams(seed=1, cells=args.cells)
     modes = [("1 worker", 1, None), ("2 local workers", 2, None), ("Dask LocalCluster, 2 workers", 2, "local")]
@@ -104,7 +105,7 @@ def main() -> int:
     print(f"identical manifest checksums in all modes: {same}")
     us = results["1 worker"]["timings"]["us_per_mito"]
     print("per mitochondrion (1 worker): " + ", ".join(f"{k} {v:.0f} us" for k, v in us.items()) + f" (total {sum(us.values()):.0f} us)")
-    out = Path("benchmarks/results/scale.json")
+    out = args.json
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "files"} for k, v in results.items()} | {"identical": same}, indent=2))
     return 0 if same else 1

@@ -27,6 +27,9 @@ import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dash_requests import callback_body  # noqa: E402
+
 HOST = "127.0.0.1"  # loopback only, by design
 
 
@@ -47,12 +50,6 @@ def _post(base: str, body: dict, timeout: float) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def _outputs(key: str):
-    if not key.startswith(".."):
-        return dict(zip(("id", "property"), key.split(".", 1)))
-    return [dict(zip(("id", "property"), p.split(".", 1))) for p in key.strip(".").split("...")]
-
-
 class Scenario:
     """Callback request bodies of the four user actions, from the app's ``/_dash-dependencies``."""
 
@@ -62,23 +59,8 @@ class Scenario:
         self.deps = deps
         self.cells, self.columns, self.mito_ids = cells, columns, mito_ids
 
-    def _find(self, inputs: tuple[str, ...], output: str) -> dict:
-        """The callback whose inputs start with ``inputs`` and whose outputs include ``output``."""
-        for d in self.deps:
-            names = tuple(f"{i['id']}.{i['property']}" for i in d["inputs"])
-            if names[: len(inputs)] == inputs and output in d["output"]:
-                return d
-        raise KeyError(f"no callback with inputs {inputs} and output {output}")
-
     def _body(self, inputs: tuple[str, ...], values: list, output: str, state_values: dict | None = None) -> dict:
-        d = self._find(inputs, output)
-        return {
-            "output": d["output"],
-            "outputs": _outputs(d["output"]),
-            "inputs": [{**i, "value": v} for i, v in zip(d["inputs"], values + [None] * (len(d["inputs"]) - len(values)))],
-            "changedPropIds": [inputs[0]],
-            "state": [{**s, "value": (state_values or {}).get(s["id"])} for s in d["state"]],
-        }
+        return callback_body(self.deps, inputs, values, output, state_values)
 
     def actions(self, rng: random.Random) -> list[tuple[str, dict]]:
         cell = rng.choice(self.cells)

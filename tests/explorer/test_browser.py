@@ -7,13 +7,12 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from explorer.links import decode_state
+from tests.procs import answers, stop, wait_until
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
@@ -38,21 +37,17 @@ def server(small_dataset):
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "explorer", "--data", str(small_dataset), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("explorer did not start: " + (proc.stdout.read() if proc.stdout else ""))
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    try:
+        # a loaded 2-core machine can take a minute to import Dash and open the dataset
+        if not wait_until(lambda: proc.poll() is not None or answers(url), timeout=180, interval=0.5) or proc.poll() is not None:
+            stop(proc)
+            pytest.fail("explorer did not start: " + (proc.stdout.read() if proc.stdout else ""))
+        yield url
+    finally:
+        stop(proc)
 
 
 def test_pick_cell_select_in_scatter_get_neuroglancer_link(server, xdata, pyramidal_id, tmp_path):

@@ -1,0 +1,104 @@
+"""Every benchmark under ``benchmarks/`` runs end to end at a tiny size and prints its figures.
+
+A change that breaks a benchmark (a callback that gains an input, a renamed column) fails
+here instead of on the day someone reruns the README's figures. Sizes are tiny: the numbers
+mean nothing, the ratios and the rows must be there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+RATIO = r"\d+(\.\d+)?x"
+BENCHMARKS = sorted(p.name for p in (REPO / "benchmarks").glob("*.py") if not p.name.startswith(("_", "dash_")))
+
+
+def _run(script: str, *args: str, timeout: float = 900) -> str:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    r = subprocess.run([sys.executable, f"benchmarks/{script}", *args], cwd=REPO, env=env, capture_output=True,
+                       text=True, timeout=timeout)  # fmt: skip
+    assert r.returncode == 0, f"{script} exited {r.returncode}:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+    return r.stdout
+
+
+def _line(out: str, start: str) -> str:
+    rows = [ln for ln in out.splitlines() if ln.strip().startswith(start)]
+    assert rows, f"no line starting with {start!r} in:\n{out[-3000:]}"
+    return rows[0]
+
+
+def test_every_benchmark_has_a_smoke_test():
+    here = Path(__file__).read_text()
+    missing = [b for b in BENCHMARKS if f'"{b}"' not in here]
+    assert not missing, f"benchmarks without a smoke test in {Path(__file__).name}: {missing}"
+
+
+@pytest.mark.slow
+def test_bench_build(tmp_path):
+    out = _run("bench_build.py", "--runs", "1", "--no-large", "--cells", "4", "--workers", "1", "--json", str(tmp_path / "b.json"))
+    assert re.search(r"default demo \(4 cells\), median of 1\s+\d+\.\d s", out), out
+    assert re.search(r"association speed-up \(target >= 50x\)\s+" + RATIO, out), out
+    res = json.loads((tmp_path / "b.json").read_text())
+    assert res["association"]["ratio"] > 1 and res["default"]["mitochondria"] > 0
+
+
+@pytest.mark.slow
+def test_bench_scale(tmp_path):
+    out = _run("bench_scale.py", "--cells", "4", "--json", str(tmp_path / "s.json"))
+    for mode in ("1 worker", "2 local workers", "Dask LocalCluster, 2 workers"):
+        assert re.search(re.escape(mode) + r"\s+\d+\.\ds\s+\d+\.\d\dx\s+\d+\.\d\d GB", _line(out, mode)), out
+    assert "identical manifest checksums in all modes: True" in out
+
+
+def test_bench_explorer(small_dataset, tmp_path):
+    out = _run("bench_explorer.py", "--data", str(small_dataset), "--runs", "1", "--json", str(tmp_path / "e.json"))
+    assert re.search(r"\d+ ms$", _line(out, "explorer cell view, server time, cold"))
+    for row in ("navis / explorer time, cold", "navis / explorer payload"):
+        assert re.search(RATIO + "$", _line(out, row)), out
+    for view in ("gradients (its cell type)", "dendrogram", "several cells (4) in 3D"):
+        assert re.search(r"\d+ / \d+ ms$", _line(out, view)), out
+
+
+def test_bench_browser(small_dataset, tmp_path):
+    if not shutil.which("chromium") and not Path("/usr/bin/chromium").exists():
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; `make test` installs it")
+        pytest.skip("Debian chromium not installed: run `make browser`")
+    out = _run("bench_browser.py", "--data", str(small_dataset), "--small", str(small_dataset), "--runs", "1",
+               "--json", str(tmp_path / "w.json"))  # fmt: skip
+    for row in ("explorer start-up", "all-cells scatter, time to first paint", "box selection answered by the server"):
+        assert re.search(r"\d+\.\d\ds\s+\d+\.\d\ds\s+" + RATIO, _line(out, row)), out
+
+
+def test_load_test(small_dataset):
+    out = _run("load_test.py", "--data", str(small_dataset), "--clients", "2", "--iterations", "1", "--workers", "1",
+               "--max-seconds", "240")  # fmt: skip
+    assert "errors 0" in out and "ratio" in out, out
+
+
+def test_eval_axon_split(small_raw):
+    out = _run("eval_axon_split.py", "--raw", str(small_raw))
+    assert re.search(r"pyramidal\s+n=\s*\d+\s+axon recall median \d\.\d{3}", out), out
+
+
+def test_skeleton_distances(small_dataset):
+    out = _run("skeleton_distances.py", str(small_dataset))
+    row = _line(out, str(small_dataset))
+    assert len(re.findall(r"\d+\.\d\d", row)) == 4, row
+
+
+def test_fit_mito_shapes(realdata):
+    out = _run("fit_mito_shapes.py", str(realdata / "layer23-volume"))
+    assert re.search(r"183663 mitochondria from 3 files", out), out
+    for comp in ("Axonal", "Basal", "Apical", "Somatic"):
+        assert _line(out, comp)
