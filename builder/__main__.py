@@ -6,6 +6,7 @@
 ``python -m builder download``            fetch the published Phase 1 files into ``data/raw/phase1``
 ``python -m builder build --source phase1`` download what is missing, then build ``data/phase1``
 ``python -m builder validate DIR``        check a built dataset
+``python -m builder analyze DIR``         the published statistics of a built dataset -> DIR/analysis/
 
 Exit codes: 0 complete, 3 partial (items skipped, see ``build_report.json``), 1 error, 2 usage.
 """
@@ -38,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
         "python -m builder build --source phase1 | python -m builder validate data/demo",
         formatter_class=fmt,
     )
-    sub = p.add_subparsers(dest="command", metavar="{build,demo,download,validate}")
+    sub = p.add_subparsers(dest="command", metavar="{build,demo,download,validate,analyze}")
 
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--seed", type=int, default=1, help="demo volume seed")
@@ -76,7 +77,32 @@ def _parser() -> argparse.ArgumentParser:
     phase1(dl)
     v = sub.add_parser("validate", help="check a built dataset", formatter_class=fmt)
     v.add_argument("dataset", type=Path, help="dataset directory, e.g. data/demo")
+    _analyze_parser(sub.add_parser(
+        "analyze", help="the published statistics (Turner et al. 2022, Fig. 5) of a built dataset", formatter_class=fmt,
+        description="Rerun MicronsBinder's mitochondria analysis on a built dataset: compartment quartiles and "
+        "Mann-Whitney tests, per-bin mean and SD over filtered segments, the Fig. 5 regressions. Writes "
+        "DATASET/analysis/<scope>/ (analysis.json, CSVs, PNG figures); docs/analysis.md.",
+    ))  # fmt: skip
     return p
+
+
+def _analyze_parser(a: argparse.ArgumentParser) -> None:
+    from builder.compute.statistics import SegmentFilter
+
+    d = SegmentFilter()
+    a.add_argument("dataset", type=Path, help="dataset directory, e.g. data/demo")
+    a.add_argument("--cell-type", default="pyramidal", help="pyramidal (published), inhibitory, astrocyte, or all")
+    a.add_argument("--subtype", default=None, help="a cell_subtype within --cell-type, e.g. basket")
+    a.add_argument("--cells", default=None, help="comma-separated cell ids, or a file with one id per line (overrides the type)")
+    a.add_argument("--all-labels", action="store_true", help="include neurons whose labels were inferred from synapses")
+    a.add_argument("--include-meshless", action="store_true", help="also compare mitochondria without a mesh")
+    a.add_argument("--compartment", default=d.compartment, help="segments of this compartment")
+    a.add_argument("--min-leaf-um", type=float, default=d.min_leaf_um, help="keep segments farther than this from a leaf")
+    a.add_argument("--min-volume-um3", type=float, default=d.min_volume_um3, help="keep segments above this (frustum) volume")
+    a.add_argument("--min-soma-um", type=float, default=d.min_soma_um, help="regressions use segments beyond this distance")
+    a.add_argument("--min-segments", type=int, default=d.min_segments, help="show bins with more segments than this")
+    a.add_argument("--out", type=Path, default=None, help="output folder (default: DATASET/analysis/<scope>)")
+    a.add_argument("--no-figures", action="store_true", help="numbers and CSVs only")
 
 
 def missing_dependency_message(exc: ModuleNotFoundError) -> str:
@@ -117,6 +143,8 @@ def _main(argv: list[str] | None) -> int:
             return _validate(args.dataset)
         if args.command == "download":
             return _download(args)
+        if args.command == "analyze":
+            return _analyze(args)
         if args.workers < 1:
             print("error: --workers must be at least 1", file=sys.stderr)
             return EXIT_USAGE
@@ -142,6 +170,31 @@ def _validate(dataset: Path) -> int:
         print(p)
     print(f"{dataset}: {'valid' if not problems else f'{len(problems)} problem(s)'}")
     return EXIT_OK if not problems else EXIT_ERROR
+
+
+def _cell_ids(spec: str | None) -> tuple[int, ...]:
+    if not spec:
+        return ()
+    text = Path(spec).read_text() if Path(spec).is_file() else spec
+    try:
+        return tuple(int(t) for t in text.replace(",", " ").split())
+    except ValueError as exc:
+        raise BuilderError(f"--cells {spec!r}: not a list of cell ids ({exc}); give ids separated by commas, or a file with one per line") from exc
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from builder.analysis import Scope, run_analysis, summary_text
+    from builder.compute.statistics import SegmentFilter
+
+    scope = Scope(
+        cell_type=None if args.cell_type in ("all", "") else args.cell_type, subtype=args.subtype,
+        cell_ids=_cell_ids(args.cells), labelled_only=not args.all_labels,
+    )  # fmt: skip
+    f = SegmentFilter(compartment=args.compartment, min_leaf_um=args.min_leaf_um, min_volume_um3=args.min_volume_um3,
+                      min_soma_um=args.min_soma_um, min_segments=args.min_segments)  # fmt: skip
+    _, out, summary = run_analysis(args.dataset, scope, f, args.include_meshless, args.out, figures=not args.no_figures)
+    print(summary_text(summary, out))
+    return EXIT_OK
 
 
 def _download(args: argparse.Namespace) -> int:

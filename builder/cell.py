@@ -28,6 +28,7 @@ from builder.compute.compartments import (
 from builder.compute.counts import cell_counts
 from builder.compute.meshes import MeshBatch, mesh_problems
 from builder.compute.mito_table import mito_table
+from builder.compute.segments import cell_segments
 from builder.compute.skeleton import SkeletonError, Tree, orient_tree, round_tree, swc_frame
 from builder.errors import CellInputError, OutputWriteError, SourceUnavailableError
 from builder.schema import MITO_COLUMNS
@@ -36,7 +37,16 @@ from builder.store import writers
 from builder.store.atomic import write_bytes
 from builder.store.meshes import encode_meshes
 from builder.store.paths import DatasetPaths
-from builder.store.tables import BINS_SCHEMA, MITO_SCHEMA, NODE_SCHEMA, SYNAPSE_SCHEMA, to_arrow
+from builder.store.tables import (
+    BINS_SCHEMA,
+    MITO_NODE_SCHEMA,
+    MITO_SCHEMA,
+    NODE_SCHEMA,
+    SEGMENT_SCHEMA,
+    SYNAPSE_SCHEMA,
+    to_arrow,
+    vertex_count_frame,
+)
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +131,7 @@ def _build_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOutc
     except SkeletonError as exc:
         raise CellInputError(cid, f"bad skeleton: {exc}", sk.path) from exc
     labels, inferred = _labels(source, task, sk, tree)
-    dist_root = tree.distance_to_root_um()
+    dist_soma = tree.distance_to_soma_um(labels)  # to the soma surface, as the published analysis
 
     # meshes: the unusable ones are set aside with reasons; their mitochondria stay
     mitos = task.mitos
@@ -137,7 +147,7 @@ def _build_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOutc
     missing = {**missing, **{int(m): str(r) for m, r in zip(batch.ids, problems) if r}}
     good = batch.subset(problems == "")
     soma = np.asarray(task.soma_nm, float)
-    table = mito_table(mitos, good, missing, tree, labels, soma, astrocyte=task.cell_type == "astrocyte")
+    table = mito_table(mitos, good, missing, tree, labels, soma, astrocyte=task.cell_type == "astrocyte", dist_soma_um=dist_soma)
     mito_df = table.frame
     meshless = [
         {"mito_id": int(m), "cell_id": cid, "reason": r}
@@ -150,24 +160,29 @@ def _build_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOutc
     syn = task.synapses.sort_values(["synapse_id", "synapse_type"], ignore_index=True)
     snode, scomp = synapse_compartments(task.cell_type, syn[["x", "y", "z"]].to_numpy(np.float64), tree.vertices, labels, soma)
     syn = syn.assign(node_id=snode, compartment=scomp)
+    vol_in_cell = dict(zip(mito_df["mito_id"].tolist(), mito_df["volume_in_cell_um3"].tolist()))
+    kind = syn["synapse_type"].to_numpy()
     near_ids, near_um, bins = cell_gradients(
-        cid, tree.parent, tree.edge_lengths_um(), dist_root, tree.radius, labels, table.nodes,
-        dict(zip(mito_df["mito_id"].tolist(), mito_df["volume_um3"].tolist())), snode, syn["synapse_type"].to_numpy(),
+        cid, tree.parent, tree.edge_lengths_um(), dist_soma, tree.radius, labels, table.pairs, vol_in_cell, snode, kind,
     )  # fmt: skip
-    syn = syn.assign(nearest_mito_id=near_ids.to_numpy(), nearest_mito_path_um=near_um)
+    segments = cell_segments(cid, tree, labels, dist_soma, table.pairs, vol_in_cell, snode[np.isin(kind, ("post", "autapse"))])
+    syn = syn.assign(nearest_mito_id=near_ids.to_numpy(), nearest_mito_path_um=near_um, path_dist_to_soma_um=dist_soma[snode])
     lap("synapses")
     swc = swc_frame(tree, labels)
-    nodes_df = swc.rename(columns={"node": "node_id"}).assign(cell_id=cid, path_dist_to_soma_um=dist_root)
+    nodes_df = swc.rename(columns={"node": "node_id"}).assign(cell_id=cid, path_dist_to_soma_um=dist_soma)
 
     # write this cell's files, then its parts, then the marker (last: it means "done")
     writers.write_csv(paths.mito_csv(task.cell_type, cid), mito_df[list(MITO_COLUMNS)])
     writers.write_swc(paths.swc(cid), swc)
     writers.write_nodes_json(paths.nodes_json(cid), table.nodes)
+    writers.write_csv(paths.vertex_counts_csv(cid), vertex_count_frame(table.pairs))
     writers.write_parquet(paths.cell_part(cid, "mitochondria"), to_arrow(mito_df, MITO_SCHEMA))
     writers.write_parquet(paths.cell_part(cid, "synapses"), to_arrow(syn, SYNAPSE_SCHEMA))
     writers.write_parquet(paths.cell_part(cid, "skeleton_nodes"), to_arrow(nodes_df, NODE_SCHEMA))
     writers.write_parquet(paths.cell_part(cid, "mito_meshes"), encode_meshes(good, cid))
     writers.write_parquet(paths.cell_part(cid, "distance_bins"), to_arrow(bins, BINS_SCHEMA))
+    writers.write_parquet(paths.cell_part(cid, "segments"), to_arrow(segments, SEGMENT_SCHEMA))
+    writers.write_parquet(paths.cell_part(cid, "mito_nodes"), to_arrow(vertex_count_frame(table.pairs, cid), MITO_NODE_SCHEMA))
     lap("write")
     outcome = CellOutcome(
         cid,

@@ -41,8 +41,10 @@ from builder.store.tables import (
     BINS_SCHEMA,
     CELL_SCHEMA,
     COUNT_COLUMNS,
+    MITO_NODE_SCHEMA,
     MITO_SCHEMA,
     NODE_SCHEMA,
+    SEGMENT_SCHEMA,
     SYNAPSE_SCHEMA,
     concat_parts,
     mesh_schema_for,
@@ -50,6 +52,8 @@ from builder.store.tables import (
 )
 
 log = logging.getLogger(__name__)
+#: The Parquet parts every finished cell leaves in the work area (one per dataset table).
+CELL_PARTS = ("mitochondria", "synapses", "skeleton_nodes", "mito_meshes", "distance_bins", "segments", "mito_nodes")
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "demonstration.ipynb"
 
 
@@ -102,8 +106,9 @@ def _is_finished(paths: DatasetPaths, task: CellTask) -> CellOutcome | None:
     prev = load_outcome(paths, task.cell_id)
     if prev is None or not prev.ok or prev.fingerprint != task.fingerprint:
         return None
-    needed = [paths.mito_csv(task.cell_type, task.cell_id), paths.swc(task.cell_id), paths.nodes_json(task.cell_id)]
-    needed += [paths.cell_part(task.cell_id, n) for n in ("mitochondria", "synapses", "skeleton_nodes", "mito_meshes", "distance_bins")]
+    needed = [paths.mito_csv(task.cell_type, task.cell_id), paths.swc(task.cell_id), paths.nodes_json(task.cell_id),
+              paths.vertex_counts_csv(task.cell_id)]  # fmt: skip
+    needed += [paths.cell_part(task.cell_id, n) for n in CELL_PARTS]
     return prev if all(p.is_file() for p in needed) else None
 
 
@@ -192,7 +197,7 @@ def assemble(
 
     by_id = {t.cell_id: t for t in tasks}
     expected = {paths.mito_csv(by_id[c].cell_type, c) for c in ok} | {paths.swc(c) for c in ok}
-    expected |= {paths.nodes_json(c) for c in ok}
+    expected |= {paths.nodes_json(c) for c in ok} | {paths.vertex_counts_csv(c) for c in ok}
     for folder in ARCHIVED_DIRS:
         (paths.root / folder).mkdir(exist_ok=True)
         for f in (paths.root / folder).iterdir():
@@ -210,6 +215,8 @@ def assemble(
         "synapses": synapses,
         "mitochondria": lambda: concat_parts(paths.table("mitochondria"), parts("mitochondria"), MITO_SCHEMA),
         "nodes": lambda: concat_parts(paths.table("skeleton_nodes"), parts("skeleton_nodes"), NODE_SCHEMA),
+        "segments": lambda: concat_parts(paths.table("segments"), parts("segments"), SEGMENT_SCHEMA),
+        "mito_nodes": lambda: concat_parts(paths.table("mito_nodes"), parts("mito_nodes"), MITO_NODE_SCHEMA),
         "meshes": lambda: concat_parts(
             paths.table("mito_meshes"), parts("mito_meshes"), mesh_schema_for(parts("mito_meshes"))
         ),

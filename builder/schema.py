@@ -243,7 +243,13 @@ SYNAPSE_COLUMNS: tuple[str, ...] = (
     "size",
 )
 #: Extra synapse columns kept in the Parquet table only (the CSV keeps the published columns).
-SYNAPSE_EXTRA_COLUMNS: tuple[str, ...] = ("node_id", "compartment", "nearest_mito_id", "nearest_mito_path_um")
+SYNAPSE_EXTRA_COLUMNS: tuple[str, ...] = (
+    "node_id",
+    "compartment",
+    "nearest_mito_id",
+    "nearest_mito_path_um",
+    "path_dist_to_soma_um",
+)
 SYNAPSE_TYPES: tuple[str, ...] = ("pre", "post", "autapse")
 
 #: Optional per-mitochondrion bounding-box columns of a source's mitochondria table (nm):
@@ -279,7 +285,15 @@ MITO_COLUMNS: tuple[str, ...] = (
     "bbox_y_um",
     "bbox_z_um",
     "mesh_missing",
+    "compartment_method",
+    "overlap_vx",
+    "volume_in_cell_um3",
 )
+#: How a mitochondrion's ``compartment`` was decided (``compartment_method``): the published
+#: vertex-weighted vote of its mesh vertices' nearest nodes; for a mitochondrion without a mesh,
+#: the label of the node nearest its centre (the published analysis had no such mitochondria:
+#: exclude them to reproduce it); for astrocytes, the distance rule.
+COMPARTMENT_METHODS: tuple[str, str, str] = ("vertex vote", "nearest node (no mesh)", "astrocyte distance rule")
 #: The mesh-derived block of MITO_COLUMNS (mesh volume .. sphericity; complexityindex uses the mesh area).
 MESH_SHAPE_COLUMNS: tuple[str, ...] = MITO_COLUMNS[MITO_COLUMNS.index("mesh_volume_um3") : MITO_COLUMNS.index("sphericity") + 1]
 #: Columns that need the mitochondrion's mesh: NaN when ``mesh_missing`` gives a reason.
@@ -304,7 +318,9 @@ UNITS: dict[str, str] = {
     "surface_area": "um^2",
     "pc1_um, pc2_um, pc3_um, bbox_x_um, bbox_y_um, bbox_z_um, path_length_um, path_dist_to_soma_um, euclid_dist_to_soma_um": "um",
     "complexityindex, elongation, flatness, sphericity": "dimensionless",
-    "mito_vx": "voxels of 3.58 x 3.58 x 40 nm",
+    "mito_vx, overlap_vx": "voxels of 3.58 x 3.58 x 40 nm",
+    "volume_in_cell_um3": "um^3",
+    "path_dist_to_soma_um (all tables)": "um along the skeleton to the nearest soma-labelled node (the soma surface)",
     "size (synapses)": "cleft voxels (cleft_vx of the synapse table)",
 }
 
@@ -317,4 +333,39 @@ SCALINGS: dict[str, str] = {
     "mitochondria ctr_pos_*_nm": "checked against ctr_pos_*_vx * (3.58, 3.58, 40); not used",
     "soma_*_nm (broken in the release)": "not used",
     "neuroglancer links": "positions nm / (3.58, 3.58, 40) (the release's voxels), layers declared at 4 x 4 x 40 nm",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Definitions of the published analysis (recorded in manifest.json; docs/analysis.md)
+# --------------------------------------------------------------------------------------------
+#: What each quantity of the dataset means, and the MicronsBinder function
+#: (notebooks/vignette_analysis/mitochondria/) it follows.
+PUBLISHED_DEFINITIONS: dict[str, str] = {
+    "compartment": "vertex-weighted majority vote: the label with most mesh vertices whose nearest skeleton node "
+    "carries it; ties to the lowest published code (lib/compartment.py majority_vote_label, "
+    "scripts/computeextramitostats.py labelcompartments). Mitochondria without a mesh: the label of the node "
+    "nearest their centre, compartment_method = 'nearest node (no mesh)' (the published analysis had none)",
+    "path_dist_to_soma_um": "path length along the skeleton to the nearest soma-labelled node, the soma surface "
+    "(lib/compartment.py compute_node_distance_to_soma); nodes, mitochondria (their centre's nearest node), "
+    "synapses, distance bins and segments",
+    "mitochondrion volume per node": "each mitochondrion's volume_in_cell_um3 (the overlap table's voxels inside "
+    "the cell when present, else mito_vx) shared among nodes by the fraction of its mesh vertices nearest each "
+    "(scripts/computedensitystats.py mitovolbygroup, formatoverlap)",
+    "linear_mito_coverage": "mito path length / path length: every edge counts once per mitochondrion associated "
+    "with both its nodes; can exceed 1 (scripts/computedensitystats.py mitocoveragebygroup, computedensities "
+    "linearmitocoverage)",
+    "coverage_factor": "the dataset's addition: fraction of the path length whose edges have at least one "
+    "mitochondrion on both nodes",
+    "synapse_density_per_um": "input (postsynaptic) synapses on the nearest node / path length "
+    "(scripts/computedensitystats.py synapsesbygroup, linearsynapsedensity)",
+    "segment": "connected piece of one 10-um bin of distance to the soma surface, soma nodes apart; named by its "
+    "node nearest the soma, whose label is its compartment; path length over edges with both nodes in it "
+    "(lib/skel.py distancebins, branches, pathlength)",
+    "median_diameter_um": "median over a segment's nodes of the skeleton's rs (MeshParty shape diameter; the SWC "
+    "radius is rs / 2) (scripts/branchdiameter.py groupstats)",
+    "dist_to_leaf_um": "minimum over a segment's nodes of the path distance to the nearest end node "
+    "(scripts/branchproximity.py, lib/skel.py path_length_to_leaves)",
+    "frustum_*": "the dataset's stand-in where the published measure needs the neuron mesh (segment volume, surface "
+    "area): conical frustums between node radii along the segment's edges",
 }

@@ -53,11 +53,18 @@ def raw_copy(small_raw, tmp_path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def default_dataset(tmp_path_factory) -> Path:
-    """The default 40-cell demo, generated and built as ``python -m builder`` does."""
-    root = tmp_path_factory.mktemp("default")
+def default_raw(tmp_path_factory) -> Path:
+    """The default 40-cell demo volume (read-only), as ``python -m builder`` generates it."""
+    raw = tmp_path_factory.mktemp("default") / "raw"
+    generate_demo_volume(raw, DemoParams(), workers=2)
+    return raw
+
+
+@pytest.fixture(scope="session")
+def default_dataset(default_raw) -> Path:
+    """The default 40-cell demo, built as ``python -m builder`` does."""
+    out = default_raw.parent / "demo"
     params = DemoParams()
-    src = generate_demo_volume(root / "raw", params, workers=2)
-    cfg = BuildConfig(source="demo", raw_dir=root / "raw", out_dir=root / "demo", demo=params, workers=2)
-    assert build_dataset(cfg, src).complete
-    return root / "demo"
+    cfg = BuildConfig(source="demo", raw_dir=default_raw, out_dir=out, demo=params, workers=2)
+    assert build_dataset(cfg, generate_demo_volume(default_raw, params)).complete
+    return out

@@ -46,7 +46,7 @@ def test_bins_conserve_cable_volume_and_synapses(ds):
     per_cell = bins.groupby("cell_id")[["path_length_um", "mito_volume_um3", "n_synapses_in", "n_synapses_out"]].sum()
     cells = ds.cells.set_index("cell_id")
     assert np.allclose(per_cell.path_length_um, cells.cable_length_um.loc[per_cell.index], rtol=1e-6)
-    vol = ds.mitochondria.groupby("cellid").volume_um3.sum()
+    vol = ds.mitochondria.groupby("cellid").volume_in_cell_um3.sum()  # the volume the published analysis splits
     assert np.allclose(per_cell.mito_volume_um3, vol.reindex(per_cell.index, fill_value=0), rtol=1e-9)
     kinds = ds.synapses.groupby(["cell_id", "synapse_type"]).size().unstack(fill_value=0)
     kinds = kinds.reindex(columns=["pre", "post", "autapse"], fill_value=0).reindex(per_cell.index, fill_value=0)
@@ -76,3 +76,27 @@ def test_dataset_validates_and_catches_a_wrong_nearest_mito(small_dataset, tmp_p
     syn.loc[syn.index[0], "nearest_mito_id"] = syn.loc[other, "nearest_mito_id"].dropna().iloc[0]
     syn.to_parquet(p)
     assert any("nearest_mito_id" in problem for problem in validate(copy))
+
+
+def test_validate_catches_segments_that_lose_volume_or_synapses(small_dataset, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(small_dataset, copy)
+    p = copy / "tables" / "segments.parquet"
+    seg = pd.read_parquet(p)
+    seg.loc[seg.index[seg.mito_volume_um3 > 0][0], "mito_volume_um3"] *= 2  # an equal-share split, say
+    seg.loc[seg.index[seg.n_synapses_in > 0][0], "n_synapses_in"] -= 1
+    seg.to_parquet(p)
+    problems = validate(copy)
+    assert any("mitochondrial volume differs" in x for x in problems) and any("input synapses differ" in x for x in problems)
+
+
+def test_segments_cover_the_cable_of_their_cell_but_the_edges_between_them(ds):
+    seg = ds.segments
+    per = seg.groupby("cell_id").path_length_um.sum()
+    cable = ds.cells.set_index("cell_id").cable_length_um.loc[per.index]
+    assert (per <= cable + 1e-6).all() and (per > 0.8 * cable).all()
+    # every input synapse row is in one segment
+    n_in = ds.synapses[ds.synapses.synapse_type.isin(["post", "autapse"])].groupby("cell_id").size()
+    assert (seg.groupby("cell_id").n_synapses_in.sum().reindex(n_in.index) == n_in).all()

@@ -107,30 +107,45 @@ def associate(vertex_owner: np.ndarray, vertex_node: np.ndarray, n_mito: int, n_
     )
 
 
-def majority_labels(assoc: Association, node_labels: np.ndarray) -> np.ndarray:
-    """Compartment code of each mitochondrion by majority vote of its covered nodes' labels.
+def _published_rank() -> np.ndarray:
+    """Rank of each of our codes in the published code order (the published vote's tie order)."""
+    from builder.schema import PUBLISHED_LABEL_NAMES, label_mapping
 
-    Each distinct covered node casts one vote. Ties are broken by the number of mesh vertices
-    nearest to nodes of each label, then by the lower code.
+    rank = np.zeros(N_LABELS, np.int64)
+    for published, ours in label_mapping(PUBLISHED_LABEL_NAMES).items():
+        rank[ours] = published
+    return rank
+
+
+def majority_labels(assoc: Association, node_labels: np.ndarray) -> np.ndarray:
+    """Compartment code of each mitochondrion by the published vertex-weighted majority vote.
+
+    MicronsBinder ``notebooks/vignette_analysis/mitochondria/lib/compartment.py``
+    ``majority_vote_label`` (called by ``scripts/computeextramitostats.py``
+    ``labelcompartments``): for each label, the number of the mitochondrion's mesh vertices
+    whose nearest skeleton node has that label; the label with most vertices wins, and a tie
+    goes to the lowest code *of the published vocabulary* (its loop over codes 0-5 keeps the
+    first maximum). Our codes 4 and 5 are the published 5 and 4, so between "Unknown" and
+    "Unknown dendritic" a tie goes to "Unknown", as in the published tables.
 
     Parameters
     ----------
     assoc : Association
-    node_labels : ndarray, shape (N,), int in 0..5
+    node_labels : ndarray, shape (N,), int in 0..5 (our codes)
 
     Returns
     -------
     ndarray, shape (n_mito,), int64
-        Winning code; -1 for a mitochondrion that covers no node.
+        Winning code (ours); -1 for a mitochondrion that covers no node.
     """
     lab = np.asarray(node_labels, dtype=np.int64)[assoc.node]
     flat = assoc.mito_index * N_LABELS + lab
     size = assoc.n_mito * N_LABELS
-    votes = np.bincount(flat, minlength=size).reshape(assoc.n_mito, N_LABELS)
     vverts = np.bincount(flat, weights=assoc.n_vertices, minlength=size).reshape(assoc.n_mito, N_LABELS)
-    score = votes.astype(np.float64) * (vverts.max(initial=0) + 1.0) + vverts
+    # most vertices first, then the lowest published code
+    score = vverts * (N_LABELS + 1.0) + (N_LABELS - _published_rank())[None, :]
     winner = np.argmax(score, axis=1).astype(np.int64)
-    winner[votes.sum(axis=1) == 0] = -1
+    winner[vverts.sum(axis=1) == 0] = -1
     return winner
 
 

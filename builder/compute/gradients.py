@@ -2,7 +2,15 @@
 per-bin measures by path distance to the soma (Turner et al. 2022, Fig. 5).
 
 Everything is measured on the cell's skeleton: a node stands for the cable of the edge to its
-parent (its length, um), and a quantity is placed at the node's path distance to the soma.
+parent (its length, um), and a quantity is placed at the node's path distance to the soma
+surface (the nearest soma-labelled node, as the published analysis measures it). Per bin, the
+published quantities (MicronsBinder ``scripts/computedensitystats.py``): mitochondrial volume
+split among nodes by the fraction of each mitochondrion's vertices on them (``mitovolbygroup``)
+and the linear mitochondrial coverage, mito path length / path length, where an edge counts once
+per mitochondrion associated with both its nodes (``mitocoveragebygroup``, ``computedensities``:
+``linearmitocoverage``; it can exceed 1). Beside them, ``coverage_factor``: the fraction of cable
+covered by at least one mitochondrion. The published statistical unit, the segment, is in
+:mod:`builder.compute.segments`; these bins are whole (compartment, 10-um) slices of a cell.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from builder.compute.mito_nodes import MitoNodes
 from builder.schema import COMPARTMENT_NAMES
 
 _NAMES = np.array([COMPARTMENT_NAMES[c] for c in range(6)], dtype=object)
@@ -22,12 +31,13 @@ BIN_UM = 10.0
 BIN_COLUMNS: tuple[str, ...] = (
     "cell_id", "compartment", "bin_start_um", "bin_end_um", "path_length_um", "mean_radius_nm",
     "mito_volume_um3", "mito_volume_per_um", "covered_length_um", "coverage_factor",
-    "n_synapses_in", "n_synapses_out", "synapse_density_per_um",
+    "mito_path_length_um", "linear_mito_coverage", "n_synapses_in", "n_synapses_out", "synapse_density_per_um",
 )  # fmt: skip
 #: Quantities that :func:`cell_totals` gives per cell and per compartment.
-TOTAL_QUANTITIES = ("path_length_um", "mito_volume_um3", "mito_volume_per_um", "coverage_factor", "synapse_density_per_um")
-_WHOLE = ("mito_volume_um3", "covered_length_um", "n_synapses_in", "n_synapses_out", "mito_volume_per_um",
-          "coverage_factor", "synapse_density_per_um")  # fmt: skip
+TOTAL_QUANTITIES = ("path_length_um", "mito_volume_um3", "mito_volume_per_um", "coverage_factor", "linear_mito_coverage",
+                    "synapse_density_per_um")  # fmt: skip
+_WHOLE = ("mito_volume_um3", "covered_length_um", "mito_path_length_um", "n_synapses_in", "n_synapses_out",
+          "mito_volume_per_um", "coverage_factor", "linear_mito_coverage", "synapse_density_per_um")  # fmt: skip
 _SNAKE = tuple(COMPARTMENT_NAMES[c].lower().replace(" ", "_") for c in range(6))
 #: Columns :func:`cell_totals` adds to ``cells.parquet``, in order.
 TOTAL_COLUMNS: tuple[str, ...] = _WHOLE + tuple(f"{c}_{q}" for c in _SNAKE for q in TOTAL_QUANTITIES)
@@ -93,8 +103,8 @@ def distance_bins(
     dist_um: np.ndarray,
     radius_nm: np.ndarray,
     labels: np.ndarray,
-    mito_nodes: list[np.ndarray],
-    mito_volume_um3: np.ndarray,
+    node_volume_um3: np.ndarray,
+    edge_sharing: np.ndarray,
     syn_node: np.ndarray,
     syn_is_input: np.ndarray,
     syn_is_output: np.ndarray,
@@ -107,14 +117,14 @@ def distance_bins(
     cell_id : int
     parent : ndarray, shape (N,), int; -1 at the root
     edge_len_um : ndarray, shape (N,); length of each node's edge to its parent, um
-    dist_um : ndarray, shape (N,); path distance of each node to the soma (root), um
+    dist_um : ndarray, shape (N,); path distance of each node to the soma surface, um
     radius_nm : ndarray, shape (N,); node radius, nm (NaN where unknown)
     labels : ndarray, shape (N,), int; compartment code of each node (0-5)
-    mito_nodes : list of M arrays of int
-        Nodes each mitochondrion covers. Its volume is shared equally among them; an edge is
-        covered when the mitochondrion covers both its nodes (as ``path_length_um`` of the
-        mitochondria table).
-    mito_volume_um3 : ndarray, shape (M,)
+    node_volume_um3 : ndarray, shape (N,)
+        Mitochondrial volume held by each node (:meth:`MitoNodes.node_volume`).
+    edge_sharing : ndarray, shape (N,), int
+        Mitochondria associated with both ends of each node's edge to its parent
+        (:meth:`MitoNodes.edge_sharing`).
     syn_node : ndarray, shape (S,), int; node of each synapse row
     syn_is_input, syn_is_output : ndarray, shape (S,), bool
         Postsynaptic (input) and presynaptic (output) rows; an autapse is both.
@@ -125,13 +135,15 @@ def distance_bins(
     DataFrame
         :data:`BIN_COLUMNS`, one row per (compartment, bin) with cable; lengths in um, radius
         in nm, volumes in um^3. ``mito_volume_per_um`` = volume / path length,
-        ``coverage_factor`` = covered length / path length, ``synapse_density_per_um`` = input
+        ``coverage_factor`` = length of edges with a mitochondrion on both ends / path length,
+        ``mito_path_length_um`` = sum of edge lengths times the mitochondria on both ends,
+        ``linear_mito_coverage`` = that / path length, ``synapse_density_per_um`` = input
         synapses / path length (linear synapse density, as in the published analysis).
     """
     parent = np.asarray(parent, np.int64)
-    n = len(parent)
     length = np.where(parent >= 0, np.asarray(edge_len_um, np.float64), 0.0)
     rad = np.asarray(radius_nm, np.float64)
+    share = np.asarray(edge_sharing, np.int64)
     b = np.floor(np.asarray(dist_um, np.float64) / bin_um).astype(np.int64)
     n_bins = int(b.max(initial=0)) + 1
     key = np.asarray(labels, np.int64) * n_bins + b  # (compartment, bin) of each node
@@ -139,18 +151,6 @@ def distance_bins(
 
     def per_key(weights: np.ndarray | None, at: np.ndarray = key) -> np.ndarray:
         return np.bincount(at, weights=weights, minlength=size)
-
-    sizes = np.array([len(x) for x in mito_nodes], np.int64)
-    flat = np.concatenate(mito_nodes).astype(np.int64) if len(mito_nodes) else np.zeros(0, np.int64)
-    owner = np.repeat(np.arange(len(mito_nodes)), sizes)
-    share = np.asarray(mito_volume_um3, np.float64)[owner] / np.maximum(sizes[owner], 1)
-    node_vol = np.bincount(flat, weights=np.nan_to_num(share), minlength=n)
-    # covered edges: (mito, node) and (mito, parent of node) both present
-    pair = owner * np.int64(n) + flat
-    ppar = parent[flat]
-    covered = np.zeros(n, bool)
-    ok = ppar >= 0
-    covered[flat[ok][np.isin(owner[ok] * np.int64(n) + ppar[ok], pair)]] = True
 
     has_rad = np.isfinite(rad)
     path = per_key(length)
@@ -161,8 +161,9 @@ def distance_bins(
             "path_length_um": path,
             "rad_len": per_key(np.where(has_rad, rad * length, 0.0)),
             "len_rad": per_key(np.where(has_rad, length, 0.0)),
-            "mito_volume_um3": per_key(node_vol),
-            "covered_length_um": per_key(np.where(covered, length, 0.0)),
+            "mito_volume_um3": per_key(np.asarray(node_volume_um3, np.float64)),
+            "covered_length_um": per_key(np.where(share > 0, length, 0.0)),
+            "mito_path_length_um": per_key(length * share),
             "n_synapses_in": per_key(None, key[np.asarray(syn_node, np.int64)[np.asarray(syn_is_input, bool)]]),
             "n_synapses_out": per_key(None, key[np.asarray(syn_node, np.int64)[np.asarray(syn_is_output, bool)]]),
         }
@@ -181,14 +182,20 @@ def distance_bins(
                 "mito_volume_per_um": (out["mito_volume_um3"] / out["path_length_um"]).to_numpy(),
                 "covered_length_um": out["covered_length_um"].to_numpy(),
                 "coverage_factor": (out["covered_length_um"] / out["path_length_um"]).to_numpy(),
+                "mito_path_length_um": out["mito_path_length_um"].to_numpy(),
+                "linear_mito_coverage": (out["mito_path_length_um"] / out["path_length_um"]).to_numpy(),
                 "n_synapses_in": out["n_synapses_in"].to_numpy(np.int64),
                 "n_synapses_out": out["n_synapses_out"].to_numpy(np.int64),
                 "synapse_density_per_um": (out["n_synapses_in"] / out["path_length_um"]).to_numpy(),
             }
         )
-    for c in ("mito_volume_per_um", "coverage_factor", "synapse_density_per_um"):  # no cable: undefined
+    for c in RATIO_COLUMNS:  # no cable: undefined
         res.loc[res["path_length_um"] <= 0, c] = np.nan
     return res[list(BIN_COLUMNS)].reset_index(drop=True)
+
+
+#: Per-um ratios of the bins (undefined where a bin has no cable).
+RATIO_COLUMNS = ("mito_volume_per_um", "coverage_factor", "linear_mito_coverage", "synapse_density_per_um")
 
 
 def cell_gradients(
@@ -198,16 +205,17 @@ def cell_gradients(
     dist_um: np.ndarray,
     radius_nm: np.ndarray,
     labels: np.ndarray,
-    mito_nodes: dict[int, np.ndarray],
-    mito_volume_um3: dict[int, float],
+    pairs: MitoNodes,
+    volume_in_cell_um3: dict[int, float],
     syn_node: np.ndarray,
     syn_type: np.ndarray,
 ) -> tuple[pd.Series, np.ndarray, pd.DataFrame]:
     """Nearest mitochondrion of each synapse row and the distance bins of one cell.
 
     The one place both the builder and the reader's file layout compute them (identical
-    results from either). ``mito_nodes`` maps mito id -> covered nodes, ``mito_volume_um3``
-    mito id -> volume; ``syn_type`` is ``pre``, ``post`` or ``autapse`` per synapse row.
+    results from either). ``pairs`` are the cell's (mitochondrion, node, vertex count) pairs,
+    ``volume_in_cell_um3`` maps mito id -> the volume split among its nodes; ``syn_type`` is
+    ``pre``, ``post`` or ``autapse`` per synapse row.
 
     Returns
     -------
@@ -215,18 +223,16 @@ def cell_gradients(
     nearest_mito_path_um : ndarray, shape (S,)
     bins : DataFrame, :data:`BIN_COLUMNS`
     """
-    ids = sorted(mito_nodes)  # a node covered by several mitochondria counts for the lowest id
-    nodes = [np.asarray(mito_nodes[m], np.int64) for m in ids]
-    flat = np.concatenate(nodes) if ids else np.zeros(0, np.int64)
-    owner = np.repeat(np.asarray(ids, np.int64), [len(x) for x in nodes])
+    # a node covered by several mitochondria counts for the lowest id (pairs are sorted by id)
     syn_node = np.asarray(syn_node, np.int64)
-    near, path = nearest_mito_along_skeleton(parent, edge_len_um, flat, owner, syn_node)
+    near, path = nearest_mito_along_skeleton(parent, edge_len_um, pairs.node, pairs.mito_id, syn_node)
     near_ids = pd.Series(pd.array(near, dtype="Int64"))
     near_ids[near < 0] = pd.NA
     kind = np.asarray(syn_type)
-    vol = np.array([mito_volume_um3[m] for m in ids], np.float64)
-    bins = distance_bins(cell_id, parent, edge_len_um, dist_um, radius_nm, labels, nodes, vol, syn_node,
-                         np.isin(kind, ("post", "autapse")), np.isin(kind, ("pre", "autapse")))  # fmt: skip
+    n = len(parent)
+    bins = distance_bins(cell_id, parent, edge_len_um, dist_um, radius_nm, labels, pairs.node_volume(volume_in_cell_um3, n),
+                         pairs.edge_sharing(parent), syn_node, np.isin(kind, ("post", "autapse")),
+                         np.isin(kind, ("pre", "autapse")))  # fmt: skip
     return near_ids, path, bins
 
 
@@ -241,13 +247,14 @@ def cell_totals(bins: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     DataFrame, one row per cell, index ``cell_id``, columns :data:`TOTAL_COLUMNS`
-        ``mito_volume_um3, covered_length_um, n_synapses_in, n_synapses_out`` and the ratios
-        ``mito_volume_per_um, coverage_factor, synapse_density_per_um`` over the whole cell,
+        ``mito_volume_um3, covered_length_um, mito_path_length_um, n_synapses_in,
+        n_synapses_out`` and the ratios ``mito_volume_per_um, coverage_factor,
+        linear_mito_coverage, synapse_density_per_um`` over the whole cell,
         then ``{compartment}_{q}`` for q in :data:`TOTAL_QUANTITIES` (compartment in snake
         case: ``basal_mito_volume_per_um``); ratios NaN where there is no cable, every
         per-compartment value NaN where the cell has no such compartment.
     """
-    sums = ["path_length_um", "mito_volume_um3", "covered_length_um", "n_synapses_in", "n_synapses_out"]
+    sums = ["path_length_um", "mito_volume_um3", "covered_length_um", "mito_path_length_um", "n_synapses_in", "n_synapses_out"]
     whole = bins.groupby("cell_id")[sums].sum()
     per = bins.groupby(["cell_id", "compartment"])[sums].sum()
     for t in (whole, per):
@@ -255,6 +262,7 @@ def cell_totals(bins: pd.DataFrame) -> pd.DataFrame:
             cable = t["path_length_um"].where(t["path_length_um"] > 0)
             t["mito_volume_per_um"] = t["mito_volume_um3"] / cable
             t["coverage_factor"] = t["covered_length_um"] / cable
+            t["linear_mito_coverage"] = t["mito_path_length_um"] / cable
             t["synapse_density_per_um"] = t["n_synapses_in"] / cable
     wide = per[list(TOTAL_QUANTITIES)].unstack("compartment")
     wide.columns = [f"{comp.lower().replace(' ', '_')}_{q}" for q, comp in wide.columns]

@@ -129,8 +129,10 @@ def mesh_problems(batch: MeshBatch) -> np.ndarray:
     """Find the meshes whose geometry cannot be measured, all meshes at once.
 
     A mesh is rejected when it has fewer than 4 vertices or faces, a non-finite vertex, a face
-    index outside its own vertices, a degenerate face (repeated index), or when it is not a
-    closed, consistently oriented surface (every directed edge must have exactly one reverse).
+    index outside its own vertices, a degenerate face (repeated index), when it is not a
+    closed, consistently oriented surface (every directed edge must have exactly one reverse),
+    or when it encloses no volume (a millionth of its bounding cube or less: all its vertices
+    on a point, a line or a plane).
 
     Parameters
     ----------
@@ -179,6 +181,15 @@ def mesh_problems(batch: MeshBatch) -> np.ndarray:
         bad_edge = np.empty(len(sk), bool)
         bad_edge[order] = bad_group[group]
         flag(np.bincount(eo[bad_edge], minlength=n) > 0, "mesh not closed (not watertight)")
+    ok_faces = (reasons == "").astype(bool)[owner]
+    if ok_faces.any():  # closed but flat: every vertex on one point, line or plane
+        rel = batch.vertices - batch.vertices[batch.vertex_offsets[:-1][batch.vertex_owner()]]
+        tri = rel[batch.global_faces()[ok_faces]]
+        vol = np.abs(np.bincount(owner[ok_faces], weights=np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])) / 6.0,
+                                 minlength=n))  # fmt: skip
+        lo, hi = batch.bounds()
+        extent = np.max(hi - lo, axis=1) if n else np.zeros(0)
+        flag(vol <= 1e-6 * extent**3, "degenerate mesh (encloses no volume)")
     return reasons
 
 

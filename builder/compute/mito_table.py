@@ -2,9 +2,17 @@
 
 A mitochondrion whose mesh cannot be had (absent from the mesh source, unreadable, open, with
 bad faces...) is kept: its volume comes from ``mito_vx``, its position and bounding box from
-the mitochondria table, its compartment from the skeleton node nearest its centre, and the
-columns that need a mesh (:data:`builder.schema.MESH_MEASURE_COLUMNS`) are NaN with the reason
-in ``mesh_missing``.
+the mitochondria table, its compartment from the skeleton node nearest its centre (flagged in
+``compartment_method``: the published analysis never had such mitochondria), and the columns
+that need a mesh (:data:`builder.schema.MESH_MEASURE_COLUMNS`) are NaN with the reason in
+``mesh_missing``.
+
+Compartments of mitochondria with a mesh follow the published vertex-weighted vote
+(:func:`builder.compute.association.majority_labels`); path distances are to the soma surface
+(:meth:`builder.compute.skeleton.Tree.distance_to_soma_um`); ``volume_in_cell_um3`` is the
+volume the published density analysis splits among nodes: the overlap table's volume inside the
+cell when the source has one (``scripts/computedensitystats.py``: "we only count the volume that
+overlaps with a given segmentation ID"), else ``volume_um3``.
 """
 
 from __future__ import annotations
@@ -18,10 +26,18 @@ import pandas as pd
 from builder.compute.association import associate, covered_path_length_um, majority_labels, nearest_nodes
 from builder.compute.compartments import astrocyte_compartments, code_names
 from builder.compute.meshes import MeshBatch
+from builder.compute.mito_nodes import MitoNodes
 from builder.compute.morphometrics import mesh_morphometrics
 from builder.compute.skeleton import Tree
 from builder.compute.morphometrics import MORPHOMETRIC_COLUMNS
-from builder.schema import BBOX_COLUMNS, MITO_COLUMNS, NM_PER_UM, complexity_index, mito_vx_to_um3
+from builder.schema import (
+    BBOX_COLUMNS,
+    COMPARTMENT_METHODS,
+    MITO_COLUMNS,
+    NM_PER_UM,
+    complexity_index,
+    mito_vx_to_um3,
+)
 
 _MORPHO = tuple(c for c in MORPHOMETRIC_COLUMNS if c not in ("cx", "cy", "cz", "n_vertices"))
 
@@ -37,10 +53,14 @@ class MitoTable:
     nodes : dict
         ``{mito_id: sorted int64 array of covered node ids}`` (the nearest node only when the
         mitochondrion has no mesh).
+    pairs : MitoNodes
+        The same (mitochondrion, node) pairs with the number of mesh vertices nearest each node
+        (0 for the one node of a mitochondrion without a mesh).
     """
 
     frame: pd.DataFrame
     nodes: dict[int, np.ndarray]
+    pairs: MitoNodes
 
 
 def mito_table(
@@ -51,6 +71,7 @@ def mito_table(
     labels: np.ndarray,
     soma_nm: np.ndarray,
     astrocyte: bool,
+    dist_soma_um: np.ndarray | None = None,
 ) -> MitoTable:
     """Measure and place every mitochondrion of one cell.
 
@@ -58,7 +79,8 @@ def mito_table(
     ----------
     mitos : DataFrame
         The cell's rows of the mitochondria table: ``mito_id, cellid, mito_vx, x, y, z`` (nm),
-        optionally :data:`builder.schema.BBOX_COLUMNS` (nm).
+        optionally :data:`builder.schema.BBOX_COLUMNS` (nm) and ``overlap_vx`` (voxels of the
+        mitochondrion inside this cell, in ``mito_vx`` units; NaN where unknown).
     meshes : MeshBatch
         Usable (closed, well-formed) meshes, vertices in nm; ids a subset of ``mitos.mito_id``.
     missing : mapping
@@ -72,6 +94,9 @@ def mito_table(
         Soma centre, nm.
     astrocyte : bool
         Use the astrocyte distance rule instead of node labels.
+    dist_soma_um : ndarray, shape (N,), optional
+        Path distance of every node to the soma surface, um (computed from ``labels`` when
+        not given).
 
     Returns
     -------
@@ -98,6 +123,8 @@ def mito_table(
     else:
         comp_m = code_names(np.maximum(majority_labels(assoc, labels), 0))
     nodes = dict(zip(meshed.tolist(), assoc.split()))
+    bounds = np.searchsorted(assoc.mito_index, np.arange(meshes.n + 1))
+    counts = dict(zip(meshed.tolist(), np.split(assoc.n_vertices, bounds[1:-1])))
 
     # without: table centre, nearest node
     centre_x = mitos.loc[meshless, ["x", "y", "z"]].to_numpy(np.float64).reshape(-1, 3)
@@ -111,26 +138,36 @@ def mito_table(
     without["path_length_um"] = np.nan
     without["mesh_missing"] = [missing.get(int(m), "no mesh returned by the mesh source") for m in meshless]
     nodes.update({int(m): np.array([n], np.int64) for m, n in zip(meshless, xnode)})
+    counts.update({int(m): np.zeros(1, np.int64) for m in meshless})
 
     out = pd.concat([with_mesh, without], ignore_index=True)
+    vote, nearest, astro_rule = COMPARTMENT_METHODS
     if astrocyte:
         compartment, far = astrocyte_compartments(centres, soma_nm)
+        method = np.full(len(out), astro_rule, dtype=object)
     else:
         compartment = np.concatenate([comp_m, code_names(labels[xnode])])
         far = np.zeros(len(out), bool)
+        method = np.array([vote] * meshes.n + [nearest] * len(meshless), dtype=object)
+    if dist_soma_um is None:
+        dist_soma_um = tree.distance_to_soma_um(labels)
     rows = mitos.loc[out["mito_id"].to_numpy()]
     out["cellid"] = rows["cellid"].to_numpy(np.int64)
     out["compartment"] = compartment
+    out["compartment_method"] = method
     out[["x", "y", "z"]] = centres
     out["mito_vx"] = rows["mito_vx"].to_numpy(np.int64)
     out["volume_um3"] = mito_vx_to_um3(out["mito_vx"].to_numpy())
     out["complexityindex"] = complexity_index(out["surface_area"].to_numpy(), out["volume_um3"].to_numpy())
-    out["path_dist_to_soma_um"] = tree.distance_to_root_um()[cnode]
+    overlap = rows["overlap_vx"].to_numpy(np.float64) if "overlap_vx" in rows.columns else np.full(len(out), np.nan)
+    out["overlap_vx"] = overlap
+    out["volume_in_cell_um3"] = np.where(np.isfinite(overlap), mito_vx_to_um3(np.nan_to_num(overlap)), out["volume_um3"])
+    out["path_dist_to_soma_um"] = np.asarray(dist_soma_um, np.float64)[cnode]
     out["euclid_dist_to_soma_um"] = np.linalg.norm(centres - soma_nm, axis=1) / NM_PER_UM
     out["far"] = far
     out[["bbox_x_um", "bbox_y_um", "bbox_z_um"]] = _bbox_extents_um(rows, meshes, out["mito_id"].to_numpy())
     out = out.sort_values("mito_id", ignore_index=True)[list(MITO_COLUMNS)]
-    return MitoTable(frame=out, nodes=nodes)
+    return MitoTable(frame=out, nodes=nodes, pairs=MitoNodes.from_dicts(nodes, counts))
 
 
 def _bbox_extents_um(rows: pd.DataFrame, meshes: MeshBatch, ids: np.ndarray) -> np.ndarray:

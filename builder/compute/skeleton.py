@@ -51,14 +51,61 @@ class Tree:
         """Total cable length in um."""
         return float(self.edge_lengths_um().sum())
 
-    def distance_to_root_um(self) -> np.ndarray:
-        """Path distance of every node to the root along the tree, shape (N,), um."""
+    def graph(self) -> sparse.csr_matrix:
+        """The tree as a weighted sparse graph (child -> parent, edge lengths in um), shape (N, N).
+
+        Zero-length edges (duplicated nodes) would vanish from a sparse matrix: they are kept
+        with a weight of 1e-12 um.
+        """
         child = np.flatnonzero(self.parent >= 0)
         w = self.edge_lengths_um()[child]
-        # zero-length edges would vanish from a sparse graph; keep them with a tiny weight
         w = np.where(w > 0, w, 1e-12)
-        g = sparse.csr_matrix((w, (child, self.parent[child])), shape=(self.n, self.n))
-        d = csgraph.dijkstra(g, directed=False, indices=self.root)
+        return sparse.csr_matrix((w, (child, self.parent[child])), shape=(self.n, self.n))
+
+    def distance_to_root_um(self) -> np.ndarray:
+        """Path distance of every node to the root along the tree, shape (N,), um."""
+        d = csgraph.dijkstra(self.graph(), directed=False, indices=self.root)
+        return np.where(d < 1e-9, 0.0, d)
+
+    def distance_to_soma_um(self, labels: np.ndarray) -> np.ndarray:
+        """Path distance of every node to the nearest soma-labelled node (the soma surface), um.
+
+        The published definition: MicronsBinder
+        ``notebooks/vignette_analysis/mitochondria/lib/compartment.py``
+        ``compute_node_distance_to_soma`` (one Dijkstra from every node labelled 0, the minimum
+        over them), used for every distance of its analysis. Soma nodes are at 0. A skeleton
+        without a soma-labelled node is measured from its root instead.
+
+        Parameters
+        ----------
+        labels : ndarray, shape (N,), int
+            Compartment codes (0 = Somatic).
+
+        Returns
+        -------
+        ndarray, shape (N,), float64, um
+        """
+        soma = np.flatnonzero(np.asarray(labels) == 0)
+        if not len(soma):
+            return self.distance_to_root_um()
+        d = csgraph.dijkstra(self.graph(), directed=False, indices=soma, min_only=True)
+        return np.where(d < 1e-9, 0.0, d)
+
+    def distance_to_leaf_um(self) -> np.ndarray:
+        """Path distance of every node to the nearest end point (a node without children), um.
+
+        As MicronsBinder's ``lib/skel.py`` ``path_length_to_leaves`` (MeshParty's
+        ``end_points``: nodes with no children; distances along the undirected tree, so the
+        nearest leaf may lie on another branch).
+
+        Returns
+        -------
+        ndarray, shape (N,), float64, um
+        """
+        has_child = np.zeros(self.n, bool)
+        has_child[self.parent[self.parent >= 0]] = True
+        leaves = np.flatnonzero(~has_child)
+        d = csgraph.dijkstra(self.graph(), directed=False, indices=leaves, min_only=True)
         return np.where(d < 1e-9, 0.0, d)
 
 

@@ -236,6 +236,17 @@ def check_overlaps(mitos: pd.DataFrame, overlaps: pd.DataFrame, path: Path, issu
         )  # fmt: skip
 
 
+def attach_overlaps(mitos: pd.DataFrame, overlaps: pd.DataFrame) -> pd.DataFrame:
+    """``mitos`` with ``overlap_vx``: the voxels (``mito_vx`` units) of each mitochondrion inside
+    its own ``cellid``, NaN where the overlap table has no such row. The published density
+    analysis splits this volume, not ``mito_vx`` (MicronsBinder scripts/computedensitystats.py:
+    mitochondria "poke out from the tips of branches at the ends of the volume"; ``mitovolbygroup``
+    uses ``overlap_vx``)."""
+    own = overlaps.groupby(["mito_id", "cellid"], as_index=False)["overlap_vx"].sum()
+    out = mitos.drop(columns=["overlap_vx"], errors="ignore").merge(own, on=["mito_id", "cellid"], how="left")
+    return out.astype({"overlap_vx": np.float64})
+
+
 def file_fingerprint(paths: list[Path]) -> str:
     """Cheap fingerprint of input files: name, size and modification time of each."""
     h = hashlib.sha256()
@@ -243,6 +254,25 @@ def file_fingerprint(paths: list[Path]) -> str:
         st = p.stat() if p.exists() else None
         h.update(f"{p.parent.name}/{p.name}:{st.st_size if st else -1}:{st.st_mtime_ns if st else -1};".encode())
     return h.hexdigest()[:16]
+
+
+#: The smoothed skeletons carry MeshParty's shape-diameter function as the vertex property
+#: ``rs`` (meshparty skeleton_io: "rs) the sdf (local caliber/thickness) of the mesh"; MeshParty's
+#: ``ray_trace_distance``: "distance to opposite side of the mesh"). MicronsBinder reads it as the
+#: diameter (scripts/branchdiameter.py ``groupstats``: ``diameters = skl.vertex_properties["rs"]``;
+#: distance_to_soma.ipynb plots its median as "median dend diameter"). The dataset's SWC radius is
+#: half of it. Skeletons written with a ``radius`` property are read as radii.
+SKELETON_DIAMETER_PROPERTY = "rs"
+
+
+def skeleton_radius(vertex_properties: Mapping) -> np.ndarray | None:
+    """Node radii (nm) from a MeshParty skeleton's vertex properties: ``rs / 2`` (``rs`` is the
+    shape diameter), else a ``radius`` property as it is, else None."""
+    if SKELETON_DIAMETER_PROPERTY in vertex_properties:
+        return np.asarray(vertex_properties[SKELETON_DIAMETER_PROPERTY], np.float64) / 2.0
+    if "radius" in vertex_properties:
+        return np.asarray(vertex_properties["radius"], np.float64)
+    return None
 
 
 @dataclass(frozen=True)
@@ -318,8 +348,13 @@ class PublishedLayoutSource:
         overlap = self.raw_dir / OVERLAP_TABLE
         if overlap.is_file():
             n_before = len(issues)
-            check_overlaps(mitos, read_overlaps(overlap, issues), overlap, issues)
-            checks["mito_cell_overlaps"] = f"done: {len(issues) - n_before} mitochondria listed in input_issues"
+            overlaps = read_overlaps(overlap, issues)
+            check_overlaps(mitos, overlaps, overlap, issues)
+            mitos = attach_overlaps(mitos, overlaps)
+            checks["mito_cell_overlaps"] = (
+                f"done: {len(issues) - n_before} mitochondria listed in input_issues; "
+                f"{int(mitos['overlap_vx'].notna().sum())} of {len(mitos)} have their volume inside their cell"
+            )
         else:
             checks["mito_cell_overlaps"] = f"skipped: {OVERLAP_TABLE} not in {self.raw_dir} ({OVERLAP_ORIGIN})"
         syn = read_synapses(self.raw_dir / SYNAPSE_TABLE, issues)
@@ -344,7 +379,7 @@ class PublishedLayoutSource:
             sk = skeleton_io.read_skeleton_h5(str(h5))
         except Exception as exc:  # h5py / json errors of a damaged file
             raise CellInputError(cell_id, f"unreadable skeleton ({type(exc).__name__}: {exc})", h5) from exc
-        radius = sk.vertex_properties.get("radius") if sk.vertex_properties else None
+        radius = skeleton_radius(sk.vertex_properties or {})
         labels = None
         if npy.is_file():
             try:

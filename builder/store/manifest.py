@@ -17,6 +17,7 @@ from builder.schema import (
     LAYER_VOXEL_NM,
     MITO_VOXEL_NM,
     NOMINAL_TO_EM,
+    PUBLISHED_DEFINITIONS,
     SCALINGS,
     UNITS,
     label_mapping,
@@ -27,6 +28,9 @@ from builder.store.paths import DatasetPaths
 MANIFEST_VERSION = 1
 _PACKAGES = ("numpy", "pandas", "pyarrow", "scipy", "h5py", "trimesh", "meshparty", "navis", "nglui", "cloud-volume", "tqdm")
 _NOT_CHECKSUMMED = {"manifest.json", "build_report.json"}
+#: Folders written after the build by other commands (``python -m builder analyze``): not part
+#: of the checksummed dataset, so that they never make a complete build look changed.
+_DERIVED_DIRS = {"analysis"}
 
 
 def package_versions() -> dict[str, str]:
@@ -45,7 +49,7 @@ def dataset_files(root: Path) -> list[Path]:
     out = []
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root)
-        if not p.is_file() or rel.parts[0].startswith(".") or p.name.startswith("."):
+        if not p.is_file() or rel.parts[0].startswith(".") or p.name.startswith(".") or rel.parts[0] in _DERIVED_DIRS:
             continue
         if rel.as_posix() in _NOT_CHECKSUMMED:
             continue
@@ -109,6 +113,11 @@ def write_manifest(
                 "other side 4; 5 when the cell lacks input or output synapses"
             ),
             "inferred": inferred_labels or {},
+        },
+        "definitions": {
+            "about": "each quantity as the published analysis computes it (MicronsBinder "
+            "notebooks/vignette_analysis/mitochondria), with the function followed; docs/analysis.md",
+            **PUBLISHED_DEFINITIONS,
         },
         "files": checksums(paths.root),
     }

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ARCHIVED_DIRS: tuple[str, ...] = ("microns", "morphologies", "nodes")
-TABLE_NAMES: tuple[str, ...] = ("cells", "mitochondria", "synapses", "skeleton_nodes", "mito_meshes")
+TABLE_NAMES: tuple[str, ...] = (
+    "cells", "mitochondria", "synapses", "skeleton_nodes", "mito_meshes", "distance_bins", "segments", "mito_nodes",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,9 @@ class DatasetPaths:
 
     def nodes_json(self, cell_id: int) -> Path:
         return self.root / "nodes" / f"{cell_id}_associated_nodes.json"
+
+    def vertex_counts_csv(self, cell_id: int) -> Path:
+        return self.root / "nodes" / f"{cell_id}_node_vertex_counts.csv"
 
     def archive(self, folder: str) -> Path:
         return self.root / f"{folder}.tar.gz"

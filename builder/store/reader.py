@@ -125,8 +125,9 @@ class Dataset:
             mesh_path = self.paths.table("mito_meshes")
             self._meshes = _RowGroupIndex(mesh_path) if mesh_path.is_file() else None
         self._bins: pd.DataFrame | None = None
+        self._segments: pd.DataFrame | None = None
         if self.layout == "files":
-            self.cells, self.mitochondria, self.synapses, self._file_nodes, self._bins = load_file_layout(self._files)
+            self.cells, self.mitochondria, self.synapses, self._file_nodes, self._bins, self._segments = load_file_layout(self._files)
         self._cache: OrderedDict = OrderedDict()
         self._cache_size = cache_cells
         self._cell_index = pd.Index(self.cells["cell_id"])
@@ -205,6 +206,28 @@ class Dataset:
                 raise DatasetError(f"{p}: missing; datasets of format 5 and later have it ({BUILD_HINT})")
             self._bins = pd.read_parquet(p)
         return self._bins
+
+    @property
+    def segments(self) -> pd.DataFrame:
+        """``tables/segments.parquet``: the published analysis' statistical unit, one row per
+        segment (connected piece of a 10-um bin of distance to the soma surface) with its path
+        length, diameters, distances, mitochondrial volume and coverage and input synapses
+        (columns :data:`builder.compute.segments.SEGMENT_COLUMNS`; docs/analysis.md)."""
+        if self._segments is None:
+            p = self.paths.table("segments")
+            if not p.is_file():
+                raise DatasetError(f"{p}: missing; datasets of format 6 and later have it ({BUILD_HINT})")
+            self._segments = pd.read_parquet(p)
+        return self._segments
+
+    def mito_nodes(self, cell_id: int) -> pd.DataFrame:
+        """One cell's (mitochondrion, node) pairs: ``mito_id, node_id, n_vertices`` (the mesh
+        vertices of the mitochondrion nearest that node; MicronsBinder's ``mitotoskel``)."""
+        self.cell(cell_id)
+        from builder.store.reader_files import read_mito_nodes
+
+        pairs = read_mito_nodes(self._files, int(cell_id))
+        return pd.DataFrame({"mito_id": pairs.mito_id, "node_id": pairs.node, "n_vertices": pairs.n_vertices})
 
     def cell_distance_bins(self, cell_id: int) -> pd.DataFrame:
         """Rows of :attr:`distance_bins` of one cell."""

@@ -63,13 +63,25 @@ def test_labels_by_majority(cell):
     assert majority_labels(assoc, LABELS).tolist() == [2, 3, 2, 0]
 
 
-def test_tie_broken_by_vertex_count():
-    # one mitochondrion covers node 0 (Somatic, 1 vertex) and node 6 (Axonal, 5 vertices)
-    assoc = Association(np.array([0, 0]), np.array([0, 6]), np.array([1, 5]), 1)
-    assert majority_labels(assoc, LABELS).tolist() == [1]
-    # votes count distinct nodes: two Basal nodes beat one Axonal node with more vertices
-    assoc = Association(np.array([0, 0, 0]), np.array([1, 2, 6]), np.array([1, 1, 50]), 1)
-    assert majority_labels(assoc, LABELS).tolist() == [2]
+def test_the_published_vote_counts_vertices_not_nodes():
+    """MicronsBinder lib/compartment.py majority_vote_label sums vertex counts per label. A large
+    perisomatic mitochondrion: 4 somatic nodes with 180 vertices each (720) and 11 basal nodes
+    with 20 each (220) is Somatic by vertices, Basal by one vote per node."""
+    labels = np.array([0] * 4 + [2] * 11)
+    assoc = Association(np.zeros(15, np.int64), np.arange(15), np.array([180] * 4 + [20] * 11), 1)
+    assert majority_labels(assoc, labels).tolist() == [0]
+    node_vote = np.bincount(labels[assoc.node], minlength=6).argmax()
+    assert node_vote == 2  # the alternative the dataset used before format 6
+
+
+def test_a_vertex_tie_goes_to_the_lowest_published_code():
+    # Axonal (1) and Basal (2) with 5 vertices each: the lower code wins
+    labels = np.array([1, 2])
+    assert majority_labels(Association(np.zeros(2, np.int64), np.arange(2), np.array([5, 5]), 1), labels).tolist() == [1]
+    # our 4 "Unknown dendritic" is the published 5, our 5 "Unknown" the published 4: a tie goes
+    # to "Unknown", as the published loop over codes 0..5 keeps the first maximum
+    labels = np.array([4, 5])
+    assert majority_labels(Association(np.zeros(2, np.int64), np.arange(2), np.array([3, 3]), 1), labels).tolist() == [5]
 
 
 def test_covered_path_length(cell):
@@ -96,6 +108,6 @@ def test_matches_a_per_vertex_loop_on_random_cells():
         # the oracle: brute-force nearest node, one vertex at a time
         mine = [int(np.argmin(np.linalg.norm(nodes - v, axis=1))) for v in verts[owner == i]]
         assert assoc.nodes_of(i).tolist() == sorted(set(mine))
-        votes = Counter(labels[n] for n in set(mine))
+        votes = Counter(labels[n] for n in mine)  # one vote per vertex
         top = max(votes.values()) if votes else 0
         assert votes.get(majority_labels(assoc, labels)[i], 0) == top

@@ -100,6 +100,53 @@ def test_each_mitochondrion_covers_nodes_where_it_was_placed(small_raw, small_da
     assert len(gaps) > 100 and np.median(gaps) < 1.0 and np.quantile(gaps, 0.95) < 3_000, np.quantile(gaps, [0.5, 0.95, 1])
 
 
+def test_skeleton_radius_is_half_the_published_shape_diameter(small_raw, small_dataset):
+    """Guards: the skeletons' ``rs`` vertex property is MeshParty's shape diameter (MicronsBinder
+    scripts/branchdiameter.py reads it as the diameter): the SWC radius is rs / 2. Without the
+    halving every segment's diameter here would double."""
+    from meshparty import skeleton_io
+
+    cid = int(pd.read_parquet(small_raw / TRUTH_DIR / "cells.parquet").cell_id.iloc[0])
+    sk = skeleton_io.read_skeleton_h5(str(demo_source(small_raw).skeleton_paths(cid)[0]))
+    assert set(sk.vertex_properties) == {"rs"}  # the release's property, no 'radius'
+    nodes = pd.read_parquet(small_dataset / "tables" / "skeleton_nodes.parquet")
+    radius = nodes.loc[nodes.cell_id == cid].sort_values("node_id")["radius"].to_numpy()
+    assert np.allclose(radius, np.asarray(sk.vertex_properties["rs"]) / 2, atol=0.01)
+    got = pd.read_parquet(small_dataset / "tables" / "segments.parquet").set_index(["cell_id", "segment_id"])
+    truth = _truth(small_raw, "segments", "cell_id").reset_index().set_index(["cell_id", "segment_id"])
+    both = got.join(truth, rsuffix="_t", how="inner")
+    assert len(both) == len(truth)  # every true segment is found, with the same id
+    assert np.allclose(both.median_diameter_um, both.median_diameter_um_t, atol=1e-4)
+
+
+def test_mitochondrion_volume_inside_the_cell_from_the_overlap_table(small_raw, small_dataset):
+    """Guards: the overlap table's ``vals`` (mip-1 voxels) x 4 = the volume inside the cell, which
+    the published density analysis splits (mitochondria at the volume's edge poke out of it)."""
+    got = _table(small_dataset, "mitochondria", "mito_id").join(_truth(small_raw, "mitochondria", "mito_id"), rsuffix="_t", how="inner")
+    assert np.allclose(got.volume_in_cell_um3, got.volume_in_cell_um3_t, rtol=0, atol=5 * 512.656e-9)
+    cut = got.volume_in_cell_um3_t < 0.99 * got.mesh_volume_um3_t
+    assert cut.sum() > 0 and (got.volume_in_cell_um3[cut] < got.volume_um3[cut]).all()
+
+
+def test_segments_of_the_build_are_the_true_segments(small_raw, small_dataset):
+    """Guards the whole chain from the release files to the published unit: the segments the
+    build finds (ids, path lengths, distances, input synapses, vertex-weighted mitochondrial
+    volume) are those the generator measured on its own geometry in EM space."""
+    got = pd.read_parquet(small_dataset / "tables" / "segments.parquet").set_index(["cell_id", "segment_id"])
+    truth = _truth(small_raw, "segments", "cell_id").reset_index().set_index(["cell_id", "segment_id"])
+    both = got.join(truth, rsuffix="_t", how="inner")
+    for c in ("path_length_um", "min_dist_to_soma_um", "dist_to_leaf_um"):
+        assert np.allclose(both[c], both[f"{c}_t"], atol=1e-3), c
+    assert (both.compartment == both.compartment_t).all()
+    # synapses: rounded to voxels, a few land on the neighbouring segment
+    assert (both.n_synapses_in - both.n_synapses_in_t).abs().max() <= 2
+    assert both.n_synapses_in.sum() == pytest.approx(both.n_synapses_in_t.sum(), rel=0.01)
+    # volumes: float32 meshes in nominal space, meshless mitochondria on their centre's node
+    assert both.mito_volume_um3.sum() == pytest.approx(both.mito_volume_um3_t.sum(), rel=1e-3)
+    close = np.isclose(both.mito_volume_um3, both.mito_volume_um3_t, rtol=0.02, atol=1e-3)
+    assert close.mean() > 0.97, both.loc[~close, ["mito_volume_um3", "mito_volume_um3_t"]].head()
+
+
 def test_median_distance_to_own_skeleton(small_dataset):
     """Synapses sit on their neurite's surface, mitochondria inside it."""
     nodes = pd.read_parquet(small_dataset / "tables" / "skeleton_nodes.parquet")

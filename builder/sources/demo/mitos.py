@@ -88,18 +88,74 @@ class Placement:
 
     Attributes
     ----------
-    node : ndarray, shape (n,), int; skeleton node (0, the soma, for somatic ones)
+    node : ndarray, shape (n,), int; skeleton node (0, the soma, for somatic ones; the node
+        nearest the middle for tiled ones)
     intended : ndarray, shape (n,), int; compartment code of the shape model (-1 astrocyte)
     somatic : ndarray, shape (n,), bool
+    chain : tuple of n (ndarray or None)
+        For a mitochondrion tiled along a branch (:mod:`builder.sources.demo.tiling`), the
+        branch's node ids; None for one centred on ``node``. Empty: none tiled.
+    start_um : ndarray, shape (n,)
+        Where a tiled mitochondrion starts along its branch, um (ignored for the others).
     """
 
     node: np.ndarray
     intended: np.ndarray
     somatic: np.ndarray
+    chain: tuple = ()
+    start_um: np.ndarray | None = None
+
+    def tiled(self, i: int) -> bool:
+        return bool(self.chain) and self.chain[i] is not None
 
 
-def place_mitochondria(rng: np.random.Generator, morph: Morphology, n_mito: int, cell_type: str) -> Placement:
-    """Choose the node each mitochondrion sits at and the compartment whose shapes it takes."""
+def concat_placements(a: "Placement", b: "Placement") -> "Placement":
+    """``a`` then ``b``, as one placement."""
+    chain = (tuple(a.chain) or (None,) * len(a.node)) + (tuple(b.chain) or (None,) * len(b.node))
+    start = np.concatenate([a.start_um if a.start_um is not None else np.zeros(len(a.node)),
+                            b.start_um if b.start_um is not None else np.zeros(len(b.node))])  # fmt: skip
+    return Placement(np.concatenate([a.node, b.node]), np.concatenate([a.intended, b.intended]),
+                     np.concatenate([a.somatic, b.somatic]), chain, start)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """Drawn volume and MCI of n mitochondria and the capped tube that has them (unconstrained
+    by the neurite): constriction profiles, ``i2 = mean f^2``, radius ``r0`` and length, um."""
+
+    vol: np.ndarray
+    mci: np.ndarray
+    centre: np.ndarray
+    depth: np.ndarray
+    width: np.ndarray
+    i2: np.ndarray
+    r0: np.ndarray
+    length: np.ndarray
+
+    def take(self, idx: np.ndarray) -> "Shapes":
+        return Shapes(*(getattr(self, f)[idx] for f in self.__dataclass_fields__))
+
+    @staticmethod
+    def concat(a: "Shapes", b: "Shapes") -> "Shapes":
+        return Shapes(*(np.concatenate([getattr(a, f), getattr(b, f)]) for f in a.__dataclass_fields__))
+
+
+def tube_shapes(rng: np.random.Generator, intended: np.ndarray) -> Shapes:
+    """Draw (volume, MCI) per mitochondrion from the shape model and solve its tube."""
+    vol, mci = draw_shapes(rng, intended)
+    centre, depth, width = _profiles(rng, mci)
+    n = len(vol)
+    f = _f(np.tile(np.linspace(0, 1, GRID), (n, 1)), centre, depth, width)
+    i1, i2 = f.mean(axis=1), (f**2).mean(axis=1)
+    r0, length = solve_tubes(vol, np.maximum(mci / ROUGH_MCI, MIN_MCI), i1, i2)
+    return Shapes(vol, mci, centre, depth, width, i2, r0, length)
+
+
+def place_mitochondria(
+    rng: np.random.Generator, morph: Morphology, n_mito: int, cell_type: str, shares: dict[int, float] | None = None
+) -> Placement:
+    """Choose the node each mitochondrion sits at and the compartment whose shapes it takes
+    (compartment shares ``shares``, by default those of the release)."""
     par, lab = morph.parent, morph.labels
     in_soma = np.linalg.norm(morph.vertices_um - morph.vertices_um[0], axis=1) < morph.soma_radius_um
     neurite = np.flatnonzero(~in_soma & (par >= 0))
@@ -108,7 +164,7 @@ def place_mitochondria(rng: np.random.Generator, morph: Morphology, n_mito: int,
         nodes = rng.choice(neurite, size=n_mito - n_soma)
         intended = np.full(n_mito, UNLABELLED)
     else:
-        shares = dict(REAL_SHARES)
+        shares = dict(REAL_SHARES if shares is None else shares)
         if cell_type == "inhibitory":  # interneurons: no apical dendrite, busy axon
             shares = {0: 0.35, 2: 0.40, 1: 0.25}
         present = {c: s for c, s in shares.items() if c == 0 or np.any(lab[neurite] == c)}
@@ -251,21 +307,28 @@ def _tube(centre_line: np.ndarray, radius: np.ndarray, k: int, ref: np.ndarray, 
     return np.concatenate([rings.reshape(-1, 3), poles])
 
 
-def tube_meshes(rng: np.random.Generator, morph: Morphology, place: Placement, ids: np.ndarray) -> MeshBatch:
-    """Closed tube meshes (vertices in nm) for the mitochondria of one cell, in the order of ``ids``."""
+def tube_meshes(rng: np.random.Generator, morph: Morphology, place: Placement, ids: np.ndarray, shapes: Shapes | None = None) -> MeshBatch:
+    """Closed tube meshes (vertices in nm) for the mitochondria of one cell, in the order of ``ids``.
+
+    ``shapes`` (one per mitochondrion) are drawn here when not given; tiled mitochondria
+    (``place.chain``) lie along their branch from ``place.start_um``.
+    """
     n = len(ids)
-    vol, mci = draw_shapes(rng, place.intended)
-    centre, depth, width = _profiles(rng, mci)
-    f = _f(np.tile(np.linspace(0, 1, GRID), (n, 1)), centre, depth, width)
-    i1, i2 = f.mean(axis=1), (f**2).mean(axis=1)
-    r0, length = solve_tubes(vol, np.maximum(mci / ROUGH_MCI, MIN_MCI), i1, i2)
+    sh = shapes if shapes is not None else tube_shapes(rng, place.intended)
+    vol, centre, depth, width, i2 = sh.vol, sh.centre, sh.depth, sh.width, sh.i2
+    r0, length = sh.r0.copy(), sh.length.copy()
     v, rad = morph.vertices_um, morph.radius_um
     soma_r = morph.soma_radius_um
     rmax = np.where(place.somatic, 0.6, np.maximum(0.7 * rad[place.node], 0.05))
     shell = soma_r * rng.uniform(0.55, 0.85, size=n)
     avail = np.where(place.somatic, 1.5 * np.pi * shell, np.inf)
-    paths = [None] * n
-    neur = np.flatnonzero(~place.somatic)
+    paths: list = [None] * n
+    tiled = np.array([place.tiled(i) for i in range(n)], bool)
+    for i in np.flatnonzero(tiled):
+        pts = v[place.chain[i]]
+        paths[i] = pts
+        avail[i] = max(np.sum(np.linalg.norm(np.diff(pts, axis=0), axis=1)) - place.start_um[i], 0.0)
+    neur = np.flatnonzero(~place.somatic & ~tiled)
     for i, pts in zip(neur, _chains(morph, place.node[neur], length[neur] / 2 + 0.2)):
         paths[i] = pts
         avail[i] = np.sum(np.linalg.norm(np.diff(pts, axis=0), axis=1)) if len(pts) > 1 else 0.0
@@ -291,9 +354,12 @@ def tube_meshes(rng: np.random.Generator, morph: Morphology, place: Placement, i
             ref = np.cross(a, b)
         else:
             pts = paths[i]
-            total = avail[i]
-            mid = np.sum(np.linalg.norm(np.diff(pts, axis=0), axis=1)[: _index_of(pts, v[place.node[i]])])
-            start = np.clip(mid - length[i] / 2, 0.0, max(total - length[i], 0.0))
+            if tiled[i]:
+                start = place.start_um[i]
+            else:
+                total = avail[i]
+                mid = np.sum(np.linalg.norm(np.diff(pts, axis=0), axis=1)[: _index_of(pts, v[place.node[i]])])
+                start = np.clip(mid - length[i] / 2, 0.0, max(total - length[i], 0.0))
             line = _resample_polyline(pts, start + s)
             ref = _unit(np.cross(_unit(line[-1] - line[0] + 1e-6 * e[i, 1]), e[i, 0]))  # across the chord
             line = line + ref * (off[i] * rad[place.node[i]])

@@ -184,9 +184,9 @@ def pyramidal(rng: np.random.Generator, soma: np.ndarray, bounds: np.ndarray) ->
         for d in _random_dirs(rng, int(rng.integers(2, 5)), PIA, 1.5):
             g.branch(int(apical[-1]), d, rng.uniform(40, 100), 0.5, 0.25, APICAL)
     basal_children: list[np.ndarray] = []
-    for d in _random_dirs(rng, int(rng.integers(5, 9)), -PIA, 0.6):
-        b = g.branch(0, d, rng.uniform(60, 160), 1.0, 0.35, BASAL)
-        basal_children += g.children(b, int(rng.integers(1, 4)), (30, 90), (0.5, 0.3), BASAL)
+    for d in _random_dirs(rng, int(rng.integers(6, 11)), -PIA, 0.6):
+        b = g.branch(0, d, rng.uniform(80, 200), 1.0, 0.35, BASAL)
+        basal_children += g.children(b, int(rng.integers(2, 5)), (30, 100), (0.5, 0.3), BASAL)
     axon = g.branch(0, -PIA + rng.normal(scale=0.2, size=3), rng.uniform(200, 450), 0.4, 0.2, AXON, 0.3, 0.9)
     g.children(axon[10:] if len(axon) > 20 else axon, int(rng.integers(3, 8)), (50, 200), (0.2, 0.15), AXON, tortuosity=0.4)
     m = g.finish()

@@ -3,7 +3,10 @@
 Connections between demo cells are placed where an axon of one cell passes within 2 um of a
 dendrite or soma of another (or of itself: a few autapses), so the geometry is consistent for
 both partners and reciprocal pairs arise naturally. The rest connect to outside fragments:
-inputs on spines and somata, outputs along axons.
+inputs on spines and somata, outputs along axons. Inputs on dendrites follow each node's
+planted rate (per um of cable, :func:`builder.sources.demo.profiles.planted_rates`): a Poisson
+count per node, so a neuron's input density is that of real cells (about 1.4 per um of cable in
+a pinky100 pyramidal cell) and along basal dendrites it follows the published profile.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from builder.sources.demo.morphology import FINE_PER_STEP, Morphology, _unit
 CONTACT_UM = 2.0
 P_CONNECT = 0.35
 P_AUTAPSE = 0.03
-POST_PER_UM = 0.35  # fragment inputs per um of dendrite
 PRE_PER_UM = 0.12  # fragment outputs per um of axon
 N_FRAGMENTS_PER_CELL = 40
 
@@ -42,7 +44,7 @@ def _surface_points(rng, m: Morphology, nodes: np.ndarray, extra: tuple[float, f
 
 
 def generate_synapses(
-    rng: np.random.Generator, cell_ids: np.ndarray, cell_types: list[str], morphs: list[Morphology]
+    rng: np.random.Generator, cell_ids: np.ndarray, cell_types: list[str], morphs: list[Morphology], input_rates: list[np.ndarray]
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Synapse table of the demo volume in the published columns (ids shuffled like the release).
 
@@ -54,6 +56,8 @@ def generate_synapses(
     cell_ids : ndarray, shape (c,)
     cell_types : list of str, ``pyramidal`` / ``inhibitory`` / ``astrocyte``
     morphs : list of Morphology, one per cell
+    input_rates : list of ndarray, one per cell, shape (N,)
+        Planted fragment inputs per um of cable at each node (0 where none).
 
     Returns
     -------
@@ -93,9 +97,9 @@ def generate_synapses(
     for i in neurons:
         m = morphs[i]
         edge = np.linalg.norm(m.vertices_um - m.vertices_um[np.maximum(m.parent, 0)], axis=1)
-        de = np.flatnonzero(np.isin(m.labels, [2, 3, 4, 5]))
-        k = rng.poisson(POST_PER_UM * edge[de].sum())
-        pts = _surface_points(rng, m, rng.choice(de, size=k), (0.5, 1.5)) if k and len(de) else np.zeros((0, 3))
+        counts = rng.poisson(np.asarray(input_rates[i], np.float64) * edge)
+        at = np.repeat(np.arange(len(edge)), counts)
+        pts = _surface_points(rng, m, at, (0.5, 1.5)) if len(at) else np.zeros((0, 3))
         ks = int(rng.integers(15, 50))
         soma_pts = m.vertices_um[0] + _unit(rng.normal(size=(ks, 3))) * (m.soma_radius_um + 0.2)
         post_pts = np.concatenate([pts, soma_pts])

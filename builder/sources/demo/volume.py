@@ -53,7 +53,10 @@ from builder.schema import (
     label_mapping,
 )
 from builder.sources.demo import morphology as morph_gen
-from builder.sources.demo.mitos import place_mitochondria, tube_meshes
+from builder.sources.demo.mitos import REAL_SHARES, Shapes, concat_placements, place_mitochondria, tube_meshes, tube_shapes
+from builder.sources.demo.profiles import planted_rates
+from builder.sources.demo.tiling import tile_branches
+from builder.sources.demo.truth import cell_pairs, overlap_fractions, write_truth_segments
 from builder.sources.demo.synapses import generate_synapses
 from builder.sources.archive import pack_folder
 from builder.sources.mesh_bundle import write_bundle
@@ -73,7 +76,7 @@ from builder.sources.published import (
 log = logging.getLogger(__name__)
 
 MARKER = "demo_volume.json"
-GENERATOR_VERSION = "6"
+GENERATOR_VERSION = "7"
 #: Generator truth (not part of the release layout), for the tests.
 TRUTH_DIR = "demo_truth"
 #: Where workers write skeletons before they are packed into the archive.
@@ -85,7 +88,7 @@ BOX_LO_UM = np.array([145.0, 125.0, 2.0])  # where Phase 1 somata lie (pt_positi
 BOX_SIZE_UM = np.array([250.0, 140.0, 90.0])
 NEURITE_MARGIN_UM = 8.0
 MITOS_PER_CELL = {"pyramidal": (300, 700), "inhibitory": (250, 600), "astrocyte": (100, 300)}
-MAX_MITOS_PER_CELL = 1_000  # mito ids: DEMO_MITO_ID_BASE + cell index * 1000 + k
+MAX_MITOS_PER_CELL = 2_000  # mito ids: DEMO_MITO_ID_BASE + cell index * 2000 + k (below 31.5 M for 5000 cells)
 _VALENCE = {"pyramidal": "e", "inhibitory": "i", "astrocyte": "g"}
 
 
@@ -141,7 +144,8 @@ def _write_skeleton(path: Path, m: morph_gen.Morphology) -> None:
         m.vertices_um * 1000.0,
         m.edges,
         root=0,
-        vertex_properties={"radius": m.radius_um * 1000.0},
+        # as the release: MeshParty's shape diameter "rs" (nm), twice the radius (the builder halves it)
+        vertex_properties={"rs": 2.0 * m.radius_um * 1000.0},
         remove_zero_length_edges=False,
     )
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -149,8 +153,10 @@ def _write_skeleton(path: Path, m: morph_gen.Morphology) -> None:
     os.replace(tmp, path)
 
 
-def _generate_cell(args: tuple) -> tuple[int, morph_gen.Morphology, pd.DataFrame]:
-    """Skeleton, labels and mitochondrion meshes of one cell, written to ``raw_dir``."""
+def _generate_cell(args: tuple) -> tuple[int, morph_gen.Morphology, pd.DataFrame, pd.DataFrame, dict]:
+    """Skeleton, labels and mitochondrion meshes of one cell, written to ``raw_dir``; returns its
+    index, morphology, mitochondria rows, mitochondria truth, and what the truth of its segments
+    needs (planted input rates per node, the (mitochondrion, node) pairs of its meshes)."""
     raw_dir, seed, index, cell_id, cell_type, subtype, soma_um = args
     rng = np.random.default_rng([seed, 1, index])
     bounds = np.stack([BOX_LO_UM - NEURITE_MARGIN_UM, BOX_LO_UM + BOX_SIZE_UM + NEURITE_MARGIN_UM])
@@ -161,6 +167,13 @@ def _generate_cell(args: tuple) -> tuple[int, morph_gen.Morphology, pd.DataFrame
         m = morph_gen.interneuron(rng, soma_um, bounds, subtype)
     else:
         m = morph_gen.astrocyte(rng, soma_um, bounds)
+    # planted along dendrites (own random stream): diameters, input rates, volume per um
+    tree_nm = _tree_nm(m)
+    dist = tree_nm.distance_to_soma_um(m.labels)
+    rates = planted_rates(np.random.default_rng([seed, 4, index]), m.parent, m.labels, tree_nm.edge_lengths_um(), dist, cell_type)
+    planted_d = np.isfinite(rates["diameter_um"])
+    m = replace(m, radius_um=np.where(planted_d, rates["diameter_um"] / 2, m.radius_um))
+    tree_nm = replace(tree_nm, radius=m.radius_um * 1000.0)
     skel_dir = Path(raw_dir) / STAGING / SKELETON_DIR  # packed into the archive afterwards
     _write_skeleton(skel_dir / f"{cell_id}_skeleton.h5", m)
     if cell_type != "astrocyte":  # the release has no labels for astrocytes
@@ -169,10 +182,21 @@ def _generate_cell(args: tuple) -> tuple[int, morph_gen.Morphology, pd.DataFrame
         np.save(tmp, _ours_to_published()[m.labels].astype(np.int64))
         os.replace(tmp, lab_path)
 
-    n_mito = int(rng.integers(*MITOS_PER_CELL[cell_type], endpoint=True))
-    place = place_mitochondria(rng, m, n_mito, cell_type)
+    if cell_type == "pyramidal":  # dendrites tiled at the planted volume per um; soma and axon as before
+        tiled, tiled_shapes = tile_branches(rng, m, rates["mito_um2_per_um"], rates["mito_latent"])
+        rest = {c: REAL_SHARES[c] for c in (0, 1)}
+        n_rest = int(round(len(tiled.node) * sum(rest.values()) / (1 - sum(rest.values()))))
+        others = place_mitochondria(rng, m, n_rest, cell_type, shares=rest)
+        place = concat_placements(tiled, others)
+        shapes = Shapes.concat(tiled_shapes, tube_shapes(rng, others.intended))
+    else:
+        n_mito = int(rng.integers(*MITOS_PER_CELL[cell_type], endpoint=True))
+        place, shapes = place_mitochondria(rng, m, n_mito, cell_type), None
+    n_mito = len(place.node)
+    if n_mito > MAX_MITOS_PER_CELL:
+        raise ValueError(f"cell {cell_id}: {n_mito} mitochondria, more than the {MAX_MITOS_PER_CELL} its id range holds")
     ids = DEMO_MITO_ID_BASE + index * MAX_MITOS_PER_CELL + np.arange(n_mito, dtype=np.int64)
-    batch = tube_meshes(rng, m, place, ids)  # EM space (the truth)
+    batch = tube_meshes(rng, m, place, ids, shapes)  # EM space (the truth)
     # as in a real mesh layer, a few mitochondria have no mesh (own random stream: the rest of
     # the volume does not depend on it)
     absent = np.random.default_rng([seed, 3, index]).random(batch.n) < MESHLESS_FRACTION
@@ -183,12 +207,23 @@ def _generate_cell(args: tuple) -> tuple[int, morph_gen.Morphology, pd.DataFrame
     ctr_nm = props[["cx", "cy", "cz"]].to_numpy()
     mito_vx = np.round(props["mesh_volume_um3"].to_numpy() / MITO_VOXEL_UM3).astype(np.int64)
     rows = _mito_rows(ids, mito_vx, ctr_nm, *batch.bounds(), cell_id)
+    # mitochondria at the volume's edge poke out of it: only part of them is inside the cell
+    rows["in_cell"] = overlap_fractions(np.random.default_rng([seed, 5, index]), ctr_nm / 1000.0, bounds[0], bounds[1] - bounds[0])
     truth = pd.DataFrame({"mito_id": ids, "cell_id": cell_id, "x": ctr_nm[:, 0], "y": ctr_nm[:, 1], "z": ctr_nm[:, 2]})
     truth["surface_area"] = props["surface_area"].to_numpy()
     truth["mesh_volume_um3"] = props["mesh_volume_um3"].to_numpy()
+    truth["volume_in_cell_um3"] = mito_vx * MITO_VOXEL_UM3 * rows["in_cell"].to_numpy()
     truth[["node_x", "node_y", "node_z"]] = m.vertices_um[place.node] * 1000.0
     truth["has_mesh"] = ~absent
-    return index, m, rows, truth
+    pairs = cell_pairs(tree_nm.vertices, batch)
+    return index, m, rows, truth, {"rates": rates["synapses_per_um"], "pairs": pairs}
+
+
+def _tree_nm(m: morph_gen.Morphology):
+    """The morphology as the builder's Tree (nm), for distances and the truth."""
+    from builder.compute.skeleton import Tree
+
+    return Tree(vertices=m.vertices_um * 1000.0, parent=m.parent, root=0, radius=m.radius_um * 1000.0)
 
 
 def _mito_rows(ids, mito_vx, ctr_nm, lo_nm, hi_nm, cell_id) -> pd.DataFrame:
@@ -260,19 +295,25 @@ def generate_demo_volume(raw_dir: Path, params: DemoParams, workers: int = 1) ->
     morphs: list = [None] * len(tasks)
     mito_rows: list = [None] * len(tasks)
     truths: list = [None] * len(tasks)
+    extras: list = [None] * len(tasks)
     with tqdm(total=len(tasks), desc="demo volume", unit="cell", disable=None) as bar:
-        for i, m, rows, truth in run_tasks(_generate_cell, tasks, workers):
-            morphs[i], mito_rows[i], truths[i] = m, rows, truth
+        for i, m, rows, truth, extra in run_tasks(_generate_cell, tasks, workers):
+            morphs[i], mito_rows[i], truths[i], extras[i] = m, rows, truth, extra
             bar.update()
     pack_folder(raw_dir / STAGING / SKELETON_DIR, raw_dir / SKELETON_ARCHIVE)
     shutil.rmtree(raw_dir / STAGING)  # the source unpacks the archive, as a real build does
-    _write_tables(raw_dir, params, roster, morphs, mito_rows)
-    pd.concat(truths, ignore_index=True).to_parquet(raw_dir / TRUTH_DIR / "mitochondria.parquet", index=False)
+    mito_truth = pd.concat(truths, ignore_index=True)
+    syn, syn_nm = _write_tables(raw_dir, params, roster, morphs, mito_rows, [e["rates"] for e in extras])
+    mito_truth.to_parquet(raw_dir / TRUTH_DIR / "mitochondria.parquet", index=False)
+    write_truth_segments(raw_dir / TRUTH_DIR, roster, morphs, [e["pairs"] for e in extras], mito_truth, syn, syn_nm)
     marker.write_text(json.dumps(_marker_content(params), indent=2))
     return demo_source(raw_dir)
 
 
-def _write_tables(raw_dir: Path, params: DemoParams, roster: pd.DataFrame, morphs: list, mito_rows: list) -> None:
+def _write_tables(
+    raw_dir: Path, params: DemoParams, roster: pd.DataFrame, morphs: list, mito_rows: list, input_rates: list
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The release's tables; returns the synapse table and its rows' true positions (nm)."""
     rng = np.random.default_rng([params.seed, 2])
     ids = roster["cell_id"].to_numpy()
     vx = np.asarray(EM_VOXEL_NM)
@@ -322,23 +363,26 @@ def _write_tables(raw_dir: Path, params: DemoParams, roster: pd.DataFrame, morph
     _atomic_csv(cls, raw_dir / CELL_TYPE_TABLE)
 
     mitos = pd.concat(mito_rows, ignore_index=True)
+    in_cell = mitos.pop("in_cell").to_numpy(np.float64)
     # mitochondria of outside fragments (no mesh, not in any dataset cell)
     n_orph = max(1, len(mitos) // 20)
     orph = mitos.sample(n=min(n_orph, len(mitos)), random_state=int(rng.integers(1 << 31))).copy()
     orph["mito_id"] = DEMO_MITO_ID_BASE + MAX_MITOS_PER_CELL * MAX_DEMO_CELLS + np.arange(len(orph))
     orph["cellid"] = DEMO_FRAGMENT_ID_BASE + rng.integers(0, 1000, size=len(orph))
     mitos = pd.concat([mitos, orph], ignore_index=True)
+    in_cell = np.concatenate([in_cell, np.ones(len(orph))])
     _atomic_csv(mitos, raw_dir / MITO_TABLE, index=False)
     # the overlap table in its published columns: an unnamed index, row_id (mito), col_id
-    # (cell), vals (voxels at mip 1, a quarter of mito_vx)
-    overlaps = pd.DataFrame(
-        {"row_id": mitos["mito_id"], "col_id": mitos["cellid"], "vals": np.maximum(mitos["mito_vx"] // OVERLAP_TO_MITO_VX, 1)}
-    )
+    # (cell), vals (voxels at mip 1, a quarter of mito_vx; less for the mitochondria that leave
+    # the volume, see truth.overlap_fractions)
+    vals = np.maximum(np.round(mitos["mito_vx"].to_numpy() * in_cell / OVERLAP_TO_MITO_VX), 1).astype(np.int64)
+    overlaps = pd.DataFrame({"row_id": mitos["mito_id"], "col_id": mitos["cellid"], "vals": vals})
     _atomic_csv(overlaps, raw_dir / OVERLAP_TABLE)
 
-    syn, syn_nm = generate_synapses(rng, ids, list(roster["cell_type"]), morphs)
+    syn, syn_nm = generate_synapses(rng, ids, list(roster["cell_type"]), morphs, input_rates)
     _atomic_csv(syn, raw_dir / SYNAPSE_TABLE, index=False)
     truth = pd.DataFrame({"synapse_id": syn["id"], "x": syn_nm[:, 0], "y": syn_nm[:, 1], "z": syn_nm[:, 2]})
     truth.to_parquet(raw_dir / TRUTH_DIR / "synapses.parquet", index=False)
     cells = roster[["cell_id", "cell_type"]].assign(x=roster["sx"] * 1000.0, y=roster["sy"] * 1000.0, z=roster["sz"] * 1000.0)
     cells.to_parquet(raw_dir / TRUTH_DIR / "cells.parquet", index=False)
+    return syn, syn_nm
