@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from dash import Dash, Input, Output, Patch, State, no_update
 
+from builder import schema
 from explorer.data import MAX_SELECTION, ExplorerData, parse_id, parse_ids
 from explorer.figures.cells3d import cells_figure
 from explorer.figures.dendrogram import HIGHLIGHT_TRACE as DENDRO_HIGHLIGHT
@@ -19,6 +20,7 @@ from explorer.figures.gradients import GRADIENT_QUANTITIES, density_figure, grad
 from explorer.figures.message import message_figure
 from explorer.figures.scatter import selected_ids
 from explorer.inputs import as_dict, as_event, as_opt_str, as_records, as_str, as_str_list
+from explorer.published import published_gradients_view
 
 MAX_CELLS_3D = 12
 PICK_A_CELL = "Pick a cell in the table to see its dendrogram."
@@ -73,11 +75,16 @@ def _scope_bins(data: ExplorerData, cell: str | None, scope: str, rows: list[dic
 
 
 def gradients_view(
-    data: ExplorerData, cell: str | None, quantity: str, scope: str, rows: list[dict] | None, comps: list[str]
+    data: ExplorerData, cell: str | None, quantity: str, scope: str, rows: list[dict] | None, comps: list[str],
+    stat: str = "segments",
 ) -> tuple:
-    """The gradient and the density-regression figures for the controls."""
-    if quantity not in GRADIENT_QUANTITIES:
+    """The gradient and the regression figures for the controls: the published statistic over
+    segments (``stat="segments"``, :func:`explorer.published.published_gradients_view`), or the
+    median over cells of per-cell bins."""
+    if quantity not in GRADIENT_QUANTITIES or stat not in ("segments", "cells"):
         return no_update, no_update
+    if stat == "segments":
+        return published_gradients_view(data, cell, quantity, scope, rows, comps)
     bins, title = _scope_bins(data, cell, scope, rows)
     if bins.empty:
         msg = ("Pick a cell in the table (this scope follows the current cell)." if scope in ("cell", "type")
@@ -97,7 +104,7 @@ def bin_selection(data: ExplorerData, cell: str | None, click: dict | None) -> d
     if not isinstance(cd, list) or len(cd) < 2:
         return None
     comp, start = str(cd[0])[:40], pd.to_numeric(cd[1], errors="coerce")
-    if not np.isfinite(start):
+    if comp not in schema.COMPARTMENT_NAMES.values() or not np.isfinite(start):  # a point of the segments view: no bin of this cell
         return None
     m = data.mitos
     sel = m[(m["cellid"] == cid) & (m["compartment"] == comp) & m["path_dist_to_soma_um"].between(start, start + 10, inclusive="left")]
@@ -139,12 +146,13 @@ def register_analysis(app: Dash, data: ExplorerData) -> None:
     @app.callback(
         Output("graph-gradients", "figure"), Output("graph-density", "figure"),
         Input("cell-store", "data"), Input("grad-q", "value"), Input("grad-scope", "value"),
-        Input("cell-table", "virtualRowData"), Input("grad-comp", "value"), Input("tabs", "value"),
+        Input("cell-table", "virtualRowData"), Input("grad-comp", "value"), Input("grad-stat", "value"), Input("tabs", "value"),
     )  # fmt: skip
-    def _gradients(cell, q, scope, rows, comps, tab):
+    def _gradients(cell, q, scope, rows, comps, stat, tab):
         if tab != "gradients":  # drawn when its tab is shown
             return no_update, no_update
-        return gradients_view(data, as_opt_str(cell, 40), as_str(q), as_str(scope), as_records(rows), as_str_list(comps))
+        return gradients_view(data, as_opt_str(cell, 40), as_str(q), as_str(scope), as_records(rows), as_str_list(comps),
+                              as_str(stat))  # fmt: skip
 
     @app.callback(
         Output("selection-store", "data", allow_duplicate=True),

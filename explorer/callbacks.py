@@ -20,10 +20,11 @@ from explorer.data import MAX_SELECTION, ExplorerData, parse_id, parse_ids
 from explorer.figures.cell3d import HIGHLIGHT_TRACE, cell_figure
 from explorer.figures.compartments import compartment_figure
 from explorer.figures.scatter import HIGHLIGHT_TRACE as SCATTER_HIGHLIGHT
-from explorer.figures.scatter import scatter_figure
+from explorer.figures.scatter import scatter_figure, synapse_scatter_figure
 from explorer.inputs import as_dict, as_event, as_opt_str, as_records, as_str, as_str_list
 from explorer.layout import GRAPHS, NO_ROWS, TABLE_COLUMNS, TABLE_HINT
 from explorer.links import MAX_POINTS, neuroglancer_link
+from explorer.published import compartment_tests_rows
 
 def empty_figure(text: str = "") -> dict:
     """A blank figure without axes that says what to do next (a new dict each time: nothing
@@ -90,11 +91,12 @@ def several_or_one(data: ExplorerData, cell: str | None, ticked: list[dict], par
     return cell_view(data, cell)
 
 
-def highlight_scatter_ids(data: ExplorerData, selection: dict | None, x: str, y: str) -> Patch | object:
+def highlight_scatter_ids(data: ExplorerData, selection: dict | None, x: str, y: str, points: str = "mitochondria") -> Patch | object:
     """Partial update of the scatter's highlight trace to a selection made elsewhere (3D,
-    dendrogram, a gradient bin); a selection drawn in the scatter is shown by plotly itself."""
+    dendrogram, a gradient bin); a selection drawn in the scatter is shown by plotly itself,
+    and a scatter of synapses shows no mitochondria."""
     sel = selection or {}
-    if sel.get("source") == "scatter" or x not in data.numeric_columns or y not in data.numeric_columns:
+    if points == "synapses" or sel.get("source") == "scatter" or x not in data.numeric_columns or y not in data.numeric_columns:
         return no_update
     rows = data.mito_rows(parse_ids(sel.get("ids")))
     p = Patch()
@@ -103,7 +105,7 @@ def highlight_scatter_ids(data: ExplorerData, selection: dict | None, x: str, y:
     return p
 
 
-def scatter_key(cell: str | None, x: str, y: str, color_by: str, logs: list | None, scope: str) -> str:
+def scatter_key(cell: str | None, x: str, y: str, color_by: str, logs: list | None, scope: str, points: str = "mitochondria") -> str:
     """What the scatter shows, as a short string: equal keys, equal figures.
 
     The cell counts only when the scatter shows one cell (scope ``cell`` with a cell picked), so
@@ -111,16 +113,35 @@ def scatter_key(cell: str | None, x: str, y: str, color_by: str, logs: list | No
     """
     cid = parse_id(cell)
     who = "all" if scope == "all" or cid is None else str(cid)
-    return json.dumps([x, y, color_by, sorted(str(v) for v in logs or []), who])
+    return json.dumps([points, x, y, color_by, sorted(str(v) for v in logs or []), who])
+
+
+def scatter_axes(data: ExplorerData, points: str) -> tuple[list[str], str, list[str], str]:
+    """The axis choices and defaults of the scatter for mitochondria or synapses."""
+    if points == "synapses" and data.synapse_columns:
+        cols = data.synapse_columns
+        x = "nearest_mito_path_um" if "nearest_mito_path_um" in cols else cols[0]
+        return cols, x, cols, "size" if "size" in cols else cols[-1]
+    x, y, _ = data.scatter_defaults()
+    return data.numeric_columns, x, data.numeric_columns, y
 
 
 def scatter_view(
-    data: ExplorerData, cell: str | None, x: str, y: str, color_by: str, logs: list | None, scope: str
+    data: ExplorerData, cell: str | None, x: str, y: str, color_by: str, logs: list | None, scope: str,
+    points: str = "mitochondria",
 ) -> dict | object:
-    """The morphometric scatter for the controls."""
-    if x not in data.numeric_columns or y not in data.numeric_columns or color_by not in ("compartment", "cell_type"):
+    """The morphometric scatter for the controls: mitochondria, or synapse rows (size, nearest
+    mitochondrion along the skeleton, distance to the soma)."""
+    if color_by not in ("compartment", "cell_type"):
         return empty_figure()
     cid = parse_id(cell)
+    if points == "synapses":
+        if x not in data.synapse_columns or y not in data.synapse_columns:
+            return empty_figure()
+        syn = data.synapses if scope == "all" or cid is None else data.synapses[data.synapses["cell_id"] == cid]
+        return synapse_scatter_figure(syn, x, y, color_by, "log x" in (logs or []), "log y" in (logs or []))
+    if x not in data.numeric_columns or y not in data.numeric_columns:
+        return empty_figure()
     mitos = data.mitos if scope == "all" or cid is None else data.mitos[data.mitos["cellid"] == cid]
     logs = logs or []
     return scatter_figure(mitos, x, y, color_by, "log x" in logs, "log y" in logs)
@@ -230,19 +251,35 @@ def export_csv(data: ExplorerData, selection: dict | None) -> dict | None:
     return {"content": data.mito_rows(ids).to_csv(index=False), "filename": "selected_mitochondria.csv", "type": "text/csv"}
 
 
-def compartments_view(data: ExplorerData, cell: str | None, scope: str, rows: list[dict] | None) -> dict | object:
-    """Per-compartment distributions for this cell, the cells in the table, or all cells."""
+def compartments_view(data: ExplorerData, cell: str | None, scope: str, rows: list[dict] | None) -> tuple:
+    """Per-compartment distributions for this cell, the cells in the table, or all cells, and
+    the published one-sided Mann-Whitney tests between compartments for the same mitochondria."""
     if scope == "cell":
         cid = parse_id(cell)
         if cid is None:
-            return empty_figure(NO_CELL)
+            return empty_figure(NO_CELL), []
         mitos, title = data.mitos[data.mitos["cellid"] == cid], f"cell {cid}"
     elif scope == "table":
         ids = parse_ids([r.get("cell_id") for r in rows or []], limit=100_000)
         mitos, title = data.mitos[data.mitos["cellid"].isin(ids)], f"{len(ids)} cells in the table"
     else:
         mitos, title = data.mitos, "all cells"
-    return compartment_figure(mitos, title) if len(mitos) else empty_figure(f"No mitochondria in {title}: pick another cell or scope.")
+    if not len(mitos):
+        return empty_figure(f"No mitochondria in {title}: pick another cell or scope."), []
+    return compartment_figure(mitos, title), tests_table(compartment_tests_rows(mitos))
+
+
+def tests_table(rows: list[dict]) -> list:
+    """The Mann-Whitney rows as a small HTML table (nothing when no pair has both compartments)."""
+    from dash import html
+
+    if not rows:
+        return []
+    head = html.Tr([html.Th(k) for k in rows[0]])
+    body = [html.Tr([html.Td(v) for v in r.values()]) for r in rows]
+    note = html.P("One-sided Mann-Whitney U (scipy.stats.mannwhitneyu, alternative 'less'), as the published "
+                  "compartment comparison; mitochondria whose compartment came from their mesh vertices.", className="hint")  # fmt: skip
+    return [html.Table([head, *body], className="kv tests"), note]
 
 
 def register(app: Dash, data: ExplorerData, viewer_url: str) -> None:
@@ -278,14 +315,21 @@ def register(app: Dash, data: ExplorerData, viewer_url: str) -> None:
     @app.callback(
         Output("graph-scatter", "figure"), Output("scatter-key", "data"),
         Input("cell-store", "data"), Input("sc-x", "value"), Input("sc-y", "value"), Input("sc-color", "value"),
-        Input("sc-log", "value"), Input("sc-scope", "value"), State("scatter-key", "data"),
+        Input("sc-log", "value"), Input("sc-scope", "value"), State("sc-points", "value"), State("scatter-key", "data"),
     )  # fmt: skip
-    def _scatter(cell, x, y, color, logs, scope, shown):
-        args = (as_opt_str(cell, 40), as_str(x), as_str(y), as_str(color), as_str_list(logs), as_str(scope))
+    def _scatter(cell, x, y, color, logs, scope, points, shown):
+        args = (as_opt_str(cell, 40), as_str(x), as_str(y), as_str(color), as_str_list(logs), as_str(scope), as_str(points))
         key = scatter_key(*args)
         if key == shown:
             return no_update, no_update
         return scatter_view(data, *args), key
+
+    @app.callback(
+        Output("sc-x", "options"), Output("sc-x", "value"), Output("sc-y", "options"), Output("sc-y", "value"),
+        Input("sc-points", "value"), prevent_initial_call=True,
+    )  # fmt: skip
+    def _axes(points):  # the new axes redraw the scatter (sc-x, sc-y are its inputs)
+        return scatter_axes(data, as_str(points))
 
     # plotly draws WebGL at plotGlPixelRatio (default 2) whatever the screen: on a standard
     # screen that is 4x the pixels for nothing, so it follows the screen's own pixel ratio
@@ -329,20 +373,20 @@ def register(app: Dash, data: ExplorerData, viewer_url: str) -> None:
 
     @app.callback(
         Output("graph-scatter", "figure", allow_duplicate=True), Input("selection-store", "data"),
-        State("sc-x", "value"), State("sc-y", "value"), prevent_initial_call=True,
+        State("sc-x", "value"), State("sc-y", "value"), State("sc-points", "value"), prevent_initial_call=True,
     )  # fmt: skip
-    def _scatter_highlight(selection, x, y):
-        return highlight_scatter_ids(data, as_dict(selection), as_str(x), as_str(y))
+    def _scatter_highlight(selection, x, y, points):
+        return highlight_scatter_ids(data, as_dict(selection), as_str(x), as_str(y), as_str(points))
 
     @app.callback(Output("download", "data"), Input("btn-csv", "n_clicks"), State("selection-store", "data"), prevent_initial_call=True)
     def _csv(_n, selection):
         return export_csv(data, as_dict(selection)) or no_update
 
     @app.callback(
-        Output("graph-comp", "figure"), Input("cell-store", "data"), Input("comp-scope", "value"), Input("cell-table", "virtualRowData"),
-        Input("tabs", "value"),
+        Output("graph-comp", "figure"), Output("comp-tests", "children"), Input("cell-store", "data"), Input("comp-scope", "value"),
+        Input("cell-table", "virtualRowData"), Input("tabs", "value"),
     )  # fmt: skip
     def _comp(cell, scope, rows, tab):
         if tab != "compartments":  # drawn when its tab is shown: start-up serves the scatter first
-            return no_update
+            return no_update, no_update
         return compartments_view(data, as_opt_str(cell, 40), as_str(scope), as_records(rows))

@@ -22,6 +22,8 @@ from builder.store.reader import Dataset
 
 _ID = re.compile(r"^\d{1,20}$")
 MAX_SELECTION = 20_000
+#: Synapse columns the morphometrics scatter can show (synapses.parquet).
+SYNAPSE_SCATTER_COLUMNS = ("size", "nearest_mito_path_um", "path_dist_to_soma_um")
 #: Display meshes: vertex-clustering grid = each mitochondrion's thickness / this (30-250 nm).
 DISPLAY_CELLS_ACROSS = 2.0
 
@@ -51,6 +53,7 @@ class ExplorerData:
     numeric_columns: list[str]
     _display: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _skeletons: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _synapses: list = field(default_factory=list, repr=False)
 
     @classmethod
     def load(cls, root: Path | str) -> "ExplorerData":
@@ -59,6 +62,19 @@ class ExplorerData:
             ds.cells[["cell_id", "cell_type", "cell_subtype"]], left_on="cellid", right_on="cell_id", how="left"
         ).drop(columns="cell_id")
         return cls(ds=ds, mitos=mitos, numeric_columns=ds.numeric_mito_columns())
+
+    @property
+    def synapses(self) -> pd.DataFrame:
+        """All synapse rows with their cell's type (made on first use: the scatter of synapses)."""
+        if not self._synapses:
+            self._synapses.append(self.ds.synapses.merge(self.ds.cells[["cell_id", "cell_type"]], on="cell_id", how="left"))
+        return self._synapses[0]
+
+    @property
+    def synapse_columns(self) -> list[str]:
+        """Numeric synapse columns the scatter offers: cleft size, nearest mitochondrion along the
+        skeleton, distance to the soma surface (those the dataset has)."""
+        return [c for c in SYNAPSE_SCATTER_COLUMNS if c in self.ds.synapses.columns]
 
     @property
     def measures_without_values(self) -> list[str]:

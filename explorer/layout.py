@@ -119,6 +119,7 @@ def make_layout(data: ExplorerData) -> html.Div:
                         children=[
                             html.Div(
                                 [
+                                    dcc.RadioItems(id="sc-points", options=["mitochondria", "synapses"], value="mitochondria", inline=True),
                                     html.Label(["x ", _dropdown("sc-x", num, sc_x, clearable=False)]),
                                     html.Label(["y ", _dropdown("sc-y", num, sc_y, clearable=False)]),
                                     dcc.Checklist(id="sc-log", options=["log x", "log y"], value=sc_log, inline=True),
@@ -145,6 +146,7 @@ def make_layout(data: ExplorerData) -> html.Div:
                                 value="table", inline=True,
                             ),
                             dcc.Graph(id="graph-comp", style={"height": "460px"}, config={"displaylogo": False}),
+                            html.Div(id="comp-tests", className="comp-tests"),
                         ],
                     ),  # fmt: skip
                     dcc.Tab(
@@ -161,6 +163,12 @@ def make_layout(data: ExplorerData) -> html.Div:
                                         value="type", inline=True,
                                     ),
                                     dcc.Checklist(id="grad-comp", options=["Basal", "Apical"], value=["Basal"], inline=True),
+                                    dcc.RadioItems(
+                                        id="grad-stat",
+                                        options=[{"label": "published: mean ± SD over segments", "value": "segments"},
+                                                 {"label": "median over cells", "value": "cells"}],
+                                        value="segments", inline=True,
+                                    ),
                                 ],
                                 className="controls",
                             ),
@@ -171,9 +179,12 @@ def make_layout(data: ExplorerData) -> html.Div:
                                 ],
                                 className="pair",
                             ),
-                            html.P("Median over cells per 10-µm bin with its 95 % bootstrap interval; right: one point per bin "
-                                   "of the ticked compartments with the least-squares line. Click a bin to see its mitochondria "
-                                   "in 3D and in the dendrogram.", className="hint"),
+                            html.P("Published statistic (Turner et al. 2022, Fig. 5; the numbers of `python -m builder analyze`): "
+                                   "segments, the connected pieces of each 10-µm bin of distance to the soma, more than 5 µm from "
+                                   "a leaf; mean ± SD per bin with more than 10; right: segments beyond 60 µm with the published "
+                                   "regressions. Median over cells: each cell's bins, median per bin with its 95 % bootstrap "
+                                   "interval; right: one point per bin with the least-squares line. Click a bin of the median view "
+                                   "to see its mitochondria in 3D and in the dendrogram.", className="hint"),
                         ],
                     ),
                     dcc.Tab(

@@ -30,6 +30,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from builder.schema import COMPARTMENT_METHODS
+
 #: The compartments the published comparison shows, in its order (``compartments`` of the notebook).
 COMPARTMENT_ORDER: tuple[str, ...] = ("Axonal", "Somatic", "Apical", "Basal")
 #: Gradient measures of the published panels: dataset column -> published name.
@@ -205,10 +207,13 @@ def diameter_residual(segments: pd.DataFrame) -> pd.Series:
 
 def analysis_mitochondria(mitochondria: pd.DataFrame, include_meshless: bool = False) -> pd.DataFrame:
     """The mitochondria the compartment comparison uses: those whose compartment came from the
-    published vote (``include_meshless`` adds those placed on their centre's nearest node)."""
-    if include_meshless or "compartment_method" not in mitochondria.columns:
+    published vote of their mesh vertices (``include_meshless`` adds those placed on their
+    centre's nearest node). Astrocyte mitochondria (the distance rule) are never compared."""
+    if "compartment_method" not in mitochondria.columns:
         return mitochondria
-    return mitochondria.loc[mitochondria["compartment_method"] != "nearest node (no mesh)"]
+    vote, nearest, _ = COMPARTMENT_METHODS
+    keep = (vote, nearest) if include_meshless else (vote,)
+    return mitochondria.loc[mitochondria["compartment_method"].isin(keep)]
 
 
 _PERCENTILES = (5, 25, 50, 75, 95)

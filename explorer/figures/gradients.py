@@ -13,9 +13,10 @@ from explorer.palette import COMPARTMENT_COLORS, FrozenDict
 #: Per-bin quantities of ``distance_bins`` that the gradients view plots, with axis titles.
 GRADIENT_QUANTITIES = FrozenDict({
     "mito_volume_per_um": "mitochondrial volume per µm of cable (µm³/µm)",
-    "coverage_factor": "coverage factor (covered / total path length)",
+    "linear_mito_coverage": "linear mito coverage (mito path length / path length, published)",
+    "coverage_factor": "coverage factor (cable with ≥ 1 mitochondrion / path length)",
     "synapse_density_per_um": "input synapses per µm",
-    "mean_radius_nm": "mean radius (nm)",
+    "mean_radius_nm": "mean radius (nm); published statistic: median diameter (µm)",
     "mito_volume_um3": "mitochondrial volume (µm³)",
     "path_length_um": "cable (µm)",
 })
@@ -72,7 +73,7 @@ def gradient_table(bins: pd.DataFrame, quantity: str, max_um: float | None = Non
         ``compartment, bin_start_um, bin_mid_um, n_cells, median, lo, hi``.
     """
     b = bins
-    if quantity in ("mito_volume_per_um", "coverage_factor", "synapse_density_per_um", "mean_radius_nm"):
+    if quantity in ("mito_volume_per_um", "coverage_factor", "linear_mito_coverage", "synapse_density_per_um", "mean_radius_nm"):
         b = b[b["path_length_um"] >= MIN_CABLE_UM]
     if max_um is not None:
         b = b[b["bin_start_um"] < max_um]

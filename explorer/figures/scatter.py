@@ -107,3 +107,33 @@ def selected_ids(selected_data: dict | None) -> list[int]:
         if str(cd).isdigit():
             out.append(int(cd))
     return sorted(set(out))
+
+
+def synapse_scatter_figure(syn: pd.DataFrame, x: str, y: str, color_by: str = "compartment", log_x: bool = False,
+                           log_y: bool = False) -> go.Figure:  # fmt: skip
+    """Scatter of synapse rows (WebGL), one trace per colour category: e.g. cleft size against
+    the path length to the nearest mitochondrion. Points carry no mitochondrion ids, so a box
+    drawn here selects no mitochondria (the highlight trace at index 0 stays empty)."""
+    colors = COMPARTMENT_COLORS if color_by == "compartment" else CELL_TYPE_COLORS
+    traces = [go.Scattergl(x=[], y=[], mode="markers", name="selected", hoverinfo="skip", showlegend=False)]
+    for name, color in colors.items():
+        sel = syn[syn[color_by] == name]
+        if sel.empty:
+            continue
+        traces.append(
+            go.Scattergl(
+                x=sel[x].to_numpy(np.float32), y=sel[y].to_numpy(np.float32), mode="markers",
+                name=f"{name} ({len(sel)})", marker={"size": 4, "color": color, "opacity": 0.6},
+                text=sel["synapse_id"].astype(str).to_numpy(),
+                hovertemplate=f"synapse %{{text}}<br>{x} %{{x:.4g}}<br>{y} %{{y:.4g}}<extra>{name}</extra>",
+            )
+        )  # fmt: skip
+    if len(traces) == 1:
+        return message_figure("No synapses here: pick a cell with synapses, or all cells.")
+    fig = go.Figure(traces)
+    fig.update_layout(
+        dragmode="zoom", uirevision=f"syn|{x}|{y}|{color_by}",
+        xaxis={"title": x, "type": "log" if log_x else "linear"}, yaxis={"title": y, "type": "log" if log_y else "linear"},
+        margin={"l": 60, "r": 10, "t": 10, "b": 50}, legend={"itemsizing": "constant"}, plot_bgcolor="#ffffff",
+    )  # fmt: skip
+    return fig

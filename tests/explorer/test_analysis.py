@@ -79,14 +79,41 @@ def test_density_regression_matches_scipy_and_a_known_line():
 
 
 def test_gradients_view_scopes_and_empty_states(xdata, pyramidal_id):
-    g, d = an.gradients_view(xdata, None, "coverage_factor", "cell", [], ["Basal"])
-    assert "Pick a cell" in g.layout.annotations[0].text and "Pick a cell" in d.layout.annotations[0].text
-    g, d = an.gradients_view(xdata, str(pyramidal_id), "coverage_factor", "type", [], ["Basal", "Apical"])
+    for stat in ("cells", "segments"):
+        g, d = an.gradients_view(xdata, None, "coverage_factor", "cell", [], ["Basal"], stat)
+        assert "Pick a cell" in g.layout.annotations[0].text and "Pick a cell" in d.layout.annotations[0].text
+        g, _ = an.gradients_view(xdata, None, "coverage_factor", "table", [], ["Basal"], stat)
+        assert "table" in g.layout.annotations[0].text
+    g, d = an.gradients_view(xdata, str(pyramidal_id), "coverage_factor", "type", [], ["Basal", "Apical"], "cells")
     assert "pyramidal cells" in g.layout.title.text and {t.name for t in g.data} >= {"Basal", "Apical"}
     assert "slope" in d.layout.title.text
-    g, _ = an.gradients_view(xdata, None, "coverage_factor", "table", [], ["Basal"])
-    assert "table" in g.layout.annotations[0].text
     assert an.gradients_view(xdata, None, "../etc", "all", [], [])[0] is an.no_update
+    assert an.gradients_view(xdata, None, "coverage_factor", "all", [], [], "../etc")[0] is an.no_update
+
+
+def test_the_published_statistic_is_what_analyze_reports(xdata, small_dataset, pyramidal_id, tmp_path):
+    """The gradients view over "its cell type" shows analyze's numbers for --cell-type pyramidal."""
+    from builder.__main__ import main
+
+    assert main(["analyze", str(small_dataset), "--out", str(tmp_path / "a"), "--no-figures", "--min-segments", "0"]) == 0
+    grad = pd.read_csv(tmp_path / "a" / "gradients.csv")
+    reg = pd.read_csv(tmp_path / "a" / "regressions.csv").set_index(["x", "y", "kind"])
+    g, d = an.gradients_view(xdata, str(pyramidal_id), "mito_volume_per_um", "type", [], ["Basal"], "segments")
+    mean = [t for t in g.data if t.name == "Basal"][0]
+    want = grad[(grad.measure == "mito_volume_per_um") & (grad.n_segments > 10)]
+    assert list(mean.x) == want.bin_center_um.tolist() and np.allclose(mean.y, want["mean"])
+    r = reg.loc[("mito_volume_per_um", "synapse_density_per_um", "pearson+ols"), "r"]
+    assert f"r = {r:.3f}" in d.layout.title.text
+    res = reg.loc[("mito_volume_per_um", "synapse_density_per_um", "residual after median_diameter_um"), "r"]
+    assert f"after diameter: r = {res:.3f}" in d.layout.title.text
+    # the diameter, through the radius measure of the bins
+    g, _ = an.gradients_view(xdata, str(pyramidal_id), "mean_radius_nm", "type", [], ["Basal"], "segments")
+    want = grad[(grad.measure == "median_diameter_um") & (grad.n_segments > 10)]
+    assert np.allclose([t for t in g.data if t.name == "Basal"][0].y, want["mean"])
+
+
+def test_a_click_in_the_segments_view_selects_nothing(xdata, pyramidal_id):
+    assert an.bin_selection(xdata, str(pyramidal_id), {"points": [{"customdata": [14, 3, 0.02]}]}) is None
 
 
 def test_clicking_a_bin_selects_its_mitochondria(xdata, pyramidal_id):

@@ -144,7 +144,14 @@ def test_gradients_dendrogram_and_several_cells(server, xdata, pyramidal_id, tmp
         page.goto(f"{server}/?cell={pyramidal_id}")
         _figure_ready(page, "graph-3d", 5)
         page.get_by_text("Gradients", exact=True).click()
-        _figure_ready(page, "graph-gradients", 2)
+        # the published statistic first: mean +- SD over segments, and the segment regressions
+        page.wait_for_function("() => /after diameter: /.test(document.querySelector('#graph-density .js-plotly-plot')"
+                               "?.layout?.title?.text || '')", timeout=60_000)  # fmt: skip
+        page.screenshot(path=str(OUT / "gradients_segments.png"), full_page=True)
+        page.get_by_text("median over cells", exact=True).click()
+        page.wait_for_function("() => { const g = document.querySelector('#graph-gradients .js-plotly-plot');"
+                               " return g && g.data.some(t => t.name === 'Basal' && Array.isArray(t.customdata) && Array.isArray(t.customdata[0]) && t.customdata[0][0] === 'Basal'); }",
+                               timeout=60_000)  # fmt: skip
         _figure_ready(page, "graph-density", 1)
         page.screenshot(path=str(OUT / "gradients.png"), full_page=True)
         # a click on the Basal 20-30 um bin (plotly's own click event on the graph)
@@ -163,6 +170,10 @@ def test_gradients_dendrogram_and_several_cells(server, xdata, pyramidal_id, tmp
             timeout=30_000,
         )
         page.screenshot(path=str(OUT / "dendrogram.png"), full_page=True)
+        # the compartments view reports the published Mann-Whitney tests
+        page.get_by_text("Compartments", exact=True).click()
+        page.wait_for_selector("#comp-tests table", timeout=60_000)
+        assert "Axonal < Somatic" in page.inner_text("#comp-tests")
         # tick two cells in the grid: the 3D view shows both, each with its soma
         boxes = page.locator("#cell-table .ag-row .ag-selection-checkbox input")
         boxes.nth(0).check()

@@ -160,9 +160,22 @@ def test_export_csv(xdata):
 
 def test_compartments_view_scopes(xdata, pyramidal_id):
     rows = cb.table_rows(xdata, ["pyramidal"], None, None)
-    fig = cb.compartments_view(xdata, str(pyramidal_id), "table", rows)
+    fig, tests = cb.compartments_view(xdata, str(pyramidal_id), "table", rows)
     assert "cells in the table" in fig.layout.title.text
-    assert cb.compartments_view(xdata, None, "cell", rows) == cb.empty_figure(cb.NO_CELL)
+    assert cb.compartments_view(xdata, None, "cell", rows) == (cb.empty_figure(cb.NO_CELL), [])
+
+
+def test_compartments_view_reports_the_published_mann_whitney_tests(xdata):
+    from scipy import stats
+
+    _, block = cb.compartments_view(xdata, None, "all", [])
+    rows = [[c.children for c in tr.children] for tr in block[0].children]
+    assert rows[0] == ["measure", "test", "U", "p", "n"]
+    vol = {r[1]: r for r in rows[1:] if r[0] == "volume"}
+    assert list(vol) == ["Axonal < Somatic", "Somatic < Apical", "Apical < Basal"]
+    m = xdata.mitos[xdata.mitos.compartment_method == "vertex vote"]
+    u, p = stats.mannwhitneyu(m.volume_um3[m.compartment == "Axonal"], m.volume_um3[m.compartment == "Somatic"], alternative="less")
+    assert vol["Axonal < Somatic"][2] == f"{u:.4g}" and vol["Axonal < Somatic"][3] == f"{p:.3g}"
 
 
 def test_clicked_mito(xdata):
@@ -206,3 +219,18 @@ def test_scatter_key_names_what_the_scatter_shows():
     assert key("1", "volume_um3", "complexityindex", "cell_type", ["log x", "log y"], "cell") != key("1", *base, "cell")
     assert key("1", "volume_um3", "complexityindex", "compartment", [], "cell") != key("1", *base, "cell")
     assert key("1", "pc1_um", "complexityindex", "compartment", ["log x", "log y"], "cell") != key("1", *base, "cell")
+
+
+def test_the_scatter_shows_synapses_with_their_nearest_mitochondrion(xdata, pyramidal_id):
+    cols, x, cols_y, y = cb.scatter_axes(xdata, "synapses")
+    assert cols == ["size", "nearest_mito_path_um", "path_dist_to_soma_um"] and (x, y) == ("nearest_mito_path_um", "size")
+    fig = cb.scatter_view(xdata, str(pyramidal_id), x, y, "compartment", [], "cell", "synapses")
+    syn = xdata.ds.cell_synapses(pyramidal_id)
+    data = [t for t in fig.data[1:]]
+    assert sum(len(t.x) for t in data) == len(syn) and all(t.customdata is None for t in fig.data)  # no mito ids to select
+    assert sorted(float(v) for t in data for v in t.y) == pytest.approx(sorted(syn["size"].astype(float)))
+    assert cb.scatter_axes(xdata, "mitochondria")[1:2] == (xdata.scatter_defaults()[0],)
+    # a selection of mitochondria is not drawn over synapses
+    assert cb.highlight_scatter_ids(xdata, {"ids": ["1"], "source": "click"}, "size", "size", "synapses") is cb.no_update
+    assert cb.scatter_key(str(pyramidal_id), x, y, "compartment", [], "cell", "synapses") != cb.scatter_key(
+        str(pyramidal_id), x, y, "compartment", [], "cell", "mitochondria")
