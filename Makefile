@@ -7,7 +7,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-.PHONY: install install-dev browser demo explore test bench
+.PHONY: install install-dev browser demo explore lint test bench
 # install only when pyproject.toml changed (stamps in .venv)
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -32,7 +32,13 @@ demo: install
 explore: demo
 	$(PY) -m explorer --data data/demo
 
-test: install-dev browser
+# the habits CI holds the code to: ruff (lint and format) and mypy (builder/compute, builder/store)
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: lint browser
 	$(PY) -m pytest
 
 bench: install-dev

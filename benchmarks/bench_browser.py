@@ -94,9 +94,9 @@ def one_session(data: Path, n_mito: int, profile: Path) -> dict:
             try:
                 urllib.request.urlopen(url, timeout=1)
                 break
-            except OSError:
+            except OSError as exc:
                 if proc.poll() is not None or time.perf_counter() - t0 > 300:
-                    raise RuntimeError("explorer did not start")
+                    raise RuntimeError("explorer did not start") from exc
                 time.sleep(0.05)
         startup = time.perf_counter() - t0
         with sync_playwright() as p:
@@ -141,7 +141,7 @@ def measure(data: Path, runs: int) -> dict:
 
     n = len(pd.read_parquet(data / "tables" / "mitochondria.parquet", columns=["mito_id"]))
     out = []
-    for i in range(runs):
+    for _ in range(runs):
         with tempfile.TemporaryDirectory() as prof:
             out.append(one_session(data, n, Path(prof)))
     med = {k: statistics.median(r[k] for r in out) for k in out[0] if k.endswith("_s")}

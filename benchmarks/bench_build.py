@@ -8,7 +8,11 @@ Prints, side by side in one run:
    code against the naive approach (one KD-tree query per vertex in a Python loop, counted
    with ``collections.Counter``), medians and the ratio; both must give the same answer.
 
-Usage: ``python benchmarks/bench_build.py [--runs 3] [--workers 2] [--no-large]``
+4. with ``--baseline DIR`` (a checkout of an earlier commit, e.g. ``git worktree add /tmp/base
+   <commit>``), the same build of the same raw volume by that code and by this one, side by
+   side, medians and the ratio: the cost of a change to the builder, on identical inputs.
+
+Usage: ``python benchmarks/bench_build.py [--runs 3] [--workers 2] [--no-large] [--baseline DIR]``
 """
 
 from __future__ import annotations
@@ -106,6 +110,45 @@ def bench_association(raw: Path, repeats: int) -> dict:
     }
 
 
+#: Builds a demo volume already on disk with whichever builder is on PYTHONPATH (the API both
+#: sides share; the CLI would regenerate a volume made by another generator version).
+_BUILD_SNIPPET = (
+    "import sys; from pathlib import Path; from builder.config import BuildConfig, DemoParams; "
+    "from builder.pipeline import build_dataset; from builder.sources.demo import demo_source; "
+    "raw, out, w, seed, cells = sys.argv[1:]; "
+    "r = build_dataset(BuildConfig(raw_dir=Path(raw), out_dir=Path(out), demo=DemoParams(seed=int(seed), cells=int(cells)), "
+    "workers=int(w)), demo_source(Path(raw))); sys.exit(0 if r.complete else 3)"
+)
+
+
+def side_by_side(baseline: Path, raw: Path, tmp: Path, runs: int, workers: int) -> dict:
+    """The build of the demo volume ``raw`` by the baseline checkout and by this code,
+    alternating, each in a fresh process; medians of ``runs``."""
+    import subprocess
+
+    here = Path(__file__).resolve().parents[1]
+    marker = json.loads((raw / "demo_volume.json").read_text())
+    times: dict[str, list[float]] = {"baseline": [], "current": []}
+    for i in range(runs):
+        for name, code in (("baseline", Path(baseline).resolve()), ("current", here)):
+            out = tmp / f"sbs-{name}-{i}"
+            cmd = [
+                sys.executable,
+                "-c",
+                _BUILD_SNIPPET,
+                str(raw),
+                str(out),
+                str(workers),
+                str(marker["seed"]),
+                str(marker["cells"]),
+            ]
+            t = time.perf_counter()
+            subprocess.run(cmd, cwd=code, env={**os.environ, "PYTHONPATH": str(code)}, check=True, capture_output=True)
+            times[name].append(time.perf_counter() - t)
+    b, c = statistics.median(times["baseline"]), statistics.median(times["current"])
+    return {"baseline_s": b, "current_s": c, "ratio": c / b, "runs": runs}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3, help="runs of the default build (median reported)")
@@ -113,6 +156,7 @@ def main() -> int:
     ap.add_argument("--no-large", action="store_true", help="skip the 450-cell build")
     ap.add_argument("--cells", type=int, default=40, help="cells of the default build (40; the smoke test uses fewer)")
     ap.add_argument("--json", type=Path, default=Path("benchmarks/results/build.json"))
+    ap.add_argument("--baseline", type=Path, default=None, help="checkout of earlier code to build the same raw volume with")
     args = ap.parse_args()
     results: dict = {"workers": args.workers}
     with tempfile.TemporaryDirectory() as tmp:
@@ -125,19 +169,42 @@ def main() -> int:
             "runs": args.runs,
         }
         results["association"] = bench_association(Path(tmp) / "r0" / "raw", repeats=15)
+        if args.baseline is not None:
+            results["side_by_side"] = side_by_side(args.baseline, Path(tmp) / "r0" / "raw", Path(tmp), args.runs, args.workers)
         if not args.no_large:
             v, b, n = timed_build(Path(tmp) / "large", 450, args.workers)
             results["cells_450"] = {"volume_s": v, "build_s": b, "total_s": v + b, "mitochondria": n}
     d, a = results["default"], results["association"]
     rows = [
-        (f"default demo ({args.cells} cells), median of {d['runs']}", f"{d['total_s']:.1f} s", f"volume {d['volume_s']:.1f} s + build {d['build_s']:.1f} s, {d['mitochondria']} mitochondria"),
+        (
+            f"default demo ({args.cells} cells), median of {d['runs']}",
+            f"{d['total_s']:.1f} s",
+            f"volume {d['volume_s']:.1f} s + build {d['build_s']:.1f} s, {d['mitochondria']} mitochondria",
+        ),
     ]
     if "cells_450" in results:
         L = results["cells_450"]
-        rows.append(("--cells 450 (target < 300 s)", f"{L['total_s']:.1f} s", f"volume {L['volume_s']:.1f} s + build {L['build_s']:.1f} s, {L['mitochondria']} mitochondria"))
-    rows.append(("association, vectorised", f"{a['vectorised_us_per_mito']:.1f} us/mito", f"cell {a['cell_id']}: {a['mitochondria']} mitos, {a['vertices']} vertices"))
+        rows.append(
+            (
+                "--cells 450 (target < 300 s)",
+                f"{L['total_s']:.1f} s",
+                f"volume {L['volume_s']:.1f} s + build {L['build_s']:.1f} s, {L['mitochondria']} mitochondria",
+            )
+        )
+    rows.append(
+        (
+            "association, vectorised",
+            f"{a['vectorised_us_per_mito']:.1f} us/mito",
+            f"cell {a['cell_id']}: {a['mitochondria']} mitos, {a['vertices']} vertices",
+        )
+    )
     rows.append(("association, naive loop + Counter", f"{a['naive_us_per_mito']:.1f} us/mito", ""))
     rows.append(("association speed-up (target >= 50x)", f"{a['ratio']:.0f}x", ""))
+    if "side_by_side" in results:
+        sb = results["side_by_side"]
+        rows.append((f"build of the same volume, baseline {args.baseline}", f"{sb['baseline_s']:.1f} s", ""))
+        rows.append(("build of the same volume, this code", f"{sb['current_s']:.1f} s", ""))
+        rows.append(("this code / baseline (target <= 1.10x)", f"{sb['ratio']:.2f}x", f"median of {sb['runs']}"))
     w = max(len(r[0]) for r in rows)
     print(f"\nworkers={args.workers}, OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}")
     for r in rows:

@@ -55,7 +55,7 @@ def ours(data_dir: Path, cell_id: int, other_id: int, runs: int) -> dict:
         client = app.server.test_client()
         deps = client.get("/_dash-dependencies").get_json()
 
-        def post(cell: int, gzip_ok: bool):
+        def post(cell: int, gzip_ok: bool, client=client, deps=deps):
             r = client.post("/_dash-update-component", data=json.dumps(_view_body(deps, str(cell))),
                             content_type="application/json", headers={"Accept-Encoding": "gzip"} if gzip_ok else {})  # fmt: skip
             if r.status_code != 200:
@@ -104,10 +104,16 @@ def new_views(data_dir: Path, cell_id: int, runs: int) -> dict:
         return len(gzip.compress(js.encode(), compresslevel=6))
 
     cases = {
-        "gradients (its cell type)": lambda d: [serialise(f) for f in analysis.gradients_view(d, str(cell_id), "mito_volume_per_um", "type", [], ["Basal"])],
-        "gradients (all cells)": lambda d: [serialise(f) for f in analysis.gradients_view(d, str(cell_id), "coverage_factor", "all", [], ["Basal"])],
+        "gradients (its cell type)": lambda d: [
+            serialise(f) for f in analysis.gradients_view(d, str(cell_id), "mito_volume_per_um", "type", [], ["Basal"])
+        ],
+        "gradients (all cells)": lambda d: [
+            serialise(f) for f in analysis.gradients_view(d, str(cell_id), "coverage_factor", "all", [], ["Basal"])
+        ],
         "dendrogram": lambda d: serialise(analysis.dendrogram_view(d, str(cell_id), None)),
-        "several cells (4) in 3D": lambda d: serialise(analysis.cells_view(d, d.ds.cells.sort_values("n_mito").cell_id.iloc[-4:].tolist())[0]),
+        "several cells (4) in 3D": lambda d: serialise(
+            analysis.cells_view(d, d.ds.cells.sort_values("n_mito").cell_id.iloc[-4:].tolist())[0]
+        ),
     }
     out = {}
     for name, fn in cases.items():
@@ -157,7 +163,9 @@ def main() -> int:
         ("navis / explorer payload (target >= 5x)", f"{b['gzip_bytes'] / a['gzip_bytes']:.1f}x"),
     ]
     for name, v in views.items():
-        rows.append((f"{name}, server time, cold / warm (target < 300 ms)", f"{v['cold_s'] * 1000:.0f} / {v['warm_s'] * 1000:.0f} ms"))
+        rows.append(
+            (f"{name}, server time, cold / warm (target < 300 ms)", f"{v['cold_s'] * 1000:.0f} / {v['warm_s'] * 1000:.0f} ms")
+        )
     w = max(len(r[0]) for r in rows)
     for name, value in rows:
         print(f"{name:<{w}}  {value:>16}")

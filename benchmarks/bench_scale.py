@@ -49,7 +49,7 @@ class PeakRSS:
             self.peak = max(self.peak, total)
             time.sleep(self.interval)
 
-    def __enter__(self) -> "PeakRSS":
+    def __enter__(self) -> PeakRSS:
         self._t.start()
         return self
 
@@ -85,7 +85,9 @@ def main() -> int:
         src = generate_demo_volume(raw, params, workers=2)
         gen_s = time.perf_counter() - t
         for name, workers, scheduler in modes:
-            runs = [one_build(raw, Path(tmp) / f"{workers}{scheduler}{i}", params, workers, scheduler, src) for i in range(args.runs)]
+            runs = [
+                one_build(raw, Path(tmp) / f"{workers}{scheduler}{i}", params, workers, scheduler, src) for i in range(args.runs)
+            ]
             results[name] = {
                 "wall_s": statistics.median(r["wall_s"] for r in runs),
                 "peak_rss_gb": max(r["peak_rss_gb"] for r in runs),
@@ -98,16 +100,26 @@ def main() -> int:
     same = len({json.dumps(r["files"], sort_keys=True) for r in results.values()}) == 1
     base = results["1 worker"]["wall_s"]
     n_mito = results["1 worker"]["timings"]["mitochondria"]
-    print(f"\n--cells {args.cells}: {n_mito} mitochondria; raw volume generated once in {gen_s:.1f} s; median of {args.runs} run(s)")
+    print(
+        f"\n--cells {args.cells}: {n_mito} mitochondria; raw volume generated once in {gen_s:.1f} s; median of {args.runs} run(s)"
+    )
     print(f"{'mode':<30} {'build':>9} {'speed-up':>9} {'peak RSS (all processes)':>26}")
     for name, r in results.items():
         print(f"{name:<30} {r['wall_s']:>8.1f}s {base / r['wall_s']:>8.2f}x {r['peak_rss_gb']:>24.2f} GB")
     print(f"identical manifest checksums in all modes: {same}")
     us = results["1 worker"]["timings"]["us_per_mito"]
-    print("per mitochondrion (1 worker): " + ", ".join(f"{k} {v:.0f} us" for k, v in us.items()) + f" (total {sum(us.values()):.0f} us)")
+    print(
+        "per mitochondrion (1 worker): "
+        + ", ".join(f"{k} {v:.0f} us" for k, v in us.items())
+        + f" (total {sum(us.values()):.0f} us)"
+    )
     out = args.json
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "files"} for k, v in results.items()} | {"identical": same}, indent=2))
+    out.write_text(
+        json.dumps(
+            {k: {kk: vv for kk, vv in v.items() if kk != "files"} for k, v in results.items()} | {"identical": same}, indent=2
+        )
+    )
     return 0 if same else 1
 
 

@@ -45,7 +45,7 @@ def main() -> None:
     for ds in args.datasets:
         s, m = distances_um(ds)
         q = lambda a, p: float(np.quantile(a, p)) if len(a) else float("nan")  # noqa: E731
-        print(f"{str(ds):40s} {len(s):9d} {q(s, .5):10.2f} {q(s, .9):7.2f} {len(m):8d} {q(m, .5):10.2f} {q(m, .9):7.2f}")
+        print(f"{str(ds):40s} {len(s):9d} {q(s, 0.5):10.2f} {q(s, 0.9):7.2f} {len(m):8d} {q(m, 0.5):10.2f} {q(m, 0.9):7.2f}")
 
 
 if __name__ == "__main__":

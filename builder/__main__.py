@@ -179,7 +179,9 @@ def _cell_ids(spec: str | None) -> tuple[int, ...]:
     try:
         return tuple(int(t) for t in text.replace(",", " ").split())
     except ValueError as exc:
-        raise BuilderError(f"--cells {spec!r}: not a list of cell ids ({exc}); give ids separated by commas, or a file with one per line") from exc
+        raise BuilderError(
+            f"--cells {spec!r}: not a list of cell ids ({exc}); give ids separated by commas, or a file with one per line"
+        ) from exc
 
 
 def _analyze(args: argparse.Namespace) -> int:

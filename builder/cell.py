@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from builder.compute.association import nearest_nodes
-from builder.compute.gradients import cell_gradients
 from builder.compute.axon_split import split_axon_by_synapses
 from builder.compute.compartments import (
     LabelError,
@@ -26,6 +25,7 @@ from builder.compute.compartments import (
     synapse_compartments,
 )
 from builder.compute.counts import cell_counts
+from builder.compute.gradients import cell_gradients
 from builder.compute.meshes import MeshBatch, mesh_problems
 from builder.compute.mito_table import mito_table
 from builder.compute.segments import cell_segments
@@ -39,7 +39,6 @@ from builder.store.meshes import encode_meshes
 from builder.store.paths import DatasetPaths
 from builder.store.tables import (
     BINS_SCHEMA,
-    MITO_NODE_SCHEMA,
     MITO_SCHEMA,
     NODE_SCHEMA,
     SEGMENT_SCHEMA,
@@ -150,9 +149,7 @@ def _build_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOutc
     table = mito_table(mitos, good, missing, tree, labels, soma, astrocyte=task.cell_type == "astrocyte", dist_soma_um=dist_soma)
     mito_df = table.frame
     meshless = [
-        {"mito_id": int(m), "cell_id": cid, "reason": r}
-        for m, r in zip(mito_df["mito_id"], mito_df["mesh_missing"])
-        if r
+        {"mito_id": int(m), "cell_id": cid, "reason": r} for m, r in zip(mito_df["mito_id"], mito_df["mesh_missing"]) if r
     ]
     lap("mitochondria")
 
@@ -175,14 +172,13 @@ def _build_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOutc
     writers.write_csv(paths.mito_csv(task.cell_type, cid), mito_df[list(MITO_COLUMNS)])
     writers.write_swc(paths.swc(cid), swc)
     writers.write_nodes_json(paths.nodes_json(cid), table.nodes)
-    writers.write_csv(paths.vertex_counts_csv(cid), vertex_count_frame(table.pairs))
+    writers.write_int_csv(paths.vertex_counts_csv(cid), vertex_count_frame(table.pairs))
     writers.write_parquet(paths.cell_part(cid, "mitochondria"), to_arrow(mito_df, MITO_SCHEMA))
     writers.write_parquet(paths.cell_part(cid, "synapses"), to_arrow(syn, SYNAPSE_SCHEMA))
     writers.write_parquet(paths.cell_part(cid, "skeleton_nodes"), to_arrow(nodes_df, NODE_SCHEMA))
     writers.write_parquet(paths.cell_part(cid, "mito_meshes"), encode_meshes(good, cid))
     writers.write_parquet(paths.cell_part(cid, "distance_bins"), to_arrow(bins, BINS_SCHEMA))
     writers.write_parquet(paths.cell_part(cid, "segments"), to_arrow(segments, SEGMENT_SCHEMA))
-    writers.write_parquet(paths.cell_part(cid, "mito_nodes"), to_arrow(vertex_count_frame(table.pairs, cid), MITO_NODE_SCHEMA))
     lap("write")
     outcome = CellOutcome(
         cid,

@@ -19,8 +19,9 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -92,7 +93,8 @@ DASK_CONFIG = {"distributed.worker.profile.enabled": False}
 
 def _run_dask(fn: Callable[[T], R], tasks: list[T], workers: int, scheduler: str) -> Iterator[R]:
     import dask
-    from dask.distributed import Client, LocalCluster, as_completed as dask_completed
+    from dask.distributed import Client, LocalCluster
+    from dask.distributed import as_completed as dask_completed
 
     cluster = None
     if scheduler == "local":

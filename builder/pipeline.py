@@ -17,8 +17,8 @@ import logging
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +41,6 @@ from builder.store.tables import (
     BINS_SCHEMA,
     CELL_SCHEMA,
     COUNT_COLUMNS,
-    MITO_NODE_SCHEMA,
     MITO_SCHEMA,
     NODE_SCHEMA,
     SEGMENT_SCHEMA,
@@ -53,7 +52,7 @@ from builder.store.tables import (
 
 log = logging.getLogger(__name__)
 #: The Parquet parts every finished cell leaves in the work area (one per dataset table).
-CELL_PARTS = ("mitochondria", "synapses", "skeleton_nodes", "mito_meshes", "distance_bins", "segments", "mito_nodes")
+CELL_PARTS = ("mitochondria", "synapses", "skeleton_nodes", "mito_meshes", "distance_bins", "segments")
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "demonstration.ipynb"
 
 
@@ -216,10 +215,7 @@ def assemble(
         "mitochondria": lambda: concat_parts(paths.table("mitochondria"), parts("mitochondria"), MITO_SCHEMA),
         "nodes": lambda: concat_parts(paths.table("skeleton_nodes"), parts("skeleton_nodes"), NODE_SCHEMA),
         "segments": lambda: concat_parts(paths.table("segments"), parts("segments"), SEGMENT_SCHEMA),
-        "mito_nodes": lambda: concat_parts(paths.table("mito_nodes"), parts("mito_nodes"), MITO_NODE_SCHEMA),
-        "meshes": lambda: concat_parts(
-            paths.table("mito_meshes"), parts("mito_meshes"), mesh_schema_for(parts("mito_meshes"))
-        ),
+        "meshes": lambda: concat_parts(paths.table("mito_meshes"), parts("mito_meshes"), mesh_schema_for(parts("mito_meshes"))),
         **{f"archive-{f}": partial(writers.write_tar_gz, paths.archive(f), paths.root, f) for f in ARCHIVED_DIRS},
     }
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
@@ -231,9 +227,7 @@ def assemble(
     else:
         log.warning("%s not found; the dataset is built without the demonstration notebook", NOTEBOOK)
 
-    failed = [
-        {"cell_id": cid, "reason": o.reason, "file": o.file} for cid, o in sorted(outcomes.items()) if not o.ok
-    ]
+    failed = [{"cell_id": cid, "reason": o.reason, "file": o.file} for cid, o in sorted(outcomes.items()) if not o.ok]
     meshless = [m for c in ok for m in outcomes[c].meshless_mitos]
     edges: dict[str, int] = {}
     for c in ok:

@@ -6,8 +6,8 @@ Everything that converts a unit or interprets a compartment code imports it from
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
-from typing import Mapping
 
 import numpy as np
 
@@ -30,7 +30,11 @@ EM_VOXEL_NM: tuple[float, float, float] = (3.58, 3.58, 40.0)
 #: Voxel size the precomputed layers declare (nominal grid): neuroglancer links use it.
 LAYER_VOXEL_NM: tuple[float, float, float] = (4.0, 4.0, 40.0)
 #: Scale from nominal 4-nm geometry (meshes of the pinky100 layers) to EM space (= 3.58 / 4).
-NOMINAL_TO_EM: tuple[float, float, float] = tuple(e / n for e, n in zip(EM_VOXEL_NM, LAYER_VOXEL_NM))
+NOMINAL_TO_EM: tuple[float, float, float] = (
+    EM_VOXEL_NM[0] / LAYER_VOXEL_NM[0],
+    EM_VOXEL_NM[1] / LAYER_VOXEL_NM[1],
+    EM_VOXEL_NM[2] / LAYER_VOXEL_NM[2],
+)
 #: Voxel size (nm) at which ``mito_vx`` counts were taken.
 MITO_VOXEL_NM: tuple[float, float, float] = EM_VOXEL_NM
 #: Volume of one ``mito_vx`` voxel in um^3 (= 512.656e-9).
@@ -165,6 +169,7 @@ ALL_COMPARTMENT_STRINGS: tuple[str, ...] = tuple(COMPARTMENT_NAMES.values()) + A
 def mito_count_column(compartment: str) -> str:
     """Cell-table column counting a cell's mitochondria in ``compartment`` (``n_mito_basal``...)."""
     return f"n_mito_{compartment.lower().replace(' ', '_')}"
+
 
 #: Label vocabulary of the *published* skeleton label files and per-mito tables
 #: (MicronsBinder ``notebooks/vignette_analysis/mitochondria/lib/compartment.py``): note 4 and 5 are swapped relative to ours.

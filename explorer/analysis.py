@@ -75,7 +75,12 @@ def _scope_bins(data: ExplorerData, cell: str | None, scope: str, rows: list[dic
 
 
 def gradients_view(
-    data: ExplorerData, cell: str | None, quantity: str, scope: str, rows: list[dict] | None, comps: list[str],
+    data: ExplorerData,
+    cell: str | None,
+    quantity: str,
+    scope: str,
+    rows: list[dict] | None,
+    comps: list[str],
     stat: str = "segments",
 ) -> tuple:
     """The gradient and the regression figures for the controls: the published statistic over
@@ -104,10 +109,14 @@ def bin_selection(data: ExplorerData, cell: str | None, click: dict | None) -> d
     if not isinstance(cd, list) or len(cd) < 2:
         return None
     comp, start = str(cd[0])[:40], pd.to_numeric(cd[1], errors="coerce")
-    if comp not in schema.COMPARTMENT_NAMES.values() or not np.isfinite(start):  # a point of the segments view: no bin of this cell
+    if comp not in schema.COMPARTMENT_NAMES.values() or not np.isfinite(
+        start
+    ):  # a point of the segments view: no bin of this cell
         return None
     m = data.mitos
-    sel = m[(m["cellid"] == cid) & (m["compartment"] == comp) & m["path_dist_to_soma_um"].between(start, start + 10, inclusive="left")]
+    sel = m[
+        (m["cellid"] == cid) & (m["compartment"] == comp) & m["path_dist_to_soma_um"].between(start, start + 10, inclusive="left")
+    ]
     return {"ids": sel["mito_id"].astype(str).tolist()[:MAX_SELECTION], "source": f"bin {comp} {start:g}-{start + 10:g} um"}
 
 
@@ -179,7 +188,9 @@ def register_analysis(app: Dash, data: ExplorerData) -> None:
         return highlight_dendrogram(data, as_opt_str(cell, 40), as_dict(selection))
 
     @app.callback(
-        Output("selection-store", "data", allow_duplicate=True), Input("graph-dendrogram", "selectedData"), prevent_initial_call=True,
+        Output("selection-store", "data", allow_duplicate=True),
+        Input("graph-dendrogram", "selectedData"),
+        prevent_initial_call=True,
     )
     def _dendro_select(selected):
         return selection_from_dendrogram(as_event(selected))

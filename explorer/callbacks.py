@@ -26,6 +26,7 @@ from explorer.layout import GRAPHS, NO_ROWS, TABLE_COLUMNS, TABLE_HINT
 from explorer.links import MAX_POINTS, neuroglancer_link
 from explorer.published import compartment_tests_rows
 
+
 def empty_figure(text: str = "") -> dict:
     """A blank figure without axes that says what to do next (a new dict each time: nothing
     shared between requests)."""
@@ -91,7 +92,9 @@ def several_or_one(data: ExplorerData, cell: str | None, ticked: list[dict], par
     return cell_view(data, cell)
 
 
-def highlight_scatter_ids(data: ExplorerData, selection: dict | None, x: str, y: str, points: str = "mitochondria") -> Patch | object:
+def highlight_scatter_ids(
+    data: ExplorerData, selection: dict | None, x: str, y: str, points: str = "mitochondria"
+) -> Patch | object:
     """Partial update of the scatter's highlight trace to a selection made elsewhere (3D,
     dendrogram, a gradient bin); a selection drawn in the scatter is shown by plotly itself,
     and a scatter of synapses shows no mitochondria."""
@@ -105,7 +108,9 @@ def highlight_scatter_ids(data: ExplorerData, selection: dict | None, x: str, y:
     return p
 
 
-def scatter_key(cell: str | None, x: str, y: str, color_by: str, logs: list | None, scope: str, points: str = "mitochondria") -> str:
+def scatter_key(
+    cell: str | None, x: str, y: str, color_by: str, logs: list | None, scope: str, points: str = "mitochondria"
+) -> str:
     """What the scatter shows, as a short string: equal keys, equal figures.
 
     The cell counts only when the scatter shows one cell (scope ``cell`` with a cell picked), so
@@ -127,7 +132,13 @@ def scatter_axes(data: ExplorerData, points: str) -> tuple[list[str], str, list[
 
 
 def scatter_view(
-    data: ExplorerData, cell: str | None, x: str, y: str, color_by: str, logs: list | None, scope: str,
+    data: ExplorerData,
+    cell: str | None,
+    x: str,
+    y: str,
+    color_by: str,
+    logs: list | None,
+    scope: str,
     points: str = "mitochondria",
 ) -> dict | object:
     """The morphometric scatter for the controls: mitochondria, or synapse rows (size, nearest
@@ -166,7 +177,7 @@ def highlight_3d(data: ExplorerData, cell: str | None, ids: list[int]) -> Patch:
 #: straight from plotly's event (without dcc.Graph's selectedData, a record per point) and
 #: exports the reduction; this callback uses it for deselection (selectedData = null) and should
 #: the script's handler not be bound.
-SCATTER_IDS_JS = "function(sel) { return window.dash_clientside.explorer.selectedIds(sel, %d); }" % MAX_SELECTION
+SCATTER_IDS_JS = f"function(sel) {{ return window.dash_clientside.explorer.selectedIds(sel, {MAX_SELECTION}); }}"
 
 
 #: dcc.Graph configs with plotly's WebGL pixel ratio set to 1 on standard screens, 2 on HiDPI ones
@@ -378,7 +389,9 @@ def register(app: Dash, data: ExplorerData, viewer_url: str) -> None:
     def _scatter_highlight(selection, x, y, points):
         return highlight_scatter_ids(data, as_dict(selection), as_str(x), as_str(y), as_str(points))
 
-    @app.callback(Output("download", "data"), Input("btn-csv", "n_clicks"), State("selection-store", "data"), prevent_initial_call=True)
+    @app.callback(
+        Output("download", "data"), Input("btn-csv", "n_clicks"), State("selection-store", "data"), prevent_initial_call=True
+    )
     def _csv(_n, selection):
         return export_csv(data, as_dict(selection)) or no_update
 

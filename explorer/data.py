@@ -56,7 +56,7 @@ class ExplorerData:
     _synapses: list = field(default_factory=list, repr=False)
 
     @classmethod
-    def load(cls, root: Path | str) -> "ExplorerData":
+    def load(cls, root: Path | str) -> ExplorerData:
         ds = Dataset.open(root)
         mitos = ds.mitochondria.merge(
             ds.cells[["cell_id", "cell_type", "cell_subtype"]], left_on="cellid", right_on="cell_id", how="left"

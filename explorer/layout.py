@@ -76,7 +76,9 @@ def make_layout(data: ExplorerData) -> html.Div:
                         [
                             html.H2("Cells"),
                             _dropdown("f-type", sorted(cells["cell_type"].unique()), None, multi=True, placeholder="cell type"),
-                            _dropdown("f-subtype", sorted(cells["cell_subtype"].unique()), None, multi=True, placeholder="subtype"),
+                            _dropdown(
+                                "f-subtype", sorted(cells["cell_subtype"].unique()), None, multi=True, placeholder="subtype"
+                            ),
                             dcc.Input(id="f-search", type="text", placeholder="search cell id", debounce=True, maxLength=20),
                             dag.AgGrid(
                                 id="cell-table",
@@ -85,9 +87,15 @@ def make_layout(data: ExplorerData) -> html.Div:
                                 getRowId="params.data.cell_id",
                                 defaultColDef={"sortable": True, "filter": True, "resizable": True, "minWidth": 70},
                                 dashGridOptions={
-                                    "rowSelection": {"mode": "multiRow", "checkboxes": True, "headerCheckbox": True,
-                                                     "enableClickSelection": False},
-                                    "pagination": True, "paginationPageSize": 14, "paginationPageSizeSelector": False,
+                                    "rowSelection": {
+                                        "mode": "multiRow",
+                                        "checkboxes": True,
+                                        "headerCheckbox": True,
+                                        "enableClickSelection": False,
+                                    },
+                                    "pagination": True,
+                                    "paginationPageSize": 14,
+                                    "paginationPageSizeSelector": False,
                                 },
                                 className="ag-theme-alpine",
                                 style={"height": "520px"},
@@ -99,8 +107,12 @@ def make_layout(data: ExplorerData) -> html.Div:
                     html.Section(
                         [
                             html.Div(id="cell-info", className="cell-info"),
-                            dcc.Checklist(id="with-partners", options=[{"label": "with its synaptic partners in the dataset", "value": "partners"}],
-                                          value=[], inline=True),
+                            dcc.Checklist(
+                                id="with-partners",
+                                options=[{"label": "with its synaptic partners in the dataset", "value": "partners"}],
+                                value=[],
+                                inline=True,
+                            ),
                             dcc.Loading(dcc.Graph(id="graph-3d", style={"height": "560px"}, config={"displaylogo": False})),
                             html.Div(id="mito-row", className="mito-row"),
                         ],
@@ -119,12 +131,21 @@ def make_layout(data: ExplorerData) -> html.Div:
                         children=[
                             html.Div(
                                 [
-                                    dcc.RadioItems(id="sc-points", options=["mitochondria", "synapses"], value="mitochondria", inline=True),
+                                    dcc.RadioItems(
+                                        id="sc-points", options=["mitochondria", "synapses"], value="mitochondria", inline=True
+                                    ),
                                     html.Label(["x ", _dropdown("sc-x", num, sc_x, clearable=False)]),
                                     html.Label(["y ", _dropdown("sc-y", num, sc_y, clearable=False)]),
                                     dcc.Checklist(id="sc-log", options=["log x", "log y"], value=sc_log, inline=True),
-                                    dcc.RadioItems(id="sc-color", options=["compartment", "cell_type"], value="compartment", inline=True),
-                                    dcc.RadioItems(id="sc-scope", options=[{"label": "this cell", "value": "cell"}, {"label": "all cells", "value": "all"}], value="cell", inline=True),
+                                    dcc.RadioItems(
+                                        id="sc-color", options=["compartment", "cell_type"], value="compartment", inline=True
+                                    ),
+                                    dcc.RadioItems(
+                                        id="sc-scope",
+                                        options=[{"label": "this cell", "value": "cell"}, {"label": "all cells", "value": "all"}],
+                                        value="cell",
+                                        inline=True,
+                                    ),
                                 ],
                                 className="controls",
                             ),
@@ -142,8 +163,13 @@ def make_layout(data: ExplorerData) -> html.Div:
                         children=[
                             dcc.RadioItems(
                                 id="comp-scope",
-                                options=[{"label": "this cell", "value": "cell"}, {"label": "cells in the table", "value": "table"}, {"label": "all cells", "value": "all"}],
-                                value="table", inline=True,
+                                options=[
+                                    {"label": "this cell", "value": "cell"},
+                                    {"label": "cells in the table", "value": "table"},
+                                    {"label": "all cells", "value": "all"},
+                                ],
+                                value="table",
+                                inline=True,
                             ),
                             dcc.Graph(id="graph-comp", style={"height": "460px"}, config={"displaylogo": False}),
                             html.Div(id="comp-tests", className="comp-tests"),
@@ -155,19 +181,32 @@ def make_layout(data: ExplorerData) -> html.Div:
                         children=[
                             html.Div(
                                 [
-                                    html.Label(["measure ", _dropdown("grad-q", list(GRADIENT_QUANTITIES), "mito_volume_per_um", clearable=False)]),
+                                    html.Label(
+                                        [
+                                            "measure ",
+                                            _dropdown("grad-q", list(GRADIENT_QUANTITIES), "mito_volume_per_um", clearable=False),
+                                        ]
+                                    ),
                                     dcc.RadioItems(
                                         id="grad-scope",
-                                        options=[{"label": "this cell", "value": "cell"}, {"label": "its cell type", "value": "type"},
-                                                 {"label": "cells in the table", "value": "table"}, {"label": "all cells", "value": "all"}],
-                                        value="type", inline=True,
+                                        options=[
+                                            {"label": "this cell", "value": "cell"},
+                                            {"label": "its cell type", "value": "type"},
+                                            {"label": "cells in the table", "value": "table"},
+                                            {"label": "all cells", "value": "all"},
+                                        ],
+                                        value="type",
+                                        inline=True,
                                     ),
                                     dcc.Checklist(id="grad-comp", options=["Basal", "Apical"], value=["Basal"], inline=True),
                                     dcc.RadioItems(
                                         id="grad-stat",
-                                        options=[{"label": "published: mean ± SD over segments", "value": "segments"},
-                                                 {"label": "median over cells", "value": "cells"}],
-                                        value="segments", inline=True,
+                                        options=[
+                                            {"label": "published: mean ± SD over segments", "value": "segments"},
+                                            {"label": "median over cells", "value": "cells"},
+                                        ],
+                                        value="segments",
+                                        inline=True,
                                     ),
                                 ],
                                 className="controls",
@@ -179,12 +218,15 @@ def make_layout(data: ExplorerData) -> html.Div:
                                 ],
                                 className="pair",
                             ),
-                            html.P("Published statistic (Turner et al. 2022, Fig. 5; the numbers of `python -m builder analyze`): "
-                                   "segments, the connected pieces of each 10-µm bin of distance to the soma, more than 5 µm from "
-                                   "a leaf; mean ± SD per bin with more than 10; right: segments beyond 60 µm with the published "
-                                   "regressions. Median over cells: each cell's bins, median per bin with its 95 % bootstrap "
-                                   "interval; right: one point per bin with the least-squares line. Click a bin of the median view "
-                                   "to see its mitochondria in 3D and in the dendrogram.", className="hint"),
+                            html.P(
+                                "Published statistic (Turner et al. 2022, Fig. 5; the numbers of `python -m builder analyze`): "
+                                "segments, the connected pieces of each 10-µm bin of distance to the soma, more than 5 µm from "
+                                "a leaf; mean ± SD per bin with more than 10; right: segments beyond 60 µm with the published "
+                                "regressions. Median over cells: each cell's bins, median per bin with its 95 % bootstrap "
+                                "interval; right: one point per bin with the least-squares line. Click a bin of the median view "
+                                "to see its mitochondria in 3D and in the dendrogram.",
+                                className="hint",
+                            ),
                         ],
                     ),
                     dcc.Tab(
@@ -192,9 +234,12 @@ def make_layout(data: ExplorerData) -> html.Div:
                         value="dendrogram",
                         children=[
                             dcc.Graph(id="graph-dendrogram", style={"height": "560px"}, config={"displaylogo": False}),
-                            html.P("Cable by path distance to the soma; bars are mitochondria over the cable they cover, "
-                                   "triangles synapses (down: inputs, up: outputs). Box-select mitochondria to select them "
-                                   "everywhere.", className="hint"),
+                            html.P(
+                                "Cable by path distance to the soma; bars are mitochondria over the cable they cover, "
+                                "triangles synapses (down: inputs, up: outputs). Box-select mitochondria to select them "
+                                "everywhere.",
+                                className="hint",
+                            ),
                         ],
                     ),  # fmt: skip
                     dcc.Tab(
@@ -204,7 +249,14 @@ def make_layout(data: ExplorerData) -> html.Div:
                             html.Div(id="sel-summary", className="sel-summary"),
                             html.Div(
                                 [
-                                    html.A("open in neuroglancer", id="ng-link", href=None, target="_blank", rel="noopener noreferrer", className="button"),
+                                    html.A(
+                                        "open in neuroglancer",
+                                        id="ng-link",
+                                        href=None,
+                                        target="_blank",
+                                        rel="noopener noreferrer",
+                                        className="button",
+                                    ),
                                     dcc.Clipboard(id="ng-copy", content="", title="copy the neuroglancer link", className="clip"),
                                     html.Button("export selection (CSV)", id="btn-csv", className="button"),
                                     dcc.Download(id="download"),

@@ -52,8 +52,10 @@ class Link:
 def point_shader(color: str) -> str:
     """An annotation shader drawing points in ``color`` (a UI control in the viewer: the
     explorer's palette by default, changeable there)."""
-    return f'#uicontrol vec3 colour color(default="{color}")\n#uicontrol float size slider(min=1, max=20, default=6)\n' \
+    return (
+        f'#uicontrol vec3 colour color(default="{color}")\n#uicontrol float size slider(min=1, max=20, default=6)\n'
         "void main() {\n  setColor(colour);\n  setPointMarkerSize(size);\n}\n"
+    )
 
 
 def neuroglancer_link(

@@ -16,23 +16,27 @@ class FrozenDict(dict):
 _ro = FrozenDict
 
 #: Compartment -> colour. Okabe-Ito hues; grey for the unassigned "Unknown".
-COMPARTMENT_COLORS = _ro({
-    "Somatic": "#CC79A7",
-    "Axonal": "#0072B2",
-    "Basal": "#009E73",
-    "Apical": "#E69F00",
-    "Unknown dendritic": "#56B4E9",
-    "Unknown": "#999999",
-    "Branch": "#D55E00",
-})
+COMPARTMENT_COLORS = _ro(
+    {
+        "Somatic": "#CC79A7",
+        "Axonal": "#0072B2",
+        "Basal": "#009E73",
+        "Apical": "#E69F00",
+        "Unknown dendritic": "#56B4E9",
+        "Unknown": "#999999",
+        "Branch": "#D55E00",
+    }
+)
 #: Skeleton label code -> compartment name (builder.schema codes).
 LABEL_NAMES = _ro({0: "Somatic", 1: "Axonal", 2: "Basal", 3: "Apical", 4: "Unknown dendritic", 5: "Unknown"})
 CELL_TYPE_COLORS = _ro({"pyramidal": "#0072B2", "inhibitory": "#D55E00", "astrocyte": "#009E73"})
 #: Synapses: distinct colour *and* symbol for each role.
-SYNAPSE_STYLE = _ro({
-    "pre": _ro({"color": "#000000", "symbol": "diamond", "name": "synapses out (pre)"}),
-    "post": _ro({"color": "#F0E442", "symbol": "circle", "name": "synapses in (post)"}),
-    "autapse": _ro({"color": "#FFFFFF", "symbol": "square", "name": "autapses"}),
-})
+SYNAPSE_STYLE = _ro(
+    {
+        "pre": _ro({"color": "#000000", "symbol": "diamond", "name": "synapses out (pre)"}),
+        "post": _ro({"color": "#F0E442", "symbol": "circle", "name": "synapses in (post)"}),
+        "autapse": _ro({"color": "#FFFFFF", "symbol": "square", "name": "autapses"}),
+    }
+)
 HIGHLIGHT_COLOR = "#000000"
 COMPARTMENT_ORDER: tuple[str, ...] = tuple(COMPARTMENT_COLORS)

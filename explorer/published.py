@@ -23,19 +23,21 @@ from builder.compute.statistics import (
 from builder.errors import DatasetError
 from explorer.data import ExplorerData, parse_id, parse_ids
 from explorer.figures.message import message_figure
-from explorer.palette import FrozenDict
 from explorer.figures.segments import segment_gradient_figure, segment_regression_figure
+from explorer.palette import FrozenDict
 
 #: Bin measures of the gradients view -> the segment column the published statistic shows.
-SEGMENT_MEASURE = FrozenDict({
-    "mito_volume_per_um": "mito_volume_per_um",
-    "coverage_factor": "coverage_factor",
-    "linear_mito_coverage": "linear_mito_coverage",
-    "synapse_density_per_um": "synapse_density_per_um",
-    "mean_radius_nm": "median_diameter_um",
-    "mito_volume_um3": "mito_volume_um3",
-    "path_length_um": "path_length_um",
-})
+SEGMENT_MEASURE = FrozenDict(
+    {
+        "mito_volume_per_um": "mito_volume_per_um",
+        "coverage_factor": "coverage_factor",
+        "linear_mito_coverage": "linear_mito_coverage",
+        "synapse_density_per_um": "synapse_density_per_um",
+        "mean_radius_nm": "median_diameter_um",
+        "mito_volume_um3": "mito_volume_um3",
+        "path_length_um": "path_length_um",
+    }
+)
 
 
 def scope_cells(data: ExplorerData, cell: str | None, scope: str, rows: list[dict] | None) -> tuple[np.ndarray, str]:

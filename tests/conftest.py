@@ -20,9 +20,13 @@ SMALL = DemoParams(seed=7, cells=6)
 
 @pytest.fixture(scope="session")
 def realdata() -> Path:
-    """The real MICrONS samples next to the repository (skipped when absent)."""
+    """Larger reference samples of real MICrONS tables (third-party derived files the project does
+    not ship) next to the repository; the tests that need them are skipped when they are absent."""
     if not REALDATA.is_dir():
-        pytest.skip(f"real MICrONS samples not found at {REALDATA} (they live in ../shared/realdata)")
+        pytest.skip(
+            f"the larger reference tests need third-party samples of the real MICrONS tables, not shipped with "
+            f"the project (looked for them in {REALDATA})"
+        )
     return REALDATA
 
 

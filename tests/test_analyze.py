@@ -38,7 +38,9 @@ def test_analyze_writes_every_number_table_and_figure(small_dataset, tmp_path, c
     reg = pd.read_csv(out / "regressions.csv")
     assert [r["r"] for r in summary["regressions"]] == pytest.approx(reg["r"].tolist(), nan_ok=True)
     comp = pd.read_csv(out / "compartments.csv").set_index("compartment")
-    assert {r["compartment"]: r["volume_median"] for r in summary["compartments"]} == pytest.approx(comp["volume_median"].to_dict())
+    assert {r["compartment"]: r["volume_median"] for r in summary["compartments"]} == pytest.approx(
+        comp["volume_median"].to_dict()
+    )
     assert summary["scope"]["name"] == "pyramidal" and summary["filters"]["min_soma_um"] == 60
     assert summary["published_real_data"] == json.loads(json.dumps(PUBLISHED_RESULTS))
     seg = pd.read_csv(out / "segments.csv")
@@ -73,7 +75,10 @@ def test_other_scopes_and_filters(small_dataset, tmp_path):
 
 
 def test_bad_scopes_name_what_to_do(small_dataset, tmp_path, capsys):
-    assert main(["analyze", str(small_dataset), "--cell-type", "microglia", "--no-figures", "--out", str(tmp_path / "x")]) == EXIT_ERROR
+    assert (
+        main(["analyze", str(small_dataset), "--cell-type", "microglia", "--no-figures", "--out", str(tmp_path / "x")])
+        == EXIT_ERROR
+    )
     assert "no cell of" in capsys.readouterr().err
     assert main(["analyze", str(small_dataset), "--cells", "12,13", "--no-figures", "--out", str(tmp_path / "y")]) == EXIT_ERROR
     assert "are not in the dataset" in capsys.readouterr().err

@@ -80,7 +80,9 @@ def test_bad_labels_bad_mesh_bundle_and_one_broken_mitochondrion(raw_copy, tmp_p
     foff = batch.face_offsets.copy()
     foff[1:] -= 1
     broken_id = int(batch.ids[0])
-    write_bundle(raw_copy / MESH_DIR / f"{f}.h5", type(batch)(batch.ids, batch.vertices, faces, batch.vertex_offsets, foff), absent_f)
+    write_bundle(
+        raw_copy / MESH_DIR / f"{f}.h5", type(batch)(batch.ids, batch.vertices, faces, batch.vertex_offsets, foff), absent_f
+    )
 
     code, report = run(raw_copy, tmp_path / "ds")
     assert code == EXIT_PARTIAL

@@ -45,11 +45,15 @@ def test_every_benchmark_has_a_smoke_test():
 
 @pytest.mark.slow
 def test_bench_build(tmp_path):
-    out = _run("bench_build.py", "--runs", "1", "--no-large", "--cells", "4", "--workers", "1", "--json", str(tmp_path / "b.json"))
+    # the side-by-side build against a baseline checkout, here this very code (ratio about 1)
+    out = _run("bench_build.py", "--runs", "1", "--no-large", "--cells", "4", "--workers", "1", "--json", str(tmp_path / "b.json"),
+               "--baseline", str(REPO))  # fmt: skip
     assert re.search(r"default demo \(4 cells\), median of 1\s+\d+\.\d s", out), out
     assert re.search(r"association speed-up \(target >= 50x\)\s+" + RATIO, out), out
+    assert re.search(r"this code / baseline \(target <= 1.10x\)\s+\d+\.\d\dx", out), out
     res = json.loads((tmp_path / "b.json").read_text())
     assert res["association"]["ratio"] > 1 and res["default"]["mitochondria"] > 0
+    assert 0.3 < res["side_by_side"]["ratio"] < 3
 
 
 @pytest.mark.slow
@@ -78,6 +82,13 @@ def test_bench_browser(small_dataset, tmp_path):
                "--json", str(tmp_path / "w.json"))  # fmt: skip
     for row in ("explorer start-up", "all-cells scatter, time to first paint", "box selection answered by the server"):
         assert re.search(r"\d+\.\d\ds\s+\d+\.\d\ds\s+" + RATIO, _line(out, row)), out
+
+
+def test_bench_analyze(small_dataset, tmp_path):
+    out = _run("bench_analyze.py", "--data", str(small_dataset), "--runs", "1", "--json", str(tmp_path / "a.json"))
+    assert re.search(r"python -m builder analyze .*target < 30 s\s+\d+\.\d\d s", out), out
+    assert re.search(r"statistics / whole command\s+" + RATIO, out), out
+    assert json.loads((tmp_path / "a.json").read_text())["segments"] > 0
 
 
 def test_load_test(small_dataset):

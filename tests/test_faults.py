@@ -109,7 +109,11 @@ def test_sigkill_at_random_moments_with_two_workers(small_raw, small_dataset, tm
         )  # fmt: skip
         n_done, extra = rng.randint(0, SMALL.cells - 2), rng.uniform(0.0, 0.3)
         try:
-            wait_until(lambda: proc.poll() is not None or len(list(out.glob(".build/cells/*/done.json"))) >= n_done, 300)
+
+            def started(proc=proc, out=out, n_done=n_done) -> bool:
+                return proc.poll() is not None or len(list(out.glob(".build/cells/*/done.json"))) >= n_done
+
+            wait_until(started, 300)
             time.sleep(extra)  # a random moment within the next cell, not a wait for a condition
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)

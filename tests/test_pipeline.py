@@ -52,7 +52,9 @@ def test_swc_round_trip_through_navis(small_dataset):
 def test_per_cell_files_agree_with_tables(small_dataset):
     cells = pd.read_parquet(small_dataset / "tables" / "cells.parquet")
     mito = pd.read_parquet(small_dataset / "tables" / "mitochondria.parquet")
-    meshes = decode_meshes(__import__("pyarrow.parquet", fromlist=["x"]).read_table(small_dataset / "tables" / "mito_meshes.parquet"))
+    meshes = decode_meshes(
+        __import__("pyarrow.parquet", fromlist=["x"]).read_table(small_dataset / "tables" / "mito_meshes.parquet")
+    )
     assert set(meshes.ids) == set(mito.loc[mito.mesh_missing == "", "mito_id"])  # mesh-less ones: no mesh
     assert 0 < (mito.mesh_missing != "").sum() < 0.02 * len(mito)  # the demo's few mesh-less mitochondria
     for cid, ctype in zip(cells.cell_id, cells.cell_type):

@@ -1,9 +1,10 @@
-"""Every example of the README works as written.
+"""Every example of the README and of the pages under docs/ works as written.
 
 Python blocks are executed against a built dataset at ``data/demo`` (the small demo, linked
 into a scratch directory); every ``python -m builder`` / ``python -m explorer`` line of the
 bash blocks is parsed by the real command line (a stale option fails), ``make`` targets must
-exist and scripts must be where the README says.
+exist, scripts and test files must be where the page says, and every relative link must lead to
+a file of the repository.
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ from builder.__main__ import _parser as builder_parser
 from explorer.__main__ import _parser as explorer_parser
 from tests.conftest import REPO
 
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), REPO / "CHANGELOG.md"]
 README = (REPO / "README.md").read_text()
-BLOCKS = re.findall(r"```(\w*)\n(.*?)```", README, flags=re.S)
+BLOCKS = [(lang, body, page.relative_to(REPO).as_posix()) for page in PAGES
+          for lang, body in re.findall(r"```(\w*)\n(.*?)```", page.read_text(), flags=re.S)]  # fmt: skip
 
 
 def _commands() -> list[str]:
     out = []
-    for lang, body in BLOCKS:
+    for lang, body, _ in BLOCKS:
         if lang != "bash":
             continue
         for line in body.splitlines():
@@ -35,11 +38,20 @@ def _commands() -> list[str]:
     return out
 
 
-def test_readme_has_examples():
-    assert sum(lang == "python" for lang, _ in BLOCKS) >= 1 and len(_commands()) >= 15
+def test_readme_has_examples_and_stays_a_front_door():
+    assert sum(lang == "python" for lang, _, _ in BLOCKS) >= 2 and len(_commands()) >= 15
+    assert len(README.splitlines()) <= 250  # the rest lives under docs/
+    for page in PAGES:
+        assert "../shared" not in page.read_text(), f"{page.name} speaks of a folder users do not have"
 
 
-@pytest.mark.parametrize("code", [b for lang, b in BLOCKS if lang == "python"])
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_relative_links_lead_to_files(page):
+    for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text()):
+        assert (page.parent / target).exists(), f"{page.name} links to {target}, which does not exist"
+
+
+@pytest.mark.parametrize("code", [b for lang, b, _ in BLOCKS if lang == "python"])
 def test_python_blocks_run(code, small_dataset, tmp_path, monkeypatch):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "demo").symlink_to(small_dataset)
@@ -62,6 +74,10 @@ def test_bash_lines_are_valid(line):
         builder_parser().parse_args(argv)
     elif words[:3] == ["python", "-m", "explorer"]:
         explorer_parser().parse_args(words[3:])
+    elif words[:3] == ["python", "-m", "pytest"]:
+        for arg in words[3:]:
+            if not arg.startswith("-"):
+                assert (REPO / arg.split("::")[0]).exists(), arg
     elif words[0] == "make":
         for target in words[1:]:
             assert re.search(rf"^{target}:", (REPO / "Makefile").read_text(), flags=re.M), target

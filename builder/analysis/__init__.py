@@ -87,7 +87,9 @@ class Scope:
         if self.cell_ids:
             missing = sorted(set(self.cell_ids) - set(cells["cell_id"].tolist()))
             if missing:
-                raise DatasetError(f"cells {missing[:5]} are not in the dataset at {ds.root}; see its cell_type_classification_filtered.csv")
+                raise DatasetError(
+                    f"cells {missing[:5]} are not in the dataset at {ds.root}; see its cell_type_classification_filtered.csv"
+                )
             keep = cells["cell_id"].isin(self.cell_ids)
         else:
             keep = pd.Series(True, index=cells.index)
@@ -106,10 +108,15 @@ class Scope:
         return ids
 
 
+#: The published analysis' cells and filters (both frozen).
+DEFAULT_SCOPE = Scope()
+PUBLISHED_FILTER = SegmentFilter()
+
+
 def run_analysis(
     dataset: Path,
-    scope: Scope = Scope(),
-    f: SegmentFilter = SegmentFilter(),
+    scope: Scope = DEFAULT_SCOPE,
+    f: SegmentFilter = PUBLISHED_FILTER,
     include_meshless: bool = False,
     out_dir: Path | None = None,
     figures: bool = True,

@@ -86,7 +86,7 @@ def _gradients(plt, r: AnalysisResult):
         ax.plot(x, y, "o-", color="k", ms=3)
         ax.set_ylabel(LABELS.get(m, m), fontsize=8)
         ax.set_xlabel("distance to soma (um)", fontsize=8)
-    for ax in axes.ravel()[len(measures):]:
+    for ax in axes.ravel()[len(measures) :]:
         ax.axis("off")
     fig.tight_layout()
     return fig

@@ -16,6 +16,7 @@ Without both input and output synapses no split is possible: all non-somatic nod
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -81,7 +82,7 @@ def split_quality(is_axon: np.ndarray, pre_nodes: np.ndarray, post_nodes: np.nda
     return 1.0 - split / whole
 
 
-def _meshparty_skeleton(tree: Tree):
+def _meshparty_skeleton(tree: Tree) -> Any:  # a meshparty Skeleton
     from meshparty.skeleton import Skeleton
 
     child = np.flatnonzero(tree.parent >= 0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -50,9 +50,7 @@ def map_node_labels(labels: np.ndarray, source_names: Mapping[int, str]) -> np.n
     lut_keys = np.array(sorted(mapping), dtype=np.int64)
     unknown = np.setdiff1d(np.unique(labels), lut_keys)
     if len(unknown):
-        raise LabelError(
-            f"unknown label value(s) {unknown[:10].tolist()}; expected one of {lut_keys.tolist()}"
-        )
+        raise LabelError(f"unknown label value(s) {unknown[:10].tolist()}; expected one of {lut_keys.tolist()}")
     lut = np.full(lut_keys.max() + 1, -1, np.int64)
     lut[lut_keys] = [mapping[k] for k in lut_keys]
     return lut[labels.astype(np.int64)]

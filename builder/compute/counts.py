@@ -22,7 +22,7 @@ def cell_counts(compartments: pd.Series, synapse_types: pd.Series, n_nodes: int,
     dict with the keys of :data:`builder.store.tables.COUNT_COLUMNS`
     """
     comp = compartments.value_counts()
-    out = {"n_mito": int(len(compartments))}
+    out: dict[str, int | float] = {"n_mito": int(len(compartments))}
     for name in ALL_COMPARTMENT_STRINGS:
         out[mito_count_column(name)] = int(comp.get(name, 0))
     st = synapse_types.value_counts()

@@ -86,7 +86,7 @@ class MeshBatch:
         """Faces as indices into the concatenated ``vertices``, shape (F, 3)."""
         return self.faces + self.vertex_offsets[:-1][self.face_owner()][:, None]
 
-    def subset(self, keep: np.ndarray) -> "MeshBatch":
+    def subset(self, keep: np.ndarray) -> MeshBatch:
         """Meshes where boolean ``keep`` (shape (n,)) is true, in the same order."""
         keep = np.asarray(keep, dtype=bool)
         vkeep = np.repeat(keep, self.n_vertices)
@@ -106,17 +106,13 @@ class MeshBatch:
         return self.vertices[v0:v1], self.faces[f0:f1]
 
     @classmethod
-    def from_meshes(
-        cls, ids: list[int] | np.ndarray, meshes: list[tuple[np.ndarray, np.ndarray]]
-    ) -> "MeshBatch":
+    def from_meshes(cls, ids: list[int] | np.ndarray, meshes: list[tuple[np.ndarray, np.ndarray]]) -> MeshBatch:
         """Concatenate ``(vertices (v, 3) nm, faces (f, 3) local)`` pairs into a batch."""
         nv = [len(v) for v, _ in meshes]
         nf = [len(f) for _, f in meshes]
         return cls(
             ids=np.asarray(ids, dtype=np.int64),
-            vertices=np.concatenate([np.asarray(v, float).reshape(-1, 3) for v, _ in meshes])
-            if meshes
-            else np.zeros((0, 3)),
+            vertices=np.concatenate([np.asarray(v, float).reshape(-1, 3) for v, _ in meshes]) if meshes else np.zeros((0, 3)),
             faces=np.concatenate([np.asarray(f, np.int64).reshape(-1, 3) for _, f in meshes])
             if meshes
             else np.zeros((0, 3), np.int64),
@@ -129,10 +125,10 @@ def mesh_problems(batch: MeshBatch) -> np.ndarray:
     """Find the meshes whose geometry cannot be measured, all meshes at once.
 
     A mesh is rejected when it has fewer than 4 vertices or faces, a non-finite vertex, a face
-    index outside its own vertices, a degenerate face (repeated index), when it is not a
-    closed, consistently oriented surface (every directed edge must have exactly one reverse),
-    or when it encloses no volume (a millionth of its bounding cube or less: all its vertices
-    on a point, a line or a plane).
+    index outside its own vertices, a degenerate face (repeated index), or when it is not a
+    closed, consistently oriented surface (every directed edge must have exactly one reverse).
+    A closed mesh that encloses no volume is found from its morphometrics
+    (:func:`builder.compute.mito_table.degenerate`).
 
     Parameters
     ----------
@@ -181,15 +177,6 @@ def mesh_problems(batch: MeshBatch) -> np.ndarray:
         bad_edge = np.empty(len(sk), bool)
         bad_edge[order] = bad_group[group]
         flag(np.bincount(eo[bad_edge], minlength=n) > 0, "mesh not closed (not watertight)")
-    ok_faces = (reasons == "").astype(bool)[owner]
-    if ok_faces.any():  # closed but flat: every vertex on one point, line or plane
-        rel = batch.vertices - batch.vertices[batch.vertex_offsets[:-1][batch.vertex_owner()]]
-        tri = rel[batch.global_faces()[ok_faces]]
-        vol = np.abs(np.bincount(owner[ok_faces], weights=np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])) / 6.0,
-                                 minlength=n))  # fmt: skip
-        lo, hi = batch.bounds()
-        extent = np.max(hi - lo, axis=1) if n else np.zeros(0)
-        flag(vol <= 1e-6 * extent**3, "degenerate mesh (encloses no volume)")
     return reasons
 
 

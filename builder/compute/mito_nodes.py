@@ -15,8 +15,8 @@ counted): ``mito_id, node, n_vertices``. From them:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 
@@ -41,7 +41,7 @@ class MitoNodes:
     n_vertices: np.ndarray
 
     @classmethod
-    def from_dicts(cls, nodes: Mapping[int, np.ndarray], counts: Mapping[int, np.ndarray] | None = None) -> "MitoNodes":
+    def from_dicts(cls, nodes: Mapping[int, np.ndarray], counts: Mapping[int, np.ndarray] | None = None) -> MitoNodes:
         """Pairs from ``{mito_id: node ids}`` and ``{mito_id: vertex counts}`` (same order).
 
         Without ``counts`` every pair counts one vertex (an equal share per covered node).
@@ -84,7 +84,10 @@ class MitoNodes:
             the overlap table, when it has one). NaN volumes count as 0.
         n_nodes : int
         """
-        vol = np.array([volume_um3[int(m)] for m in self.mito_id], np.float64) if len(self) else np.zeros(0)
+        if not len(self):
+            return np.zeros(n_nodes)
+        ids, inv = np.unique(self.mito_id, return_inverse=True)  # one lookup per mitochondrion, not per pair
+        vol = np.array([volume_um3[int(m)] for m in ids], np.float64)[inv]
         return np.bincount(self.node, weights=np.nan_to_num(vol * self.weights()), minlength=n_nodes)
 
     def edge_sharing(self, parent: np.ndarray) -> np.ndarray:

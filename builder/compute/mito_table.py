@@ -17,8 +17,8 @@ overlaps with a given segmentation ID"), else ``volume_um3``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -27,9 +27,8 @@ from builder.compute.association import associate, covered_path_length_um, major
 from builder.compute.compartments import astrocyte_compartments, code_names
 from builder.compute.meshes import MeshBatch
 from builder.compute.mito_nodes import MitoNodes
-from builder.compute.morphometrics import mesh_morphometrics
+from builder.compute.morphometrics import MORPHOMETRIC_COLUMNS, mesh_morphometrics
 from builder.compute.skeleton import Tree
-from builder.compute.morphometrics import MORPHOMETRIC_COLUMNS
 from builder.schema import (
     BBOX_COLUMNS,
     COMPARTMENT_METHODS,
@@ -103,12 +102,16 @@ def mito_table(
     MitoTable
     """
     mitos = mitos.drop_duplicates("mito_id").set_index("mito_id", drop=False).sort_index()
+    soma_nm = np.asarray(soma_nm, np.float64)
+    props = mesh_morphometrics(meshes)
+    flat = degenerate(meshes, props)
+    if flat.any():  # closed but enclosing no volume: kept without mesh measures, as any unusable mesh
+        missing = {**missing, **{int(m): DEGENERATE for m in meshes.ids[flat]}}
+        meshes, props = meshes.subset(~flat), props.loc[~flat]
     meshed = meshes.ids
     meshless = mitos.index.difference(pd.Index(meshed)).to_numpy(np.int64)
-    soma_nm = np.asarray(soma_nm, np.float64)
 
     # with a mesh: morphometrics and vertex-to-node association
-    props = mesh_morphometrics(meshes)
     vnode, _ = nearest_nodes(tree.vertices, meshes.vertices)
     assoc = associate(meshes.vertex_owner(), vnode, meshes.n, tree.n)
     centre_m = props[["cx", "cy", "cz"]].to_numpy().reshape(-1, 3)
@@ -168,6 +171,20 @@ def mito_table(
     out[["bbox_x_um", "bbox_y_um", "bbox_z_um"]] = _bbox_extents_um(rows, meshes, out["mito_id"].to_numpy())
     out = out.sort_values("mito_id", ignore_index=True)[list(MITO_COLUMNS)]
     return MitoTable(frame=out, nodes=nodes, pairs=MitoNodes.from_dicts(nodes, counts))
+
+
+#: Why a closed mesh that encloses no volume is set aside.
+DEGENERATE = "degenerate mesh (encloses no volume)"
+
+
+def degenerate(meshes: MeshBatch, props: pd.DataFrame) -> np.ndarray:
+    """Meshes whose solid is flat (all vertices on a point, a line or a plane), shape (n,), bool:
+    volume a millionth of the bounding cube or less, or no finite centroid."""
+    lo, hi = meshes.bounds()
+    extent_um = np.max(hi - lo, axis=1) / NM_PER_UM if meshes.n else np.zeros(0)
+    vol = props["mesh_volume_um3"].to_numpy(np.float64)
+    centre_ok = np.isfinite(props[["cx", "cy", "cz"]].to_numpy(np.float64)).all(axis=1)
+    return ~(np.isfinite(vol) & (vol > 1e-6 * extent_um**3) & centre_ok)
 
 
 def _bbox_extents_um(rows: pd.DataFrame, meshes: MeshBatch, ids: np.ndarray) -> np.ndarray:

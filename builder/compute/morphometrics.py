@@ -144,4 +144,3 @@ def mesh_morphometrics(batch: MeshBatch) -> pd.DataFrame:
         },
         index=pd.Index(batch.ids, name="mito_id"),
     )
-

@@ -31,7 +31,7 @@ its nodes' radii. ``cylinder_synapse_density_per_um2`` is the published
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -59,7 +59,9 @@ SEGMENT_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def segment_of_nodes(parent: np.ndarray, dist_soma_um: np.ndarray, labels: np.ndarray, bin_um: float = SEGMENT_BIN_UM) -> np.ndarray:
+def segment_of_nodes(
+    parent: np.ndarray, dist_soma_um: np.ndarray, labels: np.ndarray, bin_um: float = SEGMENT_BIN_UM
+) -> np.ndarray:
     """Segment id of every node: the id of the segment's node nearest the soma.
 
     Parameters

@@ -109,9 +109,7 @@ class Tree:
         return np.where(d < 1e-9, 0.0, d)
 
 
-def orient_tree(
-    vertices: np.ndarray, edges: np.ndarray, root: int, radius: np.ndarray | None = None
-) -> Tree:
+def orient_tree(vertices: np.ndarray, edges: np.ndarray, root: int, radius: np.ndarray | None = None) -> Tree:
     """Check that an undirected skeleton is one tree and orient it away from ``root``.
 
     Parameters
@@ -213,7 +211,9 @@ def round_tree(tree: Tree, decimals: int = SWC_DECIMALS) -> Tree:
     )
 
 
-def thin_tree(parent: np.ndarray, dist_um: np.ndarray, labels: np.ndarray, spacing_um: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def thin_tree(
+    parent: np.ndarray, dist_um: np.ndarray, labels: np.ndarray, spacing_um: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Nodes to keep when drawing a dense skeleton, and each kept node's kept parent.
 
     Keeps the root, branch points, ends, both nodes of every label change, and elsewhere one

@@ -26,6 +26,7 @@ volume filter uses ``frustum_volume_um3`` (docs/analysis.md).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -108,7 +109,9 @@ def filter_segments(segments: pd.DataFrame, f: SegmentFilter = SegmentFilter()) 
     return out.reset_index(drop=True)
 
 
-def gradient_table(filtered: pd.DataFrame, measures: tuple[str, ...] | list[str], f: SegmentFilter = SegmentFilter()) -> pd.DataFrame:
+def gradient_table(
+    filtered: pd.DataFrame, measures: tuple[str, ...] | list[str], f: SegmentFilter = SegmentFilter()
+) -> pd.DataFrame:
     """Mean and SD over segments per bin of distance to the soma, for each measure.
 
     Parameters
@@ -146,7 +149,7 @@ def gradient_table(filtered: pd.DataFrame, measures: tuple[str, ...] | list[str]
     return out
 
 
-def _ols(x: np.ndarray, y: np.ndarray):
+def _ols(x: np.ndarray, y: np.ndarray) -> Any:  # a statsmodels RegressionResults
     import statsmodels.api as sm
 
     return sm.OLS(y, sm.add_constant(x, has_constant="add")).fit()
@@ -189,7 +192,11 @@ def segment_regressions(filtered: pd.DataFrame) -> pd.DataFrame:
     d = filtered.loc[filtered["for_regression"]]
     rows = [{"x": x, "y": y, "kind": "pearson+ols", **linear_fit(d[x], d[y])} for x, y in REGRESSION_PAIRS]
     resid = diameter_residual(d)
-    res = linear_fit(d.loc[resid.index, "mito_volume_per_um"], resid) if len(resid) else linear_fit([], [])
+    res = (
+        linear_fit(d.loc[resid.index, "mito_volume_per_um"].to_numpy(), resid.to_numpy())
+        if len(resid)
+        else linear_fit(np.zeros(0), np.zeros(0))
+    )
     rows.append({"x": "mito_volume_per_um", "y": "synapse_density_per_um", "kind": "residual after median_diameter_um", **res})
     return pd.DataFrame(rows)
 

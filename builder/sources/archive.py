@@ -84,9 +84,7 @@ def pack_folder(folder: Path, archive: Path) -> None:
         info.mtime = 0
         return info
 
-    with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz, tarfile.open(
-        fileobj=gz, mode="w"
-    ) as tar:
+    with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
         tar.add(folder, arcname=folder.name, recursive=False, filter=clean)
         for p in sorted(folder.iterdir()):
             if not p.name.startswith("."):

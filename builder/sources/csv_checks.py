@@ -55,7 +55,9 @@ def drop_truncated_tail(df: pd.DataFrame, path: Path, kind: str, id_col: str, is
     rid = int(rid) if pd.notna(rid) else -1
     if last.count(b",") < header.count(b","):
         issues.append(
-            SourceIssue(kind, rid, f"row {len(df) + 1}: incomplete last line (file truncated?); re-download {path.name}", path.name)
+            SourceIssue(
+                kind, rid, f"row {len(df) + 1}: incomplete last line (file truncated?); re-download {path.name}", path.name
+            )
         )
         return df.iloc[:-1]
     if not ends:

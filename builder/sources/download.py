@@ -207,9 +207,10 @@ class Downloader:
                 have = 0
             length = resp.headers.get("Content-Length")
             total = have + int(length) if length else None
-            with open(part, "ab" if have else "wb") as fh, tqdm(
-                total=total, initial=have, unit="B", unit_scale=True, desc=label, disable=None
-            ) as bar:
+            with (
+                open(part, "ab" if have else "wb") as fh,
+                tqdm(total=total, initial=have, unit="B", unit_scale=True, desc=label, disable=None) as bar,
+            ):
                 while chunk := resp.read(CHUNK):
                     fh.write(chunk)
                     bar.update(len(chunk))
@@ -237,7 +238,7 @@ class Downloader:
                 break
             except urllib.error.HTTPError as exc:
                 raise DownloadError(f"{f.name}: the server answered HTTP {exc.code} for {url}") from exc
-            except (http.client.IncompleteRead, ConnectionResetError, socket.timeout, TimeoutError) as exc:
+            except (http.client.IncompleteRead, ConnectionResetError, TimeoutError) as exc:
                 if attempt == RETRIES:
                     raise DownloadError(
                         f"{f.name}: transfer from {url} broke off {RETRIES} times ({exc}); "

@@ -20,7 +20,6 @@ import numpy as np
 
 from builder.compute.meshes import MeshBatch
 
-
 ABSENT_REASON = "no mesh for this mitochondrion in the mesh source"
 
 

@@ -66,9 +66,7 @@ PHASE1_FILES: tuple[RemoteFile, ...] = (
     RemoteFile(SOMA_TABLE, 3710459, md5="a8ce8aa4e5cdf4202caa5ae10411c333"),
     RemoteFile(SYNAPSE_TABLE, 3710459),
     RemoteFile(MITO_TABLE, 5579388),
-    RemoteFile(
-        SKELETON_ARCHIVE, 6363348, extract_to=SKELETON_DIR, member_glob="*_skeleton.h5", also_accept=SKELETON_DIR_ALIASES
-    ),
+    RemoteFile(SKELETON_ARCHIVE, 6363348, extract_to=SKELETON_DIR, member_glob="*_skeleton.h5", also_accept=SKELETON_DIR_ALIASES),
     RemoteFile(CELL_TYPE_TABLE, 6363348),
 )
 

@@ -8,9 +8,9 @@ value, duplicated id) is dropped and returned as a :class:`SourceIssue`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -387,9 +387,7 @@ class PublishedLayoutSource:
             except Exception as exc:
                 raise CellInputError(cell_id, f"unreadable label file ({exc})", npy) from exc
             if labels.shape != (len(sk.vertices),):
-                raise CellInputError(
-                    cell_id, f"label file has {labels.shape} entries for {len(sk.vertices)} skeleton nodes", npy
-                )
+                raise CellInputError(cell_id, f"label file has {labels.shape} entries for {len(sk.vertices)} skeleton nodes", npy)
         root = sk.root if sk.root is not None else 0
         return SkeletonInput(
             vertices=np.asarray(sk.vertices, np.float64),

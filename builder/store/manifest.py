@@ -12,8 +12,8 @@ from builder.schema import (
     ASTRO_SOMATIC_UM,
     AXON_SPLIT_METHOD,
     COMPARTMENT_NAMES,
-    INFERRED_SOMA_UM,
     EM_VOXEL_NM,
+    INFERRED_SOMA_UM,
     LAYER_VOXEL_NM,
     MITO_VOXEL_NM,
     NOMINAL_TO_EM,
@@ -59,10 +59,7 @@ def dataset_files(root: Path) -> list[Path]:
 
 def checksums(root: Path) -> dict[str, dict]:
     """``{relative path: {"sha256": ..., "bytes": ...}}`` for every dataset file."""
-    return {
-        p.relative_to(root).as_posix(): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
-        for p in dataset_files(root)
-    }
+    return {p.relative_to(root).as_posix(): {"sha256": sha256_file(p), "bytes": p.stat().st_size} for p in dataset_files(root)}
 
 
 def write_manifest(

@@ -28,9 +28,7 @@ def encode_meshes(batch: MeshBatch, cell_id: int) -> pa.Table:
     q = np.round((batch.vertices - origin[owner]) / quantum[owner][:, None]).astype(np.int16)
     face_type = pa.uint16() if (n == 0 or batch.n_vertices.max() <= 65535) else pa.uint32()
     verts = pa.ListArray.from_arrays(pa.array(batch.vertex_offsets * 3, pa.int32()), pa.array(q.ravel(), pa.int16()))
-    faces = pa.ListArray.from_arrays(
-        pa.array(batch.face_offsets * 3, pa.int32()), pa.array(batch.faces.ravel(), face_type)
-    )
+    faces = pa.ListArray.from_arrays(pa.array(batch.face_offsets * 3, pa.int32()), pa.array(batch.faces.ravel(), face_type))
     return pa.table(
         {
             "mito_id": pa.array(batch.ids, pa.int64()),

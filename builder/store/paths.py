@@ -7,7 +7,7 @@ from pathlib import Path
 
 ARCHIVED_DIRS: tuple[str, ...] = ("microns", "morphologies", "nodes")
 TABLE_NAMES: tuple[str, ...] = (
-    "cells", "mitochondria", "synapses", "skeleton_nodes", "mito_meshes", "distance_bins", "segments", "mito_nodes",
+    "cells", "mitochondria", "synapses", "skeleton_nodes", "mito_meshes", "distance_bins", "segments",
 )  # fmt: skip
 
 

@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from builder.compute.meshes import MeshBatch
@@ -60,10 +62,12 @@ class _RowGroupIndex:
                 raise DatasetError(f"{path}: row group {i} is not a single cell; rebuild the dataset")
             self.groups.setdefault(int(st.min), []).append(i)
 
-    def read(self, cell_id: int, columns: list[str] | None = None):
+    def read(self, cell_id: int, columns: list[str] | None = None) -> pa.Table:
         groups = self.groups.get(int(cell_id), [])
         if not groups:
-            return self.file.schema_arrow.empty_table() if columns is None else self.file.schema_arrow.empty_table().select(columns)
+            return (
+                self.file.schema_arrow.empty_table() if columns is None else self.file.schema_arrow.empty_table().select(columns)
+            )
         return self.file.read_row_groups(groups, columns=columns)
 
 
@@ -127,13 +131,15 @@ class Dataset:
         self._bins: pd.DataFrame | None = None
         self._segments: pd.DataFrame | None = None
         if self.layout == "files":
-            self.cells, self.mitochondria, self.synapses, self._file_nodes, self._bins, self._segments = load_file_layout(self._files)
+            self.cells, self.mitochondria, self.synapses, self._file_nodes, self._bins, self._segments = load_file_layout(
+                self._files
+            )
         self._cache: OrderedDict = OrderedDict()
         self._cache_size = cache_cells
         self._cell_index = pd.Index(self.cells["cell_id"])
 
     @classmethod
-    def open(cls, root: Path | str, layout: str = "auto") -> "Dataset":
+    def open(cls, root: Path | str, layout: str = "auto") -> Dataset:
         """Open the dataset at ``root`` (see the class parameters)."""
         return cls(Path(root), layout=layout)
 
@@ -165,7 +171,7 @@ class Dataset:
         """Synapse rows of one cell."""
         return self.synapses[self.synapses["cell_id"] == int(cell_id)]
 
-    def _cached(self, key: tuple, load):
+    def _cached(self, key: tuple, load: Callable[[], Any]) -> Any:
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
@@ -191,9 +197,10 @@ class Dataset:
     def mito_meshes(self, cell_id: int) -> MeshBatch | None:
         """Meshes (nm) of one cell's mitochondria, or None when the dataset has no meshes."""
         self.cell(cell_id)
-        if self._meshes is None:
+        meshes = self._meshes
+        if meshes is None:
             return None
-        return self._cached(("meshes", int(cell_id)), lambda: decode_meshes(self._meshes.read(cell_id)))
+        return self._cached(("meshes", int(cell_id)), lambda: decode_meshes(meshes.read(cell_id)))
 
     @property
     def distance_bins(self) -> pd.DataFrame:
@@ -239,7 +246,7 @@ class Dataset:
         self.cell(cell_id)
         return read_associations(self._files, int(cell_id))
 
-    def neuron(self, cell_id: int) -> "navis.TreeNeuron":
+    def neuron(self, cell_id: int) -> navis.TreeNeuron:
         """One cell as a ``navis.TreeNeuron`` (units nm).
 
         Its ``nodes`` carry ``label`` (code 0-5) and ``compartment``; its ``connectors`` are the

@@ -23,7 +23,7 @@ from builder.compute.skeleton import Tree
 from builder.errors import DatasetError
 from builder.schema import CELL_COLUMNS, MITO_COLUMNS, SWC_COLUMNS, SYNAPSE_COLUMNS, SYNAPSE_EXTRA_COLUMNS
 from builder.store.paths import DatasetPaths
-from builder.store.tables import CELL_SCHEMA
+from builder.store.tables import CELL_SCHEMA, VERTEX_COUNT_COLUMNS
 
 
 class MemberFiles:
@@ -33,7 +33,7 @@ class MemberFiles:
         self.paths = paths
         self._tars: dict[str, tuple[tarfile.TarFile, dict[str, tarfile.TarInfo]]] = {}
 
-    def _tar(self, folder: str):
+    def _tar(self, folder: str) -> tuple[tarfile.TarFile, dict[str, tarfile.TarInfo]]:
         if folder not in self._tars:
             a = self.paths.archive(folder)
             if not a.is_file():
@@ -56,7 +56,10 @@ class MemberFiles:
         tf, members = self._tar(folder)
         if rel not in members:
             raise DatasetError(f"{self.paths.archive(folder)}: has no member {rel}; rebuild the dataset")
-        return tf.extractfile(members[rel]).read()
+        member = tf.extractfile(members[rel])
+        if member is None:  # not a regular file
+            raise DatasetError(f"{self.paths.archive(folder)}: member {rel} is not a file; rebuild the dataset")
+        return member.read()
 
 
 def read_swc(data: bytes, name: str) -> pd.DataFrame:
@@ -113,7 +116,9 @@ def load_file_layout(
         pairs = read_mito_nodes(files, cid)
         vol = dict(zip(m["mito_id"].tolist(), m["volume_in_cell_um3"].tolist()))
         kind = s["synapse_type"].to_numpy()
-        near, near_um, b = cell_gradients(cid, tree.parent, tree.edge_lengths_um(), dist, tree.radius, labels, pairs, vol, node, kind)
+        near, near_um, b = cell_gradients(
+            cid, tree.parent, tree.edge_lengths_um(), dist, tree.radius, labels, pairs, vol, node, kind
+        )
         bins.append(b)
         segs.append(cell_segments(cid, tree, labels, dist, pairs, vol, node[np.isin(kind, ("post", "autapse"))]))
         syn_parts.append(s.assign(node_id=node, compartment=comp, nearest_mito_id=near.to_numpy(), nearest_mito_path_um=near_um,
@@ -126,11 +131,7 @@ def load_file_layout(
     cells = pd.concat([cells, pd.DataFrame(counts)], axis=1)
     cells = cells.join(cell_totals(bins_df).reindex(cells["cell_id"]).reset_index(drop=True))[CELL_SCHEMA.names]
     mito_df = pd.concat(mitos, ignore_index=True) if mitos else pd.DataFrame(columns=list(MITO_COLUMNS))
-    syn_df = (
-        pd.concat(syn_parts, ignore_index=True)
-        if syn_parts
-        else syn.assign(**{c: [] for c in SYNAPSE_EXTRA_COLUMNS})
-    )
+    syn_df = pd.concat(syn_parts, ignore_index=True) if syn_parts else syn.assign(**{c: [] for c in SYNAPSE_EXTRA_COLUMNS})
     return cells, mito_df, syn_df[[*SYNAPSE_COLUMNS, *SYNAPSE_EXTRA_COLUMNS]], nodes, bins_df, seg_df
 
 
@@ -144,7 +145,6 @@ def read_associations(files: MemberFiles, cell_id: int) -> dict[int, list[int]]:
     return {int(k): [int(x) for x in v] for k, v in data.items()}
 
 
-
 def read_mito_nodes(files: MemberFiles, cell_id: int) -> MitoNodes:
     """One cell's (mitochondrion, node, vertex count) pairs from ``nodes/{id}_node_vertex_counts.csv``."""
     rel = f"nodes/{cell_id}_node_vertex_counts.csv"
@@ -152,7 +152,7 @@ def read_mito_nodes(files: MemberFiles, cell_id: int) -> MitoNodes:
         df = pd.read_csv(io.BytesIO(files.read_bytes(rel)))
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DatasetError(f"{files.paths.root / rel}: not a CSV file ({exc}); rebuild the dataset") from exc
-    if list(df.columns) != ["mito_id", "node_id", "n_vertices"]:
+    if list(df.columns) != list(VERTEX_COUNT_COLUMNS):
         raise DatasetError(f"{files.paths.root / rel}: columns {list(df.columns)}, expected mito_id, node_id, n_vertices")
     a = df.to_numpy(np.int64)
     return MitoNodes(mito_id=a[:, 0], node=a[:, 1], n_vertices=a[:, 2])

@@ -6,14 +6,16 @@ streamed into the final file one cell per row group: memory stays at one cell's 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from builder.compute.gradients import BIN_COLUMNS, TOTAL_COLUMNS
+from builder.compute.mito_nodes import MitoNodes
+from builder.compute.segments import SEGMENT_COLUMNS
 from builder.schema import (
     ALL_COMPARTMENT_STRINGS,
     MITO_COLUMNS,
@@ -22,9 +24,6 @@ from builder.schema import (
     SYNAPSE_EXTRA_COLUMNS,
     mito_count_column,
 )
-from builder.compute.gradients import BIN_COLUMNS, TOTAL_COLUMNS
-from builder.compute.mito_nodes import MitoNodes
-from builder.compute.segments import SEGMENT_COLUMNS
 from builder.store.atomic import write_with
 
 _I, _F, _S, _B = pa.int64(), pa.float64(), pa.string(), pa.bool_()
@@ -33,10 +32,7 @@ _MITO_TYPES = {"mito_id": _I, "cellid": _I, "compartment": _S, "mito_vx": _I, "n
                "mesh_missing": _S, "compartment_method": _S}  # fmt: skip
 MITO_SCHEMA = pa.schema([(c, _MITO_TYPES.get(c, _F)) for c in MITO_COLUMNS])
 SYNAPSE_SCHEMA = pa.schema(
-    [
-        (c, {"synapse_type": _S, "x": _F, "y": _F, "z": _F}.get(c, _I))
-        for c in SYNAPSE_COLUMNS
-    ]
+    [(c, {"synapse_type": _S, "x": _F, "y": _F, "z": _F}.get(c, _I)) for c in SYNAPSE_COLUMNS]
     + [(c, {"node_id": _I, "compartment": _S, "nearest_mito_id": _I}.get(c, _F)) for c in SYNAPSE_EXTRA_COLUMNS]
 )
 BINS_SCHEMA = pa.schema(
@@ -46,17 +42,15 @@ SEGMENT_SCHEMA = pa.schema(
     [(c, _S if c == "compartment" else _I if c in ("cell_id", "segment_id", "n_nodes", "n_mito", "n_synapses_in") else _F)
      for c in SEGMENT_COLUMNS]
 )  # fmt: skip
-#: ``tables/mito_nodes.parquet`` and ``nodes/{cell_id}_node_vertex_counts.csv`` (without cell_id):
-#: every (mitochondrion, node) pair with the mesh vertices nearest that node (MicronsBinder's
-#: ``mitotoskel`` ``count``).
-MITO_NODE_COLUMNS: tuple[str, ...] = ("cell_id", "mito_id", "node_id", "n_vertices")
-MITO_NODE_SCHEMA = pa.schema([(c, _I) for c in MITO_NODE_COLUMNS])
+#: ``nodes/{cell_id}_node_vertex_counts.csv``: every (mitochondrion, node) pair of a cell with
+#: the mesh vertices of the mitochondrion nearest that node (MicronsBinder's ``mitotoskel``
+#: ``count``).
+VERTEX_COUNT_COLUMNS: tuple[str, ...] = ("mito_id", "node_id", "n_vertices")
 
 
-def vertex_count_frame(pairs: MitoNodes, cell_id: int | None = None) -> pd.DataFrame:
-    """The pairs as ``mito_id, node_id, n_vertices`` (with ``cell_id`` first when given)."""
-    df = pd.DataFrame({"mito_id": pairs.mito_id, "node_id": pairs.node, "n_vertices": pairs.n_vertices})
-    return df if cell_id is None else df.assign(cell_id=np.int64(cell_id))[list(MITO_NODE_COLUMNS)]
+def vertex_count_frame(pairs: MitoNodes) -> pd.DataFrame:
+    """The pairs as ``mito_id, node_id, n_vertices``."""
+    return pd.DataFrame({"mito_id": pairs.mito_id, "node_id": pairs.node, "n_vertices": pairs.n_vertices})
 
 
 NODE_SCHEMA = pa.schema(

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from builder.compute.gradients import BIN_COLUMNS, TOTAL_COLUMNS
+from builder.compute.segments import SEGMENT_COLUMNS
 from builder.schema import (
     ALL_COMPARTMENT_STRINGS,
     CELL_COLUMNS,
@@ -21,11 +23,9 @@ from builder.schema import (
     SYNAPSE_EXTRA_COLUMNS,
     SYNAPSE_TYPES,
 )
-from builder.compute.gradients import BIN_COLUMNS, TOTAL_COLUMNS
-from builder.compute.segments import SEGMENT_COLUMNS
-from builder.store.tables import MITO_NODE_COLUMNS
 from builder.store.manifest import read_manifest, verify_checksums
 from builder.store.paths import ARCHIVED_DIRS, DatasetPaths
+from builder.store.tables import VERTEX_COUNT_COLUMNS
 
 _TABLE_COLUMNS = {
     "cells": CELL_COLUMNS + TOTAL_COLUMNS,
@@ -35,7 +35,6 @@ _TABLE_COLUMNS = {
     "mito_meshes": MESH_COLUMNS,
     "distance_bins": BIN_COLUMNS,
     "segments": SEGMENT_COLUMNS,
-    "mito_nodes": MITO_NODE_COLUMNS,
 }
 
 
@@ -121,6 +120,7 @@ def validate_dataset(root: Path) -> list[str]:
         all_nodes = [n for v in assoc.values() for n in v]
         if all_nodes and n_nodes and (min(all_nodes) < 0 or max(all_nodes) >= n_nodes):
             probs.append(f"nodes/{jpath.name}: node id outside the skeleton's 0..{n_nodes - 1}")
+        probs += _check_vertex_counts(paths.vertex_counts_csv(cid), assoc)
     if syn is not None:
         if set(syn["synapse_type"]) - set(SYNAPSE_TYPES):
             probs.append(f"synapse table: unknown synapse_type {sorted(set(syn['synapse_type']) - set(SYNAPSE_TYPES))}")
@@ -175,37 +175,52 @@ def _check_gradients(paths: DatasetPaths) -> list[str]:
     cable = bins.groupby("cell_id")["path_length_um"].sum().reindex(cells.index, fill_value=0.0)
     off = cells.index[~np.isclose(cable, cells["cable_length_um"], rtol=1e-6, atol=1e-3)]
     if len(off):
-        probs.append(f"tables/distance_bins.parquet: binned cable differs from cable_length_um for {len(off)} cells (e.g. {off[0]})")
+        probs.append(
+            f"tables/distance_bins.parquet: binned cable differs from cable_length_um for {len(off)} cells (e.g. {off[0]})"
+        )
     return probs
 
 
 def _check_segments(paths: DatasetPaths) -> list[str]:
     """Segments hold every mitochondrion's volume inside the cell and every input synapse; the
     vertex counts name mitochondria and nodes of their own cell."""
-    names = ("segments", "mitochondria", "synapses", "mito_nodes", "cells")
-    seg_p, mito_p, syn_p, mn_p, cells_p = (paths.table(n) for n in names)
-    if not all(p.is_file() for p in (seg_p, mito_p, syn_p, mn_p, cells_p)):
+    seg_p, mito_p, syn_p, cells_p = (paths.table(n) for n in ("segments", "mitochondria", "synapses", "cells"))
+    if not all(p.is_file() for p in (seg_p, mito_p, syn_p, cells_p)):
         return []
     probs = []
     seg = pd.read_parquet(seg_p, columns=["cell_id", "mito_volume_um3", "n_synapses_in", "path_length_um"])
     mito = pd.read_parquet(mito_p, columns=["mito_id", "cellid", "volume_in_cell_um3"])
     syn = pd.read_parquet(syn_p, columns=["cell_id", "synapse_type"])
-    cells = pd.read_parquet(cells_p, columns=["cell_id", "cable_length_um", "n_nodes"]).set_index("cell_id")
+    cells = pd.read_parquet(cells_p, columns=["cell_id", "cable_length_um"]).set_index("cell_id")
     per = seg.groupby("cell_id").sum().reindex(cells.index, fill_value=0)
     vol = mito.groupby("cellid")["volume_in_cell_um3"].sum().reindex(cells.index, fill_value=0)
     off = cells.index[~np.isclose(per["mito_volume_um3"], vol, rtol=1e-6, atol=1e-9)]
     if len(off):
-        probs.append(f"tables/segments.parquet: mitochondrial volume differs from the cell's mitochondria for {len(off)} cells (e.g. {off[0]})")
+        probs.append(
+            f"tables/segments.parquet: mitochondrial volume differs from the cell's mitochondria for {len(off)} cells (e.g. {off[0]})"
+        )
     n_in = syn[syn["synapse_type"].isin(["post", "autapse"])].groupby("cell_id").size().reindex(cells.index, fill_value=0)
     off = cells.index[per["n_synapses_in"].to_numpy() != n_in.to_numpy()]
     if len(off):
         probs.append(f"tables/segments.parquet: input synapses differ from synapses.parquet for {len(off)} cells (e.g. {off[0]})")
     if (per["path_length_um"] > cells["cable_length_um"] + 1e-6).any():
         probs.append("tables/segments.parquet: segments hold more cable than their cell")
-    mn = pd.read_parquet(mn_p)
-    known = pd.MultiIndex.from_arrays([mito["cellid"], mito["mito_id"]])
-    if not pd.MultiIndex.from_arrays([mn["cell_id"], mn["mito_id"]]).isin(known).all():
-        probs.append("tables/mito_nodes.parquet: a (cell, mitochondrion) pair not in mitochondria.parquet")
-    if (mn["node_id"] < 0).any() or (mn["node_id"].to_numpy() >= cells["n_nodes"].reindex(mn["cell_id"]).to_numpy()).any():
-        probs.append("tables/mito_nodes.parquet: node id outside its cell's skeleton")
     return probs
+
+
+def _check_vertex_counts(path: Path, assoc: dict) -> list[str]:
+    """The vertex counts name exactly the (mitochondrion, node) pairs of the covered-node JSON."""
+    rel = f"nodes/{path.name}"
+    if not path.is_file():
+        return [f"{rel}: missing"]
+    df = pd.read_csv(path)
+    if list(df.columns) != list(VERTEX_COUNT_COLUMNS):
+        return [f"{rel}: columns {list(df.columns)}, expected {list(VERTEX_COUNT_COLUMNS)}"]
+    pairs = set(zip(df["mito_id"].tolist(), df["node_id"].tolist()))
+    if pairs != {(int(m), int(n)) for m, nodes in assoc.items() for n in nodes}:
+        return [
+            f"{rel}: (mitochondrion, node) pairs differ from the covered nodes of {rel.replace('_node_vertex_counts.csv', '_associated_nodes.json')}"
+        ]
+    if (df["n_vertices"] < 0).any():
+        return [f"{rel}: negative vertex count"]
+    return []

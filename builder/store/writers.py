@@ -36,6 +36,18 @@ def write_csv(path: Path, df: pd.DataFrame) -> None:
     write_bytes(path, df.to_csv(index=False, lineterminator="\n").encode())
 
 
+def write_int_csv(path: Path, df: pd.DataFrame) -> None:
+    """CSV of integer columns with a header and no index, byte for byte what :func:`write_csv`
+    writes, by pyarrow's CSV writer (large per-cell tables: several times faster than pandas)."""
+    import pyarrow.csv as pacsv
+
+    table = pa.Table.from_pandas(df.astype(np.int64), preserve_index=False)
+    sink = io.BytesIO()
+    sink.write((",".join(df.columns) + "\n").encode())  # the header unquoted, as pandas writes it
+    pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=False))
+    write_bytes(path, sink.getvalue())
+
+
 def write_parquet(path: Path, table: pa.Table | pd.DataFrame) -> None:
     """Parquet (zstd), no pandas index, deterministic bytes for the same table."""
     if isinstance(table, pd.DataFrame):

@@ -87,9 +87,7 @@ def mito_traces(mitos: pd.DataFrame, meshes: MeshBatch | None) -> list[dict]:
         color = COMPARTMENT_COLORS[name]
         group = f"mito-{name}"
         label = f"mitochondria: {name} ({len(sel)})"
-        hover = (
-            "mito %{customdata}<br>" + name + "<br>volume %{text} µm³<extra></extra>"
-        )
+        hover = "mito %{customdata}<br>" + name + "<br>volume %{text} µm³<extra></extra>"
         text = np.char.mod("%.3f", sel["volume_um3"].to_numpy())
         by_volume = np.clip(4 * np.cbrt(sel["volume_um3"].to_numpy() / 0.05), 2, 14)
         if meshes is not None:

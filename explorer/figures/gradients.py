@@ -11,15 +11,17 @@ from explorer.figures.message import message_figure
 from explorer.palette import COMPARTMENT_COLORS, FrozenDict
 
 #: Per-bin quantities of ``distance_bins`` that the gradients view plots, with axis titles.
-GRADIENT_QUANTITIES = FrozenDict({
-    "mito_volume_per_um": "mitochondrial volume per µm of cable (µm³/µm)",
-    "linear_mito_coverage": "linear mito coverage (mito path length / path length, published)",
-    "coverage_factor": "coverage factor (cable with ≥ 1 mitochondrion / path length)",
-    "synapse_density_per_um": "input synapses per µm",
-    "mean_radius_nm": "mean radius (nm); published statistic: median diameter (µm)",
-    "mito_volume_um3": "mitochondrial volume (µm³)",
-    "path_length_um": "cable (µm)",
-})
+GRADIENT_QUANTITIES = FrozenDict(
+    {
+        "mito_volume_per_um": "mitochondrial volume per µm of cable (µm³/µm)",
+        "linear_mito_coverage": "linear mito coverage (mito path length / path length, published)",
+        "coverage_factor": "coverage factor (cable with ≥ 1 mitochondrion / path length)",
+        "synapse_density_per_um": "input synapses per µm",
+        "mean_radius_nm": "mean radius (nm); published statistic: median diameter (µm)",
+        "mito_volume_um3": "mitochondrial volume (µm³)",
+        "path_length_um": "cable (µm)",
+    }
+)
 #: Bins with less cable than this are too short to give a density (um).
 MIN_CABLE_UM = 2.0
 BOOTSTRAP = 500

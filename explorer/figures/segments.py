@@ -11,15 +11,17 @@ import plotly.graph_objects as go
 from explorer.figures.message import message_figure
 from explorer.palette import COMPARTMENT_COLORS, FrozenDict
 
-LABELS = FrozenDict({
-    "median_diameter_um": "median diameter (µm)",
-    "mito_volume_per_um": "mitochondrial volume per µm (µm³/µm)",
-    "synapse_density_per_um": "input synapses per µm",
-    "linear_mito_coverage": "mito path length / path length",
-    "coverage_factor": "cable covered by ≥ 1 mitochondrion",
-    "mito_volume_um3": "mitochondrial volume (µm³)",
-    "path_length_um": "path length (µm)",
-})
+LABELS = FrozenDict(
+    {
+        "median_diameter_um": "median diameter (µm)",
+        "mito_volume_per_um": "mitochondrial volume per µm (µm³/µm)",
+        "synapse_density_per_um": "input synapses per µm",
+        "linear_mito_coverage": "mito path length / path length",
+        "coverage_factor": "cable covered by ≥ 1 mitochondrion",
+        "mito_volume_um3": "mitochondrial volume (µm³)",
+        "path_length_um": "path length (µm)",
+    }
+)
 
 
 def segment_gradient_figure(tables: dict[str, pd.DataFrame], measure: str, title: str = "") -> go.Figure:
@@ -62,7 +64,11 @@ def segment_gradient_figure(tables: dict[str, pd.DataFrame], measure: str, title
 
 
 def _fmt(row: pd.Series) -> str:
-    return f"r = {row['r']:.3f}, slope {row['slope']:.3g}, p = {row['p']:.2g}, n = {int(row['n'])}" if np.isfinite(row["r"]) else f"n = {int(row['n'])}: too few"
+    return (
+        f"r = {row['r']:.3f}, slope {row['slope']:.3g}, p = {row['p']:.2g}, n = {int(row['n'])}"
+        if np.isfinite(row["r"])
+        else f"n = {int(row['n'])}: too few"
+    )
 
 
 def segment_regression_figure(segments: pd.DataFrame, regressions: pd.DataFrame, compartment: str) -> go.Figure:

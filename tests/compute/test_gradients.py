@@ -80,7 +80,9 @@ def test_distance_bins_known_answers():
     assert basal1.n_synapses_in == 1 and basal1.synapse_density_per_um == pytest.approx(0.1)
     basal0 = b.loc[("Basal", 0.0)]
     assert basal0.path_length_um == 5 and basal0.mito_volume_um3 == pytest.approx(0.35) and basal0.n_synapses_in == 1
-    assert basal0.coverage_factor == 0 and basal0.linear_mito_coverage == 0 and basal0.synapse_density_per_um == pytest.approx(0.2)
+    assert (
+        basal0.coverage_factor == 0 and basal0.linear_mito_coverage == 0 and basal0.synapse_density_per_um == pytest.approx(0.2)
+    )
     ax1 = b.loc[("Axonal", 10.0)]
     assert ax1.mito_volume_um3 == pytest.approx(0.1) and ax1.covered_length_um == 0 and ax1.path_length_um == 6
     assert b.loc[("Axonal", 0.0)].n_synapses_out == 1 and b.loc[("Axonal", 0.0)].n_synapses_in == 0

@@ -45,7 +45,7 @@ def test_sphere_has_unit_sphericity_and_mci():
 def test_batch_matches_trimesh_on_random_rough_meshes():
     rng = np.random.default_rng(3)
     meshes = []
-    for k in range(20):
+    for _ in range(20):
         m = capsule(rng.uniform(0.1, 0.4), rng.uniform(0, 3), count=(12, 12))
         m.vertices *= 1 + rng.normal(scale=0.03, size=(len(m.vertices), 1))  # roughen about the centre
         m.apply_transform(trimesh.transformations.random_rotation_matrix(rng.random(3)))

@@ -87,7 +87,9 @@ def test_mito_table_invariants(tree_in, mesh_in, astrocyte):
     tree = orient_tree(verts, edges, root)
     lost = int(batch.ids[0])
     centres = mesh_morphometrics(batch)[["cx", "cy", "cz"]].to_numpy()
-    mitos = pd.DataFrame({"mito_id": batch.ids, "cellid": 1, "mito_vx": 1000, "x": centres[:, 0], "y": centres[:, 1], "z": centres[:, 2]})
+    mitos = pd.DataFrame(
+        {"mito_id": batch.ids, "cellid": 1, "mito_vx": 1000, "x": centres[:, 0], "y": centres[:, 1], "z": centres[:, 2]}
+    )
     t = mito_table(mitos, batch.subset(batch.ids != lost), {lost: "lost"}, tree, labels, tree.vertices[tree.root], astrocyte)
     df = t.frame
     assert sorted(df.mito_id) == sorted(batch.ids.tolist()) and (df.volume_um3 > 0).all()

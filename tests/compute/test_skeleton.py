@@ -76,4 +76,3 @@ def test_thin_tree_on_a_dense_demo_cell(small_dataset):
     assert len(thin) < len(full) / 4  # about 6.7 nodes per um -> about 1 per um
     assert set(thin.parent[thin.parent >= 0]) <= set(thin.node_id)  # a tree of kept nodes
     assert int((thin.parent < 0).sum()) == 1
-

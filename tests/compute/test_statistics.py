@@ -40,13 +40,20 @@ def test_filters_are_the_published_ones():
     s = _segments()
     s.loc[0, "synapse_density_per_um"] = np.nan  # no path length: dropped (np.isfinite)
     f = filter_segments(s)
-    keep = (s.compartment == "Basal") & (s.dist_to_leaf_um > 5) & (s.frustum_volume_um3 > 0.5) & np.isfinite(s.synapse_density_per_um)
+    keep = (
+        (s.compartment == "Basal")
+        & (s.dist_to_leaf_um > 5)
+        & (s.frustum_volume_um3 > 0.5)
+        & np.isfinite(s.synapse_density_per_um)
+    )
     assert len(f) == keep.sum() and set(f.segment_id) == set(s.segment_id[keep])
     assert (f.bin_center_um == f.min_dist_to_soma_um // 10 * 10 + 5).all()
     assert (f.for_regression == (f.min_dist_to_soma_um > 60)).all()
     # options move the thresholds
     g = filter_segments(s, SegmentFilter(compartment="Apical", min_leaf_um=0, min_volume_um3=0))
-    assert (g.compartment == "Apical").all() and len(g) == ((s.compartment == "Apical") & np.isfinite(s.synapse_density_per_um) & (s.frustum_volume_um3 > 0) & (s.dist_to_leaf_um > 0)).sum()
+    assert (g.compartment == "Apical").all() and len(g) == (
+        (s.compartment == "Apical") & np.isfinite(s.synapse_density_per_um) & (s.frustum_volume_um3 > 0) & (s.dist_to_leaf_um > 0)
+    ).sum()
 
 
 def test_gradient_table_is_mean_and_population_sd_per_bin():

@@ -69,12 +69,16 @@ def test_gradient_table_medians_per_bin(xdata):
 
 def test_density_regression_matches_scipy_and_a_known_line():
     x = np.linspace(0.1, 1.0, 12)
-    bins = pd.DataFrame({"compartment": "Basal", "path_length_um": 10.0, "synapse_density_per_um": x, "mito_volume_per_um": 2 * x + 1})
+    bins = pd.DataFrame(
+        {"compartment": "Basal", "path_length_um": 10.0, "synapse_density_per_um": x, "mito_volume_per_um": 2 * x + 1}
+    )
     fit = density_regression(bins)
     assert fit["slope"] == pytest.approx(2) and fit["intercept"] == pytest.approx(1) and fit["r"] == pytest.approx(1)
     noisy = bins.assign(mito_volume_per_um=2 * x + np.sin(7 * x))
     ref = stats.linregress(x, noisy.mito_volume_per_um)
-    assert density_regression(noisy)["slope"] == pytest.approx(ref.slope) and density_regression(noisy)["p"] == pytest.approx(ref.pvalue)
+    assert density_regression(noisy)["slope"] == pytest.approx(ref.slope) and density_regression(noisy)["p"] == pytest.approx(
+        ref.pvalue
+    )
     assert np.isnan(density_regression(bins.iloc[:2])["slope"])  # too few bins
 
 
@@ -120,14 +124,18 @@ def test_clicking_a_bin_selects_its_mitochondria(xdata, pyramidal_id):
     click = {"points": [{"customdata": ["Basal", 20.0, 3]}]}
     sel = an.bin_selection(xdata, str(pyramidal_id), click)
     m = xdata.mitos
-    expect = m[(m.cellid == pyramidal_id) & (m.compartment == "Basal") & (m.path_dist_to_soma_um >= 20) & (m.path_dist_to_soma_um < 30)]
+    expect = m[
+        (m.cellid == pyramidal_id) & (m.compartment == "Basal") & (m.path_dist_to_soma_um >= 20) & (m.path_dist_to_soma_um < 30)
+    ]
     assert sorted(map(int, sel["ids"])) == sorted(expect.mito_id) and len(expect)
     assert an.bin_selection(xdata, None, click) is None and an.bin_selection(xdata, str(pyramidal_id), {"points": []}) is None
 
 
 def test_dendrogram_selection_and_highlight(xdata, pyramidal_id):
     ids = xdata.ds.cell_mitochondria(pyramidal_id).mito_id.iloc[:4].astype(str).tolist()
-    sel = an.selection_from_dendrogram({"points": [{"curveNumber": 7, "customdata": i} for i in ids] + [{"curveNumber": 0, "customdata": "1"}]})
+    sel = an.selection_from_dendrogram(
+        {"points": [{"curveNumber": 7, "customdata": i} for i in ids] + [{"curveNumber": 0, "customdata": "1"}]}
+    )
     assert sel["ids"] == sorted(ids)
     patch = an.highlight_dendrogram(xdata, str(pyramidal_id), sel).to_plotly_json()
     xs = next(op for op in patch["operations"] if op["location"][-1] == "x")["params"]["value"]
@@ -165,6 +173,10 @@ def test_a_selection_made_elsewhere_is_highlighted_in_the_scatter(xdata, pyramid
     from explorer import callbacks as cb
 
     ids = xdata.ds.cell_mitochondria(pyramidal_id).mito_id.iloc[:5].astype(str).tolist()
-    ops = cb.highlight_scatter_ids(xdata, {"ids": ids, "source": "dendrogram"}, "volume_um3", "complexityindex").to_plotly_json()["operations"]
-    assert {tuple(o["location"]) for o in ops} == {("data", 0, "x"), ("data", 0, "y")} and all(len(o["params"]["value"]) == 5 for o in ops)
+    ops = cb.highlight_scatter_ids(xdata, {"ids": ids, "source": "dendrogram"}, "volume_um3", "complexityindex").to_plotly_json()[
+        "operations"
+    ]
+    assert {tuple(o["location"]) for o in ops} == {("data", 0, "x"), ("data", 0, "y")} and all(
+        len(o["params"]["value"]) == 5 for o in ops
+    )
     assert cb.highlight_scatter_ids(xdata, {"ids": ids, "source": "scatter"}, "volume_um3", "complexityindex") is cb.no_update

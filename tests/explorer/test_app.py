@@ -21,7 +21,9 @@ def client(small_dataset):
 def test_missing_dataset_names_the_builder(tmp_path):
     with pytest.raises(DatasetError, match="python -m builder"):
         create_app(tmp_path)
-    r = subprocess.run([sys.executable, "-m", "explorer", "--data", str(tmp_path / "nope")], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "explorer", "--data", str(tmp_path / "nope")], capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 1 and "python -m builder" in r.stderr and "Traceback" not in r.stderr
 
 

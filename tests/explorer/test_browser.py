@@ -56,7 +56,10 @@ def test_pick_cell_select_in_scatter_get_neuroglancer_link(server, xdata, pyrami
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, args=FLAGS, headless=True,
+            str(tmp_path / "profile"),
+            executable_path=CHROMIUM,
+            args=FLAGS,
+            headless=True,
             viewport={"width": 1400, "height": 1300},
         )  # a fresh profile
         page = browser.new_page()
@@ -76,12 +79,23 @@ def test_pick_cell_select_in_scatter_get_neuroglancer_link(server, xdata, pyrami
         )
         assert str(pyramidal_id) in page.inner_text("#cell-info")
         # box-select every point of the scatter (this cell's mitochondria)
-        page.wait_for_function("() => { const g = document.querySelector('#graph-scatter .js-plotly-plot'); return g && g.data && g.data.length > 1; }")
+        page.wait_for_function(
+            "() => { const g = document.querySelector('#graph-scatter .js-plotly-plot'); return g && g.data && g.data.length > 1; }"
+        )
         # assets/selection_ids.js has taken over dcc.Graph's handler of plotly's selection event
-        page.wait_for_function("() => document.querySelector('#graph-scatter .js-plotly-plot')?.__idsBound === true", timeout=30_000)
-        assert page.evaluate("() => document.querySelector('#graph-scatter .js-plotly-plot')._ev.listeners('plotly_selected').length") == 1
+        page.wait_for_function(
+            "() => document.querySelector('#graph-scatter .js-plotly-plot')?.__idsBound === true", timeout=30_000
+        )
+        assert (
+            page.evaluate(
+                "() => document.querySelector('#graph-scatter .js-plotly-plot')._ev.listeners('plotly_selected').length"
+            )
+            == 1
+        )
         # WebGL drawn at the screen's pixel ratio (1 here), not plotly's default 2
-        widths = page.evaluate("() => [...document.querySelectorAll('#graph-scatter canvas.gl-canvas')].map(c => [c.width, c.clientWidth])")
+        widths = page.evaluate(
+            "() => [...document.querySelectorAll('#graph-scatter canvas.gl-canvas')].map(c => [c.width, c.clientWidth])"
+        )
         assert widths and all(w == cw for w, cw in widths), widths
         page.evaluate("() => Plotly.relayout(document.querySelector('#graph-scatter .js-plotly-plot'), {dragmode: 'select'})")
         box = page.locator("#graph-scatter .nsewdrag").first.bounding_box()
@@ -102,7 +116,9 @@ def test_pick_cell_select_in_scatter_get_neuroglancer_link(server, xdata, pyrami
             page.wait_for_function(f"() => ({n_3d})() > 0", timeout=30_000)
         n_highlighted = page.evaluate(n_3d)
         page.get_by_text("Selection & neuroglancer").click()
-        page.wait_for_function("() => { const a = document.getElementById('ng-link'); return a && a.href && a.href.includes('#!'); }")
+        page.wait_for_function(
+            "() => { const a = document.getElementById('ng-link'); return a && a.href && a.href.includes('#!'); }"
+        )
         href = page.get_attribute("#ng-link", "href")
         page.screenshot(path=str(OUT / "explorer.png"), full_page=True)
         browser.close()
@@ -150,7 +166,8 @@ def test_gradients_dendrogram_and_several_cells(server, xdata, pyramidal_id, tmp
         page.screenshot(path=str(OUT / "gradients_segments.png"), full_page=True)
         page.get_by_text("median over cells", exact=True).click()
         page.wait_for_function("() => { const g = document.querySelector('#graph-gradients .js-plotly-plot');"
-                               " return g && g.data.some(t => t.name === 'Basal' && Array.isArray(t.customdata) && Array.isArray(t.customdata[0]) && t.customdata[0][0] === 'Basal'); }",
+                               " return g && g.data.some(t => t.name === 'Basal' && Array.isArray(t.customdata)"
+                               " && Array.isArray(t.customdata[0]) && t.customdata[0][0] === 'Basal'); }",
                                timeout=60_000)  # fmt: skip
         _figure_ready(page, "graph-density", 1)
         page.screenshot(path=str(OUT / "gradients.png"), full_page=True)

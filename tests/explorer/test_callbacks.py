@@ -174,7 +174,9 @@ def test_compartments_view_reports_the_published_mann_whitney_tests(xdata):
     vol = {r[1]: r for r in rows[1:] if r[0] == "volume"}
     assert list(vol) == ["Axonal < Somatic", "Somatic < Apical", "Apical < Basal"]
     m = xdata.mitos[xdata.mitos.compartment_method == "vertex vote"]
-    u, p = stats.mannwhitneyu(m.volume_um3[m.compartment == "Axonal"], m.volume_um3[m.compartment == "Somatic"], alternative="less")
+    u, p = stats.mannwhitneyu(
+        m.volume_um3[m.compartment == "Axonal"], m.volume_um3[m.compartment == "Somatic"], alternative="less"
+    )
     assert vol["Axonal < Somatic"][2] == f"{u:.4g}" and vol["Axonal < Somatic"][3] == f"{p:.3g}"
 
 
@@ -233,4 +235,5 @@ def test_the_scatter_shows_synapses_with_their_nearest_mitochondrion(xdata, pyra
     # a selection of mitochondria is not drawn over synapses
     assert cb.highlight_scatter_ids(xdata, {"ids": ["1"], "source": "click"}, "size", "size", "synapses") is cb.no_update
     assert cb.scatter_key(str(pyramidal_id), x, y, "compartment", [], "cell", "synapses") != cb.scatter_key(
-        str(pyramidal_id), x, y, "compartment", [], "cell", "mitochondria")
+        str(pyramidal_id), x, y, "compartment", [], "cell", "mitochondria"
+    )

@@ -15,7 +15,12 @@ from explorer.palette import COMPARTMENT_COLORS, SYNAPSE_STYLE
 @pytest.fixture()
 def parts(xdata, pyramidal_id):
     ds = xdata.ds
-    return (ds.skeleton_nodes(pyramidal_id), ds.cell_mitochondria(pyramidal_id), ds.mito_meshes(pyramidal_id), ds.cell_synapses(pyramidal_id))
+    return (
+        ds.skeleton_nodes(pyramidal_id),
+        ds.cell_mitochondria(pyramidal_id),
+        ds.mito_meshes(pyramidal_id),
+        ds.cell_synapses(pyramidal_id),
+    )
 
 
 def test_cell_figure_trace_budget_and_colours(parts, pyramidal_id):
@@ -94,8 +99,9 @@ def test_scatter_one_trace_per_category(xdata):
     assert t.marker.color == COMPARTMENT_COLORS[t.name.rsplit(" (", 1)[0]]
     # ids as a plain list of numbers (dcc.Graph reads selected points' customdata from it) and
     # coordinates as float32 typed arrays on the wire
-    from dash._utils import to_json
     import json as _json
+
+    from dash._utils import to_json
 
     wire = _json.loads(to_json(fig))["data"][1]
     assert isinstance(wire["customdata"], list) and isinstance(wire["customdata"][0], int) and wire["x"]["dtype"] == "f4"

@@ -71,7 +71,9 @@ def test_every_callback_survives_junk(small_dataset, opened, with_cell, pyramida
             # a clientside callback runs in the browser: a request for it is refused, not served
             expected = (200, 204) if "callback" in cb else (400,)
             for value in JUNK:
-                r = client.post("/_dash-update-component", data=json.dumps(_body(key, cb, value, cell)), content_type="application/json")
+                r = client.post(
+                    "/_dash-update-component", data=json.dumps(_body(key, cb, value, cell)), content_type="application/json"
+                )
                 assert r.status_code in expected, (key, value if len(repr(value)) < 200 else repr(value)[:200], r.data[:300])
                 assert b"Traceback" not in r.data
     finally:

@@ -24,5 +24,11 @@ def test_twenty_clients_on_gunicorn_without_errors(small_dataset):
 
 
 def test_load_script_refuses_a_directory_that_is_not_a_dataset(tmp_path):
-    r = subprocess.run([sys.executable, "benchmarks/load_test.py", "--data", str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "benchmarks/load_test.py", "--data", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and "python -m builder" in r.stderr

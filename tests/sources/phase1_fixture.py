@@ -28,11 +28,7 @@ from builder.sources.published import (
 
 
 def _fragment(vertices: np.ndarray, faces: np.ndarray) -> bytes:
-    return (
-        struct.pack("<I", len(vertices))
-        + np.asarray(vertices, "<f4").tobytes()
-        + np.asarray(faces, "<u4").tobytes()
-    )
+    return struct.pack("<I", len(vertices)) + np.asarray(vertices, "<f4").tobytes() + np.asarray(faces, "<u4").tobytes()
 
 
 def write_mesh_layer(raw: Path, layer: Path, drop: set[int] = frozenset()) -> int:

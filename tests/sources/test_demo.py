@@ -84,7 +84,7 @@ def test_skeletons_and_meshes(small_raw):
     cls = pd.read_csv(small_raw / CELL_TYPE_TABLE, index_col=0)
     mito = pd.read_csv(small_raw / MITO_TABLE)
     demo_cells = cls[cls.cell_type.isin(["pyramidal", "inhibitory"]) | (cls.cell_subtype == "astrocyte")]
-    for cid, ctype, sub in demo_cells[["cell_segid", "cell_type", "cell_subtype"]].itertuples(index=False):
+    for cid, sub in demo_cells[["cell_segid", "cell_subtype"]].itertuples(index=False):
         sk = skeleton_io.read_skeleton_h5(str(small_raw / SKELETON_DIR / f"{cid}_skeleton.h5"))
         assert sk.root == 0 and len(sk.vertices) > 100
         edge_nm = np.linalg.norm(sk.vertices[sk.edges[:, 0]] - sk.vertices[sk.edges[:, 1]], axis=1)

@@ -49,7 +49,9 @@ def test_phase1_build_equals_demo_build(small_raw, small_dataset, demo_catalog, 
         assert np.array_equal(got.volume_um3, ref.volume_um3)
         # the two dropped meshes (and the demo's own mesh-less ones): kept, measured from the table
         absent = set(some) | set(ref.index[ref.mesh_missing != ""])
-        assert (got.loc[list(absent), "mesh_missing"] == ABSENT_REASON).all() and got.loc[list(absent), "surface_area"].isna().all()
+        assert (got.loc[list(absent), "mesh_missing"] == ABSENT_REASON).all() and got.loc[
+            list(absent), "surface_area"
+        ].isna().all()
         assert {m["mito_id"] for m in report["mitochondria_without_mesh"]} == absent
         # every other mesh came through cloud-volume, its two fragments merged into a closed surface
         rest, ref_rest = got.drop(index=list(absent)), ref.drop(index=list(absent))

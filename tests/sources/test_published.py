@@ -76,7 +76,9 @@ def test_overlap_table_in_its_published_columns(tmp_path):
     df = read_overlaps(p, [])
     # vals count mip-1 voxels: x4 into mito_vx units (MicronsBinder formatoverlap)
     assert df.to_dict("list") == {
-        "mito_id": [11, 11, 12], "cellid": [648518346349538102, 648518346349500001, 648518346349538102], "overlap_vx": [400, 12, 28]
+        "mito_id": [11, 11, 12],
+        "cellid": [648518346349538102, 648518346349500001, 648518346349538102],
+        "overlap_vx": [400, 12, 28],
     }
 
 
@@ -115,7 +117,9 @@ def test_real_soma_table_positions():
     known = df[df.valence.isin(["e", "i", "g"])]
     assert len(known) == 455 and known.valence.value_counts()[["e", "i", "g"]].tolist() == [362, 34, 59]
     assert df.valence.tolist().count("uncertain") == 1 and len(df) == len(raw) and issues == []
-    assert np.array_equal(df[["x", "y", "z"]].to_numpy(), parse_position_strings(raw.pt_position, path, "pt_position") * EM_VOXEL_NM)
+    assert np.array_equal(
+        df[["x", "y", "z"]].to_numpy(), parse_position_strings(raw.pt_position, path, "pt_position") * EM_VOXEL_NM
+    )
     row = df.set_index("soma_id").loc[17]
     assert row.cell_id == 648518346349540057
     assert np.allclose(row[["x", "y", "z"]].astype(float), [103860 * 3.58, 44385 * 3.58, 891 * 40], rtol=0, atol=1e-6)

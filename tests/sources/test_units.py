@@ -122,7 +122,9 @@ def test_skeleton_radius_is_half_the_published_shape_diameter(small_raw, small_d
 def test_mitochondrion_volume_inside_the_cell_from_the_overlap_table(small_raw, small_dataset):
     """Guards: the overlap table's ``vals`` (mip-1 voxels) x 4 = the volume inside the cell, which
     the published density analysis splits (mitochondria at the volume's edge poke out of it)."""
-    got = _table(small_dataset, "mitochondria", "mito_id").join(_truth(small_raw, "mitochondria", "mito_id"), rsuffix="_t", how="inner")
+    got = _table(small_dataset, "mitochondria", "mito_id").join(
+        _truth(small_raw, "mitochondria", "mito_id"), rsuffix="_t", how="inner"
+    )
     assert np.allclose(got.volume_in_cell_um3, got.volume_in_cell_um3_t, rtol=0, atol=5 * 512.656e-9)
     cut = got.volume_in_cell_um3_t < 0.99 * got.mesh_volume_um3_t
     assert cut.sum() > 0 and (got.volume_in_cell_um3[cut] < got.volume_um3[cut]).all()

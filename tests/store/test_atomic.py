@@ -44,3 +44,16 @@ def test_stale_temporaries_are_removed(tmp_path):
     (tmp_path / "a" / "x.swc").write_text("ok")
     assert remove_stale_temporaries(tmp_path) == 1
     assert not stale.exists() and (tmp_path / "a" / "x.swc").exists()
+
+
+def test_integer_csv_is_what_pandas_writes(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from builder.store import writers
+
+    for n in (0, 1, 5000):
+        df = pd.DataFrame({"mito_id": np.arange(n) + 20_000_000, "node_id": np.arange(n) * 7, "n_vertices": np.arange(n) % 300})
+        writers.write_int_csv(tmp_path / "a.csv", df)
+        writers.write_csv(tmp_path / "b.csv", df)
+        assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()

@@ -46,7 +46,7 @@ medians of volume and MCI).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -109,7 +109,7 @@ class Placement:
         return bool(self.chain) and self.chain[i] is not None
 
 
-def concat_placements(a: "Placement", b: "Placement") -> "Placement":
+def concat_placements(a: Placement, b: Placement) -> Placement:
     """``a`` then ``b``, as one placement."""
     chain = (tuple(a.chain) or (None,) * len(a.node)) + (tuple(b.chain) or (None,) * len(b.node))
     start = np.concatenate([a.start_um if a.start_um is not None else np.zeros(len(a.node)),
@@ -132,11 +132,11 @@ class Shapes:
     r0: np.ndarray
     length: np.ndarray
 
-    def take(self, idx: np.ndarray) -> "Shapes":
+    def take(self, idx: np.ndarray) -> Shapes:
         return Shapes(*(getattr(self, f)[idx] for f in self.__dataclass_fields__))
 
     @staticmethod
-    def concat(a: "Shapes", b: "Shapes") -> "Shapes":
+    def concat(a: Shapes, b: Shapes) -> Shapes:
         return Shapes(*(np.concatenate([getattr(a, f), getattr(b, f)]) for f in a.__dataclass_fields__))
 
 
@@ -214,6 +214,7 @@ def solve_tubes(vol: np.ndarray, mci: np.ndarray, i1: np.ndarray, i2: np.ndarray
     ``V = pi r0^3 (lam i2 + 4/3)``, ``A = pi r0^2 (2 lam i1 + 4)``, so the MCI depends on ``lam``
     alone and increases with it; ``lam`` is found by bisection for all tubes at once.
     """
+
     def mci_of(lam):
         return (2 * lam * i1 + 4) ** 3 / (16 * np.pi * (lam * i2 + 4 / 3) ** 2)
 
@@ -266,7 +267,7 @@ def _chains(morph: Morphology, node: np.ndarray, half_um: np.ndarray) -> list[np
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def _tube_faces(k: int, rings: int) -> np.ndarray:
     """Faces of ``rings`` rings of ``k`` vertices closed by a pole at each end (poles last)."""
     j = np.arange(k)
@@ -307,7 +308,9 @@ def _tube(centre_line: np.ndarray, radius: np.ndarray, k: int, ref: np.ndarray, 
     return np.concatenate([rings.reshape(-1, 3), poles])
 
 
-def tube_meshes(rng: np.random.Generator, morph: Morphology, place: Placement, ids: np.ndarray, shapes: Shapes | None = None) -> MeshBatch:
+def tube_meshes(
+    rng: np.random.Generator, morph: Morphology, place: Placement, ids: np.ndarray, shapes: Shapes | None = None
+) -> MeshBatch:
     """Closed tube meshes (vertices in nm) for the mitochondria of one cell, in the order of ``ids``.
 
     ``shapes`` (one per mitochondrion) are drawn here when not given; tiled mitochondria

@@ -110,7 +110,7 @@ class _Grower:
             out = np.flatnonzero(~inside)
             if not len(out):
                 return np.zeros(0, np.int64)
-            pts, inside = pts[out[0]:], inside[out[0]:]
+            pts, inside = pts[out[0] :], inside[out[0] :]
             if len(pts) < 2:
                 return np.zeros(0, np.int64)
         m = len(pts)

@@ -148,6 +148,10 @@ def planted_record() -> dict:
         },
         "apical": APICAL,
         "interneuron_synapses_per_um": INTERNEURON_SYNAPSES_PER_UM,
-        "latent": {"names": list(LATENT_NAMES), "corr": LATENT_CORR.tolist(), "sigma_log": LATENT_SIGMA.tolist(),
-                   "correlation_length_um": LATENT_UM},  # fmt: skip
+        "latent": {
+            "names": list(LATENT_NAMES),
+            "corr": LATENT_CORR.tolist(),
+            "sigma_log": LATENT_SIGMA.tolist(),
+            "correlation_length_um": LATENT_UM,
+        },  # fmt: skip
     }

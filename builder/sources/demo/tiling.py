@@ -145,5 +145,7 @@ def _tile_group(rng, v, rad, runs, code, mean, latent) -> tuple[Placement, Shape
         pos[k] = np.clip(pos[k], 0.0, a[-1])
         nodes[k] = r[np.minimum(np.searchsorted(a, pos[k] + span[order[k]] / 2), len(r) - 1)]
     k = np.flatnonzero(keep)
-    place = Placement(nodes[k], np.full(len(k), code, np.int64), np.zeros(len(k), bool), tuple(runs[j] for j in slot_run[k]), pos[k])
+    place = Placement(
+        nodes[k], np.full(len(k), code, np.int64), np.zeros(len(k), bool), tuple(runs[j] for j in slot_run[k]), pos[k]
+    )
     return place, sh.take(order[k])

@@ -44,21 +44,21 @@ from builder.schema import (
     DEMO_FRAGMENT_ID_BASE,
     DEMO_MITO_ID_BASE,
     DEMO_SEGMENT_ID_BASE,
-    INHIBITORY_SUBTYPES,
     EM_VOXEL_NM,
+    INHIBITORY_SUBTYPES,
     MITO_VOXEL_UM3,
     NOMINAL_TO_EM,
     OVERLAP_TO_MITO_VX,
     PUBLISHED_LABEL_NAMES,
     label_mapping,
 )
+from builder.sources.archive import pack_folder
 from builder.sources.demo import morphology as morph_gen
 from builder.sources.demo.mitos import REAL_SHARES, Shapes, concat_placements, place_mitochondria, tube_meshes, tube_shapes
 from builder.sources.demo.profiles import planted_rates
+from builder.sources.demo.synapses import generate_synapses
 from builder.sources.demo.tiling import tile_branches
 from builder.sources.demo.truth import cell_pairs, overlap_fractions, write_truth_segments
-from builder.sources.demo.synapses import generate_synapses
-from builder.sources.archive import pack_folder
 from builder.sources.mesh_bundle import write_bundle
 from builder.sources.published import (
     CELL_TYPE_TABLE,
@@ -208,7 +208,9 @@ def _generate_cell(args: tuple) -> tuple[int, morph_gen.Morphology, pd.DataFrame
     mito_vx = np.round(props["mesh_volume_um3"].to_numpy() / MITO_VOXEL_UM3).astype(np.int64)
     rows = _mito_rows(ids, mito_vx, ctr_nm, *batch.bounds(), cell_id)
     # mitochondria at the volume's edge poke out of it: only part of them is inside the cell
-    rows["in_cell"] = overlap_fractions(np.random.default_rng([seed, 5, index]), ctr_nm / 1000.0, bounds[0], bounds[1] - bounds[0])
+    rows["in_cell"] = overlap_fractions(
+        np.random.default_rng([seed, 5, index]), ctr_nm / 1000.0, bounds[0], bounds[1] - bounds[0]
+    )
     truth = pd.DataFrame({"mito_id": ids, "cell_id": cell_id, "x": ctr_nm[:, 0], "y": ctr_nm[:, 1], "z": ctr_nm[:, 2]})
     truth["surface_area"] = props["surface_area"].to_numpy()
     truth["mesh_volume_um3"] = props["mesh_volume_um3"].to_numpy()
