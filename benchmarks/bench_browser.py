@@ -71,23 +71,64 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def _paint(page, url: str, n_mito: int) -> float:
-    """Seconds from navigation until the all-cells scatter holds and has drawn every point."""
-    page.goto("about:blank")
-    t = time.perf_counter()
-    page.goto(url)
-    page.wait_for_function(HOLDS_ALL, arg=n_mito, timeout=120_000, polling=50)
-    page.evaluate(TWO_FRAMES)
-    return time.perf_counter() - t
+HELD = """() => { const g = document.querySelector('#graph-scatter .js-plotly-plot');
+  return g && g._fullData ? g._fullData.reduce((s, t) => s + (t.x ? t.x.length : 0), 0) : -1; }"""
+
+
+class Watch:
+    """What went wrong in a browser session: console errors, failed responses, the explorer's log."""
+
+    def __init__(self, page, server_log: Path):
+        self.errors: list[str] = []
+        self.server_log = server_log
+        page.on("console", lambda m: self.errors.append(f"console {m.type}: {m.text[:300]}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(f"page error: {str(e)[:300]}"))
+        page.on("response", lambda r: self.errors.append(f"HTTP {r.status} {r.url[:120]}") if r.status >= 400 else None)
+        page.on("crash", lambda _: self.errors.append("the page crashed"))
+
+    def report(self, page, n_mito: int) -> str:
+        try:
+            held = page.evaluate(HELD)
+        except Exception as exc:  # a crashed page cannot be asked
+            held = f"unknown ({exc.__class__.__name__})"
+        tail = self.server_log.read_text(errors="replace")[-2000:] if self.server_log.is_file() else ""
+        return (f"the scatter holds {held} of {n_mito} points; browser: {self.errors[-10:] or 'no errors'}; "
+                f"explorer log tail: {tail or '(empty)'}")  # fmt: skip
+
+
+def _paint(page, url: str, n_mito: int, watch: Watch, retries: int = 1) -> float:
+    """Seconds from navigation until the all-cells scatter holds and has drawn every point.
+
+    A load that has not drawn within two minutes is reported (what the scatter holds, the
+    browser's errors, the explorer's log) and tried again once; a second failure raises."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(retries + 1):
+        page.goto("about:blank")
+        t = time.perf_counter()
+        try:
+            page.goto(url)
+            page.wait_for_function(HOLDS_ALL, arg=n_mito, timeout=120_000, polling=50)
+        except PlaywrightTimeout:
+            msg = f"first paint timed out ({url}): {watch.report(page, n_mito)}"
+            if attempt == retries:
+                raise RuntimeError(msg) from None
+            print(f"warning: {msg}; loading the page again", file=sys.stderr, flush=True)
+            continue
+        page.evaluate(TWO_FRAMES)
+        return time.perf_counter() - t
+    raise AssertionError("unreachable")
 
 
 def one_session(data: Path, n_mito: int, profile: Path) -> dict:
     from playwright.sync_api import sync_playwright
 
     port = _port()
+    server_log = profile.parent / f"{profile.name}-explorer.log"
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "explorer", "--data", str(data), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    with server_log.open("wb") as log_file:
+        proc = subprocess.Popen([sys.executable, "-m", "explorer", "--data", str(data), "--port", str(port)],
+                                stdout=log_file, stderr=subprocess.STDOUT)  # fmt: skip
     url = f"http://127.0.0.1:{port}/"
     try:
         while True:
@@ -103,7 +144,8 @@ def one_session(data: Path, n_mito: int, profile: Path) -> dict:
             ctx = p.chromium.launch_persistent_context(str(profile), executable_path=CHROMIUM, args=FLAGS,
                                                        headless=True, viewport={"width": 1400, "height": 1300})  # fmt: skip
             page = ctx.new_page()
-            first_paint = _paint(page, url, n_mito)
+            watch = Watch(page, server_log)
+            first_paint = _paint(page, url, n_mito, watch)
             page.evaluate("() => Plotly.relayout(document.querySelector('#graph-scatter .js-plotly-plot'), {dragmode: 'select'})")
             page.evaluate("""() => { const g = document.querySelector('#graph-scatter .js-plotly-plot');
                 window.__selected = 0; g.on('plotly_selected', () => { window.__selected = performance.now(); }); }""")
@@ -126,12 +168,13 @@ def one_session(data: Path, n_mito: int, profile: Path) -> dict:
             summary = page.inner_text("#sel-summary")
             # a returning user: the same browser profile opens the page again (HTTP cache, and
             # V8's code cache, which Chromium fills on a script's second load and uses from the third)
-            _paint(page, url, n_mito)
-            repeat_paint = _paint(page, url, n_mito)
+            _paint(page, url, n_mito, watch)
+            repeat_paint = _paint(page, url, n_mito, watch)
             ctx.close()
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        server_log.unlink(missing_ok=True)
     return {"startup_s": startup, "first_paint_s": first_paint, "repeat_paint_s": repeat_paint, "select_client_s": (t_sel - t_up) / 1000,
             "select_server_s": (t_server - t_up) / 1000, "summary": summary}  # fmt: skip
 

@@ -7,6 +7,8 @@
 ``python -m builder build --source phase1`` download what is missing, then build ``data/phase1``
 ``python -m builder validate DIR``        check a built dataset
 ``python -m builder analyze DIR``         the published statistics of a built dataset -> DIR/analysis/
+``python -m builder neuroglancer DIR``    (re)write DIR/precomputed/, the dataset as neuroglancer layers
+``python -m builder publish DIR URL``     upload DIR/precomputed/ to gs://, s3:// or file:// for sharing
 
 Exit codes: 0 complete, 3 partial (items skipped, see ``build_report.json``), 1 error, 2 usage.
 """
@@ -39,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
         "python -m builder build --source phase1 | python -m builder validate data/demo",
         formatter_class=fmt,
     )
-    sub = p.add_subparsers(dest="command", metavar="{build,demo,download,validate,analyze}")
+    sub = p.add_subparsers(dest="command", metavar="{build,demo,download,validate,analyze,neuroglancer,publish}")
 
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--seed", type=int, default=1, help="demo volume seed")
@@ -83,6 +85,21 @@ def _parser() -> argparse.ArgumentParser:
         "Mann-Whitney tests, per-bin mean and SD over filtered segments, the Fig. 5 regressions. Writes "
         "DATASET/analysis/<scope>/ (analysis.json, CSVs, PNG figures); docs/analysis.md.",
     ))  # fmt: skip
+    ng = sub.add_parser(
+        "neuroglancer", help="(re)write DATASET/precomputed/, the neuroglancer layers", formatter_class=fmt,
+        description="Write the dataset as neuroglancer precomputed layers (skeletons coloured by compartment, "
+        "mitochondrion meshes, synapse and mitochondrion points) and refresh the manifest; the build does this "
+        "already. docs/neuroglancer.md.",
+    )  # fmt: skip
+    ng.add_argument("dataset", type=Path, help="dataset directory, e.g. data/demo")
+    pub = sub.add_parser(
+        "publish", help="upload DATASET/precomputed/ for sharing (gs://, s3://, file://)", formatter_class=fmt,
+        description="Upload the layers with cloud-files (content types and encodings set per file) so that "
+        "links made with `python -m explorer --layers-url URL` open anywhere. docs/neuroglancer.md.",
+    )  # fmt: skip
+    pub.add_argument("dataset", type=Path, help="dataset directory, e.g. data/demo")
+    pub.add_argument("destination", help="gs://bucket/path, s3://bucket/path or file:///path")
+    pub.add_argument("--parallel", type=int, default=1, help="upload processes (cloud-files; each uploads with threads)")
     return p
 
 
@@ -145,6 +162,10 @@ def _main(argv: list[str] | None) -> int:
             return _download(args)
         if args.command == "analyze":
             return _analyze(args)
+        if args.command == "neuroglancer":
+            return _neuroglancer(args.dataset)
+        if args.command == "publish":
+            return _publish(args)
         if args.workers < 1:
             print("error: --workers must be at least 1", file=sys.stderr)
             return EXIT_USAGE
@@ -196,6 +217,33 @@ def _analyze(args: argparse.Namespace) -> int:
                       min_soma_um=args.min_soma_um, min_segments=args.min_segments)  # fmt: skip
     _, out, summary = run_analysis(args.dataset, scope, f, args.include_meshless, args.out, figures=not args.no_figures)
     print(summary_text(summary, out))
+    return EXIT_OK
+
+
+def _neuroglancer(dataset: Path) -> int:
+    from builder.store.manifest import refresh_checksums
+    from builder.store.paths import DatasetPaths
+    from builder.store.precomputed import layers_text, write_layers
+
+    paths = DatasetPaths(dataset)
+    if not paths.manifest.is_file():
+        raise BuilderError(
+            f"{dataset}: no manifest.json, so not a built dataset; build it with python -m builder build --out {dataset}"
+        )
+    summary = write_layers(paths)
+    try:
+        refresh_checksums(paths, "precomputed")
+    except ValueError as exc:
+        raise BuilderError(str(exc)) from exc
+    print(layers_text(summary, paths.precomputed))
+    return EXIT_OK
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from builder.store.precomputed.publish import publish
+
+    n, size = publish(args.dataset, args.destination, parallel=args.parallel)
+    print(f"{n} files ({size / 1e6:.1f} MB) of {args.dataset / 'precomputed'} published to {args.destination}")
     return EXIT_OK
 
 

@@ -35,8 +35,9 @@ from builder.schema import MITO_COLUMNS
 from builder.sources.base import Source
 from builder.store import writers
 from builder.store.atomic import write_bytes
-from builder.store.meshes import encode_meshes
+from builder.store.meshes import decode_meshes, encode_meshes
 from builder.store.paths import DatasetPaths
+from builder.store.precomputed.meshes import encode_cell_meshes
 from builder.store.tables import (
     BINS_SCHEMA,
     MITO_SCHEMA,
@@ -168,6 +169,12 @@ def _build_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOutc
     swc = swc_frame(tree, labels)
     nodes_df = swc.rename(columns={"node": "node_id"}).assign(cell_id=cid, path_dist_to_soma_um=dist_soma)
 
+    # the neuroglancer fragments, from the quantised meshes the dataset stores (as
+    # `python -m builder neuroglancer` encodes them), so the end of the build only shards them
+    mesh_table = encode_meshes(good, cid)
+    ng_meshes = encode_cell_meshes(decode_meshes(mesh_table))
+    lap("neuroglancer")
+
     # write this cell's files, then its parts, then the marker (last: it means "done")
     writers.write_csv(paths.mito_csv(task.cell_type, cid), mito_df[list(MITO_COLUMNS)])
     writers.write_swc(paths.swc(cid), swc)
@@ -176,7 +183,8 @@ def _build_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOutc
     writers.write_parquet(paths.cell_part(cid, "mitochondria"), to_arrow(mito_df, MITO_SCHEMA))
     writers.write_parquet(paths.cell_part(cid, "synapses"), to_arrow(syn, SYNAPSE_SCHEMA))
     writers.write_parquet(paths.cell_part(cid, "skeleton_nodes"), to_arrow(nodes_df, NODE_SCHEMA))
-    writers.write_parquet(paths.cell_part(cid, "mito_meshes"), encode_meshes(good, cid))
+    writers.write_parquet(paths.cell_part(cid, "mito_meshes"), mesh_table)
+    writers.write_parquet(paths.cell_part(cid, "ng_meshes"), ng_meshes)
     writers.write_parquet(paths.cell_part(cid, "distance_bins"), to_arrow(bins, BINS_SCHEMA))
     writers.write_parquet(paths.cell_part(cid, "segments"), to_arrow(segments, SEGMENT_SCHEMA))
     lap("write")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 #: Bump when a change to the compute or the output format changes the bytes written,
 #: so that resumed builds do not mix cells computed by different code.
-FORMAT_VERSION = "6"
+FORMAT_VERSION = "7"
 
 
 #: Keeps synthetic mito ids in their reserved range (see ``builder.schema.DEMO_MITO_ID_BASE``).

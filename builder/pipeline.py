@@ -37,6 +37,7 @@ from builder.store import writers
 from builder.store.atomic import remove_stale_temporaries, write_bytes
 from builder.store.manifest import read_manifest, verify_checksums, write_manifest
 from builder.store.paths import ARCHIVED_DIRS, DatasetPaths
+from builder.store.precomputed import write_layers
 from builder.store.tables import (
     BINS_SCHEMA,
     CELL_SCHEMA,
@@ -53,6 +54,8 @@ from builder.store.tables import (
 log = logging.getLogger(__name__)
 #: The Parquet parts every finished cell leaves in the work area (one per dataset table).
 CELL_PARTS = ("mitochondria", "synapses", "skeleton_nodes", "mito_meshes", "distance_bins", "segments")
+#: ... and the parts of the neuroglancer layers (builder/store/precomputed).
+LAYER_PARTS = ("ng_meshes",)
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "demonstration.ipynb"
 
 
@@ -77,6 +80,8 @@ class BuildResult:
     raw_label_edges: dict = field(default_factory=dict)
     counts: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
+    #: per neuroglancer layer: files, bytes, seconds (builder/store/precomputed)
+    neuroglancer: dict = field(default_factory=dict)
 
 
 def make_tasks(tables: SourceTables, fingerprint: str) -> list[CellTask]:
@@ -107,7 +112,7 @@ def _is_finished(paths: DatasetPaths, task: CellTask) -> CellOutcome | None:
         return None
     needed = [paths.mito_csv(task.cell_type, task.cell_id), paths.swc(task.cell_id), paths.nodes_json(task.cell_id),
               paths.vertex_counts_csv(task.cell_id)]  # fmt: skip
-    needed += [paths.cell_part(task.cell_id, n) for n in CELL_PARTS]
+    needed += [paths.cell_part(task.cell_id, n) for n in CELL_PARTS + LAYER_PARTS]
     return prev if all(p.is_file() for p in needed) else None
 
 
@@ -154,6 +159,10 @@ def build_dataset(config: BuildConfig, source: Source) -> BuildResult:
     t0 = time.perf_counter()
     result = assemble(paths, tables, tasks, done, threads=config.workers)
     log.info("tables, CSVs and archives assembled in %.1f s", time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    ok = sorted(c for c, o in done.items() if o.ok)
+    result.neuroglancer = write_layers(paths, mesh_parts=[paths.cell_part(c, "ng_meshes") for c in ok])
+    log.info("neuroglancer layers written in %.1f s", time.perf_counter() - t0)
     result.cells_computed = len(todo)
     result.timings = stage_timings([done[t.cell_id] for t in todo if done[t.cell_id].ok])
     counts = result.counts
@@ -293,4 +302,5 @@ def _report(result: BuildResult, fingerprint: str, label_names) -> dict:
         },
         "counts": result.counts,
         "timings_this_run": result.timings,
+        "neuroglancer_layers": result.neuroglancer,
     }

@@ -22,7 +22,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8050, help="port to listen on")
     p.add_argument("--debug", action="store_true", help="Dash debug mode (never on a shared server)")
-    p.add_argument("--viewer-url", default=None, help="neuroglancer deployment for links (default: neuroglancer-demo)")
+    p.add_argument("--viewer-url", default=None, help="neuroglancer deployment for shared links (default: neuroglancer-demo)")
+    p.add_argument("--layers-url", default=None,
+                   help="a published copy of the dataset's layers (python -m builder publish), e.g. gs://bucket/l23: "
+                   "shared links then show them too")  # fmt: skip
+    p.add_argument(
+        "--no-public-layers",
+        action="store_true",
+        help="offline links without the public Phase 1 EM and segmentation (default: with them when they answer)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log start-up and every request")
     return p
 
@@ -39,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         print(missing_dependency_message(exc), file=sys.stderr)
         return 1
     try:
-        app = create_app(args.data, viewer_url=args.viewer_url or DEFAULT_VIEWER)
+        app = create_app(args.data, viewer_url=args.viewer_url or DEFAULT_VIEWER, layers_url=args.layers_url,
+                         public_layers=False if args.no_public_layers else None)  # fmt: skip
     except DatasetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

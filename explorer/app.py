@@ -15,14 +15,22 @@ from explorer import analysis, callbacks
 from explorer.data import ExplorerData
 from explorer.inputs import MAX_BODY, callback_request_problem
 from explorer.layout import make_layout
-from explorer.links import DEFAULT_VIEWER
+from explorer.links import DEFAULT_VIEWER, LinkOptions
+from explorer.viewer import OfflineViewer, PublicProbe, register_routes
 
 log = logging.getLogger(__name__)
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
 
-def create_app(data_dir: Path | str, viewer_url: str = DEFAULT_VIEWER) -> Dash:
+def create_app(
+    data_dir: Path | str, viewer_url: str = DEFAULT_VIEWER, layers_url: str | None = None, public_layers: bool | None = False
+) -> Dash:
     """Build the explorer for the dataset at ``data_dir``.
+
+    ``viewer_url`` and ``layers_url`` (a published copy of the dataset's layers) make the shared
+    links; the offline viewer reads the layers from this explorer, with the public Phase 1
+    layers beside them when ``public_layers`` (None: when they answer, checked once in the
+    background; ``python -m explorer`` does that, a library call contacts nothing by default).
 
     Raises
     ------
@@ -42,7 +50,9 @@ def create_app(data_dir: Path | str, viewer_url: str = DEFAULT_VIEWER) -> Dash:
     # zstd or brotli get those, at their own fast defaults)
     app.server.config["COMPRESS_LEVEL"] = 3
     app.layout = make_layout(data)
-    callbacks.register(app, data, viewer_url)
+    probe = PublicProbe(public_layers)
+    callbacks.register(app, data, LinkOptions(viewer_url, layers_url, Path(data_dir), probe.reachable))
+    register_routes(app.server, Path(data_dir), OfflineViewer())
     analysis.register_analysis(app, data)
     _guard(app)
     log.info("explorer ready for %s (%d cells)", data_dir, len(data.ds.cells))

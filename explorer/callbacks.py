@@ -13,6 +13,7 @@ from urllib.parse import parse_qs
 import numpy as np
 import pandas as pd
 from dash import Dash, Input, Output, Patch, State, no_update
+from flask import request
 
 from builder.errors import DatasetError
 from explorer.analysis import cells_view, partner_cells, search_for_click, selected_cells
@@ -23,7 +24,7 @@ from explorer.figures.scatter import HIGHLIGHT_TRACE as SCATTER_HIGHLIGHT
 from explorer.figures.scatter import scatter_figure, synapse_scatter_figure
 from explorer.inputs import as_dict, as_event, as_opt_str, as_records, as_str, as_str_list
 from explorer.layout import GRAPHS, NO_ROWS, TABLE_COLUMNS, TABLE_HINT
-from explorer.links import MAX_POINTS, neuroglancer_link
+from explorer.links import MAX_POINTS, LinkOptions
 from explorer.published import compartment_tests_rows
 
 
@@ -218,14 +219,16 @@ def mito_row_table(data: ExplorerData, mito_id: int | None) -> list:
     return [html.H3(f"mitochondrion {mito_id}"), html.Table(cells, className="kv")]
 
 
-def selection_panel(data: ExplorerData, selection: dict | None, cell: str | None, viewer_url: str) -> tuple:
-    """Summary text, neuroglancer link (href and clipboard text) and a message for a selection."""
+def selection_panel(data: ExplorerData, selection: dict | None, cell: str | None, opts: LinkOptions, host_url: str) -> tuple:
+    """Summary text, neuroglancer link (href and clipboard text), the offline viewer's link
+    (None when the dataset has no layers) and a message for a selection; ``host_url`` is the
+    explorer's own address."""
     ids = parse_ids((selection or {}).get("ids"))
     if not ids:
-        return "Nothing selected: draw a box or lasso in the scatter, or click a mitochondrion in 3D.", None, "", ""
+        return "Nothing selected: draw a box or lasso in the scatter, or click a mitochondrion in 3D.", None, "", None, ""
     rows = data.mito_rows(ids)
     if rows.empty:
-        return "The selected mitochondria are not in this dataset.", None, "", ""
+        return "The selected mitochondria are not in this dataset.", None, "", None, ""
     pts = pd.DataFrame(
         {
             "id": rows["mito_id"].to_numpy(),
@@ -240,7 +243,7 @@ def selection_panel(data: ExplorerData, selection: dict | None, cell: str | None
     real_mitos = [] if data.ds.synthetic else rows["mito_id"].iloc[:MAX_POINTS].tolist()
     cid = parse_id(cell)
     syn = data.ds.cell_synapses(cid) if cid is not None and data.ds.has_cell(cid) else None
-    link = neuroglancer_link(pts, cells, viewer_url=viewer_url, mito_ids=real_mitos, synapses=syn)
+    link, offline = opts.links(host_url, pts, cells, mito_ids=real_mitos, synapses=syn)
     counts = rows["compartment"].value_counts()
     summary = f"{len(rows)} mitochondria selected in {len(cells)} cell(s): " + ", ".join(f"{k} {v}" for k, v in counts.items())
     msg = ""
@@ -251,7 +254,7 @@ def selection_panel(data: ExplorerData, selection: dict | None, cell: str | None
         msg += f"The neuroglancer link carries the first {MAX_POINTS} of {len(rows)} selected mitochondria."
     if data.ds.synthetic:
         summary += " (synthetic demo: points are placed over the real Phase 1 EM, without segments)"
-    return summary, link.url, link.url, msg
+    return summary, link.url, link.url, offline.url if offline else None, msg
 
 
 def export_csv(data: ExplorerData, selection: dict | None) -> dict | None:
@@ -293,7 +296,7 @@ def tests_table(rows: list[dict]) -> list:
     return [html.Table([head, *body], className="kv tests"), note]
 
 
-def register(app: Dash, data: ExplorerData, viewer_url: str) -> None:
+def register(app: Dash, data: ExplorerData, opts: LinkOptions) -> None:
     """Wire the callbacks; each one is a call to a pure function above."""
 
     @app.callback(Output("cell-store", "data"), Output("message", "children"), Input("url", "search"))
@@ -375,12 +378,14 @@ def register(app: Dash, data: ExplorerData, viewer_url: str) -> None:
 
     @app.callback(
         Output("sel-summary", "children"), Output("ng-link", "href"), Output("ng-copy", "content"),
-        Output("message", "children", allow_duplicate=True),
+        Output("ng-offline", "href"), Output("message", "children", allow_duplicate=True),
         Input("selection-store", "data"), State("cell-store", "data"), prevent_initial_call=True,
     )  # fmt: skip
     def _selection(selection, cell):
-        summary, href, text, msg = selection_panel(data, as_dict(selection), as_opt_str(cell, 40), viewer_url)
-        return summary, href, text, msg if msg else no_update
+        summary, href, text, offline, msg = selection_panel(
+            data, as_dict(selection), as_opt_str(cell, 40), opts, request.host_url
+        )
+        return summary, href, text, offline, msg if msg else no_update
 
     @app.callback(
         Output("graph-scatter", "figure", allow_duplicate=True), Input("selection-store", "data"),

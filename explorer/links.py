@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -32,6 +34,65 @@ PHASE1_SEG = "precomputed://gs://microns_public_datasets/pinky100_v185/seg"
 PHASE1_MITO = DEFAULT_MESH_SOURCE
 DEFAULT_VIEWER = "https://neuroglancer-demo.appspot.com/"
 MAX_POINTS = 500
+
+
+@dataclass(frozen=True)
+class DatasetLayers:
+    """Where a link finds the dataset's own neuroglancer layers (``python -m builder
+    neuroglancer``): ``base`` is a URL cloud-volume style (``http://127.0.0.1:8050/precomputed``,
+    ``gs://bucket/l23``) and ``present`` the layers the dataset has."""
+
+    base: str
+    present: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def of(cls, base: str, dataset: Path | str) -> DatasetLayers | None:
+        """The layers of ``dataset`` (those with an ``info``) served at ``base``; None if it has none."""
+        root = Path(dataset) / "precomputed"
+        present = frozenset(n for n in ("skeletons", "mitochondria", "synapses", "mito_centres") if (root / n / "info").is_file())
+        return cls(base.rstrip("/"), present) if present else None
+
+    def source(self, layer: str) -> str:
+        return f"precomputed://{self.base}/{layer}"
+
+
+def centre_shader() -> str:
+    """Mitochondrion centres coloured by their ``compartment`` enum property, in the explorer's palette."""
+    from builder.store.precomputed import CENTRE_COMPARTMENTS
+
+    lines = ["void main() {", "  uint c = prop_compartment();", "  vec3 rgb = vec3(0.6);"]
+    for name, code in CENTRE_COMPARTMENTS.items():
+        r, g, b = (int(COMPARTMENT_COLORS.get(name, HIGHLIGHT_COLOR)[i : i + 2], 16) / 255 for i in (1, 3, 5))
+        lines.append(f"  if (c == {code}u) rgb = vec3({r:.3f}, {g:.3f}, {b:.3f});")
+    return "\n".join([*lines, "  setColor(rgb);", "  setPointMarkerSize(5.0);", "}"]) + "\n"
+
+
+def _add_dataset_layers(vs, layers: DatasetLayers, cells: list[int], mitos: pd.DataFrame | None) -> None:
+    """The dataset's layers: the cells' skeletons coloured by compartment (a shader on the
+    ``compartment`` vertex attribute, the explorer's palette as its defaults), the selected
+    mitochondria's meshes in their compartment's colour, and the cells' synapses and
+    mitochondrion centres (annotation layers filtered by the shown cells)."""
+    from nglui.statebuilder.ngl_components import AnnotationLayer, SegmentationLayer
+
+    from builder.store.precomputed.skeletons import compartment_shader
+
+    if "skeletons" in layers.present:
+        vs.add_layer(SegmentationLayer(name="cells", source=layers.source("skeletons"), segments=[int(c) for c in cells],
+                                       shader=compartment_shader(dict(COMPARTMENT_COLORS))))  # fmt: skip
+    linked = "skeletons" in layers.present
+    if "mitochondria" in layers.present and mitos is not None and len(mitos):
+        comp = mitos["compartment"] if "compartment" in mitos else pd.Series("selection", index=mitos.index)
+        colors = {int(m): COMPARTMENT_COLORS.get(str(c), HIGHLIGHT_COLOR) for m, c in zip(mitos["id"], comp)}
+        vs.add_layer(SegmentationLayer(name="mitochondrion meshes", source=layers.source("mitochondria"),
+                                       segments=list(colors), segment_colors=colors))  # fmt: skip
+    if "synapses" in layers.present:
+        vs.add_layer(AnnotationLayer(name="synapses (dataset)", source=layers.source("synapses"),
+                                     linked_segmentation={"pre": "cells", "post": "cells"} if linked else None,
+                                     filter_by_segmentation=["pre", "post"] if linked else False))  # fmt: skip
+    if "mito_centres" in layers.present:
+        vs.add_layer(AnnotationLayer(name="mitochondrion centres", source=layers.source("mito_centres"), shader=centre_shader(),
+                                     linked_segmentation={"cell": "cells"} if linked else None,
+                                     filter_by_segmentation=["cell"] if linked else False))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -65,6 +126,8 @@ def neuroglancer_link(
     max_points: int = MAX_POINTS,
     mito_ids: list[int] = (),
     synapses: pd.DataFrame | None = None,
+    layers: DatasetLayers | None = None,
+    public: bool = True,
 ) -> Link:
     """Neuroglancer state with the Phase 1 EM, the cells' segments and the selected points.
 
@@ -86,6 +149,14 @@ def neuroglancer_link(
         ``x, y, z`` (nm), ``synapse_type``, ``pre_root_id``, ``post_root_id`` of the current cell:
         a "synapses" layer whose points are linked to both partner segments (first
         ``max_points``).
+    layers : DatasetLayers, optional
+        The dataset's own layers to show beside (the offline viewer's from this explorer, or a
+        published copy): skeletons coloured by compartment, the selected mitochondria's meshes,
+        synapses and mitochondrion centres of the shown cells. Unlike the public layers, they
+        hold the demo's synthetic cells too.
+    public : bool
+        Add the public Phase 1 EM and segmentation (False when they cannot be reached: the
+        viewer would report a layer error).
 
     Returns
     -------
@@ -99,11 +170,16 @@ def neuroglancer_link(
     real = tuple(int(s) for s in segment_ids if not is_synthetic_segment_id(int(s)))
     layer = list(LAYER_VOXEL_NM)
     vs = ViewerState(dimensions=layer, infer_coordinates=False)
-    vs.add_image_layer(PHASE1_EM, name="em", resolution=layer)
+    if not public:
+        real = ()
+    if public:
+        vs.add_image_layer(PHASE1_EM, name="em", resolution=layer)
     if real:
         vs.add_segmentation_layer(PHASE1_SEG, name="seg", resolution=layer, segments=list(real))
-    if len(mito_ids):
+    if len(mito_ids) and public:
         vs.add_segmentation_layer(PHASE1_MITO, name="mitochondria", resolution=layer, segments=[int(m) for m in mito_ids])
+    if layers is not None:
+        _add_dataset_layers(vs, layers, [int(s) for s in segment_ids], shown)
     vx = nm_to_layer_vx(shown[["x", "y", "z"]].to_numpy(float))
     comp = shown["compartment"].astype(str).to_numpy() if "compartment" in shown else np.full(len(shown), "selection")
     data = pd.DataFrame({"x": vx[:, 0], "y": vx[:, 1], "z": vx[:, 2], "description": shown["description"].to_numpy()})
@@ -135,3 +211,28 @@ def neuroglancer_link(
 def decode_state(url: str) -> dict:
     """The JSON state of a neuroglancer URL (``...#!{json}``)."""
     return json.loads(urllib.parse.unquote(url.split("#!", 1)[1]))
+
+
+@dataclass(frozen=True)
+class LinkOptions:
+    """How the explorer makes its links: the public viewer for shared links (``--viewer-url``),
+    a published copy of the layers for them (``--layers-url``), and the dataset whose layers
+    the offline viewer reads from this explorer."""
+
+    viewer_url: str = DEFAULT_VIEWER
+    published: str | None = None
+    dataset: Path | None = None
+    public_reachable: Callable[[], bool] = lambda: True
+
+    def links(self, host_url: str, points: pd.DataFrame, segment_ids: list[int], **kw) -> tuple[Link, Link | None]:
+        """The shared link (public viewer) and the offline one (``host_url`` is the explorer's
+        own address: its ``/offline-viewer`` and ``/precomputed/``); None when the dataset has
+        no layers to show offline."""
+        shared = neuroglancer_link(points, segment_ids, viewer_url=self.viewer_url, **kw,
+                                   layers=DatasetLayers.of(self.published, self.dataset) if self.published and self.dataset else None)  # fmt: skip
+        own = DatasetLayers.of(host_url.rstrip("/") + "/precomputed", self.dataset) if self.dataset else None
+        if own is None:
+            return shared, None
+        offline = neuroglancer_link(points, segment_ids, viewer_url=host_url.rstrip("/") + "/offline-viewer", **kw,
+                                    layers=own, public=self.public_reachable())  # fmt: skip
+        return shared, offline

@@ -26,7 +26,20 @@ from builder.store.atomic import sha256_file, write_bytes
 from builder.store.paths import DatasetPaths
 
 MANIFEST_VERSION = 1
-_PACKAGES = ("numpy", "pandas", "pyarrow", "scipy", "h5py", "trimesh", "meshparty", "navis", "nglui", "cloud-volume", "tqdm")
+_PACKAGES = (
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "scipy",
+    "h5py",
+    "trimesh",
+    "meshparty",
+    "navis",
+    "nglui",
+    "cloud-volume",
+    "DracoPy",
+    "tqdm",
+)
 _NOT_CHECKSUMMED = {"manifest.json", "build_report.json"}
 #: Folders written after the build by other commands (``python -m builder analyze``): not part
 #: of the checksummed dataset, so that they never make a complete build look changed.
@@ -143,3 +156,18 @@ def verify_checksums(root: Path, manifest: dict) -> list[str]:
         if sha256_file(root / rel) != listed[rel]["sha256"]:
             problems.append(f"{rel}: sha256 differs from manifest.json (file changed or damaged)")
     return problems
+
+
+def refresh_checksums(paths: DatasetPaths, rewritten: str) -> dict:
+    """After a command rewrote the folder ``rewritten`` of a built dataset (``precomputed``),
+    checksum the files again and rewrite the manifest; every other file must still match its
+    old checksum (else :class:`ValueError` names the first that does not)."""
+    manifest = read_manifest(paths)
+    if manifest is None:
+        raise ValueError(f"{paths.manifest}: missing or unreadable; build the dataset first")
+    others = [p for p in verify_checksums(paths.root, manifest) if not p.startswith(rewritten + "/")]
+    if others:
+        raise ValueError(f"{paths.root}: {others[0]}; rebuild the dataset (python -m builder build --out {paths.root})")
+    manifest["files"] = checksums(paths.root)
+    write_bytes(paths.manifest, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    return manifest

@@ -46,6 +46,11 @@ class DatasetPaths:
     def nodes_json(self, cell_id: int) -> Path:
         return self.root / "nodes" / f"{cell_id}_associated_nodes.json"
 
+    @property
+    def precomputed(self) -> Path:
+        """The dataset as neuroglancer precomputed layers (builder/store/precomputed)."""
+        return self.root / "precomputed"
+
     def vertex_counts_csv(self, cell_id: int) -> Path:
         return self.root / "nodes" / f"{cell_id}_node_vertex_counts.csv"
 

@@ -103,15 +103,18 @@ class Dataset:
         Not a dataset, or a damaged one; the message names the file and the fix.
     """
 
-    def __init__(self, root: Path, layout: str = "auto", cache_cells: int = 8) -> None:
+    def __init__(self, root: Path, layout: str = "auto", cache_cells: int = 8, require_manifest: bool = True) -> None:
         self.root = Path(root)
         self.paths = DatasetPaths(self.root)
+        self.manifest: dict = {}
         if not self.paths.manifest.is_file():
-            raise DatasetError(f"{self.root}: no manifest.json, so this is not a built L2/3 dataset; {BUILD_HINT}")
-        try:
-            self.manifest = json.loads(self.paths.manifest.read_text())
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{self.paths.manifest}: unreadable ({exc}); rebuild the dataset") from exc
+            if require_manifest:
+                raise DatasetError(f"{self.root}: no manifest.json, so this is not a built L2/3 dataset; {BUILD_HINT}")
+        else:
+            try:
+                self.manifest = json.loads(self.paths.manifest.read_text())
+            except json.JSONDecodeError as exc:
+                raise DatasetError(f"{self.paths.manifest}: unreadable ({exc}); rebuild the dataset") from exc
         have_tables = all(self.paths.table(n).is_file() for n in ("cells", "mitochondria", "synapses", "skeleton_nodes"))
         if layout not in ("auto", "parquet", "files"):
             raise ValueError(f"layout must be auto, parquet or files, not {layout!r}")

@@ -11,9 +11,11 @@ import pytest
 
 from explorer import callbacks as cb
 from explorer.layout import TABLE_COLUMNS
-from explorer.links import MAX_POINTS, decode_state, neuroglancer_link
+from explorer.links import MAX_POINTS, LinkOptions, decode_state, neuroglancer_link
 
 VIEWER = "https://neuroglancer.example/"
+OPTS = LinkOptions(viewer_url=VIEWER)  # no dataset: shared links only
+HOST = "http://127.0.0.1:8050/"
 
 
 @pytest.mark.parametrize(
@@ -75,7 +77,9 @@ def mito_annotations(state: dict) -> list[dict]:
 
 def test_selection_panel_link_contains_the_points(xdata, pyramidal_id):
     rows = xdata.mitos[xdata.mitos.cellid == pyramidal_id].iloc[:4]
-    summary, href, text, msg = cb.selection_panel(xdata, {"ids": rows.mito_id.astype(str).tolist()}, str(pyramidal_id), VIEWER)
+    summary, href, text, _, msg = cb.selection_panel(
+        xdata, {"ids": rows.mito_id.astype(str).tolist()}, str(pyramidal_id), OPTS, HOST
+    )
     assert href == text and href.startswith(VIEWER) and msg == ""
     state = decode_state(href)
     ann = mito_annotations(state)
@@ -91,10 +95,10 @@ def test_selection_panel_link_contains_the_points(xdata, pyramidal_id):
 
 
 def test_selection_panel_empty_and_capped(xdata):
-    summary, href, _, _ = cb.selection_panel(xdata, {"ids": []}, None, VIEWER)
+    summary, href, _, _, _ = cb.selection_panel(xdata, {"ids": []}, None, OPTS, HOST)
     assert href is None and "Nothing selected" in summary
     ids = xdata.mitos.mito_id.iloc[: MAX_POINTS + 20].astype(str).tolist() + ["; rm -rf /"]
-    summary, href, _, msg = cb.selection_panel(xdata, {"ids": ids}, None, VIEWER)
+    summary, href, _, _, msg = cb.selection_panel(xdata, {"ids": ids}, None, OPTS, HOST)
     assert f"first {MAX_POINTS} of {MAX_POINTS + 20}" in msg
     ann = mito_annotations(decode_state(href))
     assert len(ann) == MAX_POINTS
@@ -130,7 +134,7 @@ def test_link_layers_by_compartment_and_synapses_linked_to_both_partners(xdata, 
     from explorer.palette import COMPARTMENT_COLORS
 
     rows = xdata.mitos[xdata.mitos.cellid == pyramidal_id].groupby("compartment").head(2)
-    _, href, _, _ = cb.selection_panel(xdata, {"ids": rows.mito_id.astype(str).tolist()}, str(pyramidal_id), VIEWER)
+    _, href, _, _, _ = cb.selection_panel(xdata, {"ids": rows.mito_id.astype(str).tolist()}, str(pyramidal_id), OPTS, HOST)
     layers = {layer["name"]: layer for layer in decode_state(href)["layers"] if layer["type"] == "annotation"}
     for comp, g in rows.groupby("compartment"):
         layer = layers[f"mitochondria: {comp}"]
@@ -202,7 +206,7 @@ def test_scatter_selection_from_browser_ids(xdata):
     ids = xdata.mitos.mito_id.iloc[:3].astype(str).tolist()
     sel = cb.selection_from_ids({"ids": ids + ["x; drop"], "total": 25_000})
     assert sel["ids"] == ids and sel["total"] == 25_000
-    summary, href, _, msg = cb.selection_panel(xdata, sel, None, VIEWER)
+    summary, href, _, _, msg = cb.selection_panel(xdata, sel, None, OPTS, HOST)
     assert "25,000" in msg and "3 mitochondria selected" in summary
     assert cb.selection_from_ids(None) == {"ids": [], "source": "scatter"}
     assert str(cb.MAX_SELECTION) in cb.SCATTER_IDS_JS  # the browser caps what it sends

@@ -1,0 +1,115 @@
+"""The neuroglancer client of the PyPI ``neuroglancer`` package, served offline by its Python
+server, and the routes that give it the dataset's layers.
+
+The client refuses to run as plain static files: it needs its Python server, which this
+module starts on 127.0.0.1 (a daemon thread of the explorer's process, so it ends with it) the
+first time a link asks for it. Opened with a state in its URL hash (``#!{json}``), the client
+takes that state and needs nothing else from the server (neuroglancer ``src/main_python.ts``:
+``if (window.location.hash)``), so an offline link is an ordinary neuroglancer link whose
+viewer is ``/offline-viewer`` of the explorer: that route starts the viewer and redirects to it,
+and the browser carries the hash across the redirect.
+
+The layers are served under ``/precomputed/`` with CORS (the viewer runs on another port) and
+HTTP Range (sharded layers are read by byte ranges); docs/neuroglancer.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from types import MappingProxyType
+from pathlib import Path
+
+from flask import Flask, Response, abort, redirect, send_from_directory
+from werkzeug.security import safe_join
+
+log = logging.getLogger(__name__)
+CORS = MappingProxyType(
+    {
+        "Access-Control-Allow-Origin": "*",
+        "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+        "Access-Control-Allow-Headers": "Range",
+        "Access-Control-Expose-Headers": "Content-Range, Content-Length, Accept-Ranges",
+    }
+)
+
+
+class PublicProbe:
+    """Whether the public Phase 1 layers answer (one request for the EM's ``info``, in a daemon
+    thread, at most ``timeout_s``); ``enabled`` True or False skips the request."""
+
+    def __init__(self, enabled: bool | None = None, timeout_s: float = 3.0) -> None:
+        self._result = enabled
+        if enabled is None:
+            threading.Thread(target=self._probe, args=(timeout_s,), daemon=True, name="phase1-probe").start()
+
+    def _probe(self, timeout_s: float) -> None:
+        import urllib.request
+
+        from explorer.links import PHASE1_EM
+
+        # gs://bucket/path is served at https://storage.googleapis.com/bucket/path (cloudfiles/paths.py to_https_protocol)
+        url = PHASE1_EM.replace("precomputed://gs://", "https://storage.googleapis.com/") + "/info"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout_s) as r:
+                self._result = r.status == 200
+        except OSError as exc:
+            log.info("public Phase 1 layers not reachable (%s): offline links show the dataset's layers only", exc)
+            self._result = False
+
+    def reachable(self) -> bool:
+        """True once the probe answered yes (False while it is under way)."""
+        return bool(self._result)
+
+
+class OfflineViewer:
+    """The bundled neuroglancer client behind its Python server, started on first use."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self._url: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def started(self) -> bool:
+        return self._url is not None
+
+    def url(self) -> str:
+        """The viewer's address (``http://127.0.0.1:PORT/v/TOKEN/``), starting it if needed."""
+        with self._lock:
+            if self._url is None:
+                import neuroglancer
+
+                neuroglancer.set_server_bind_address(self.host, 0)  # a free port, this machine only
+                self._viewer = neuroglancer.Viewer()
+                self._url = self._viewer.get_viewer_url()
+                log.info("offline neuroglancer viewer on %s", self._url)
+            return self._url
+
+
+def register_routes(server: Flask, data_dir: Path, viewer: OfflineViewer) -> None:
+    """``/precomputed/<path>`` (the dataset's layers) and ``/offline-viewer`` on ``server``."""
+    root = (Path(data_dir) / "precomputed").resolve()
+
+    @server.route("/precomputed/<path:subpath>", methods=["GET", "HEAD", "OPTIONS"])
+    def _layer_file(subpath: str) -> Response:
+        from flask import request
+
+        if request.method == "OPTIONS":  # CORS preflight
+            return Response(status=204, headers=dict(CORS))
+        full = safe_join(str(root), subpath) if len(subpath) <= 512 else None  # layer paths are short
+        try:
+            ok = full is not None and Path(full).is_file() and ".tmp-" not in Path(full).name
+        except (OSError, ValueError):  # a name the file system refuses (too long, NUL)
+            ok = False
+        if not ok:
+            abort(404)
+        mimetype = "application/json" if Path(full).name == "info" else "application/octet-stream"
+        resp = send_from_directory(root, subpath, conditional=True, mimetype=mimetype, max_age=0)
+        resp.headers.update(CORS)
+        return resp
+
+    @server.route("/offline-viewer", methods=["GET"])
+    def _offline_viewer() -> Response:
+        # the state travels in the URL hash, which the browser keeps across this redirect
+        return redirect(viewer.url(), code=302)
