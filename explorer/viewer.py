@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from types import MappingProxyType
 from pathlib import Path
+from types import MappingProxyType
 
 from flask import Flask, Response, abort, redirect, send_from_directory
 from werkzeug.security import safe_join
