@@ -34,6 +34,8 @@ PHASE1_SEG = "precomputed://gs://microns_public_datasets/pinky100_v185/seg"
 PHASE1_MITO = DEFAULT_MESH_SOURCE
 DEFAULT_VIEWER = "https://neuroglancer-demo.appspot.com/"
 MAX_POINTS = 500
+#: Synapses in links: light grey, seen on the 3D view's black and the EM's grey alike.
+SYNAPSE_COLOR = "#d9d9d9"
 
 
 @dataclass(frozen=True)
@@ -70,23 +72,27 @@ def centre_shader() -> str:
 def _add_dataset_layers(vs, layers: DatasetLayers, cells: list[int], mitos: pd.DataFrame | None) -> None:
     """The dataset's layers: the cells' skeletons coloured by compartment (a shader on the
     ``compartment`` vertex attribute, the explorer's palette as its defaults), the selected
-    mitochondria's meshes in their compartment's colour, and the cells' synapses and
-    mitochondrion centres (annotation layers filtered by the shown cells)."""
+    mitochondria's meshes in their compartment's colour (those with a mesh: ``has_mesh``), and
+    the cells' synapses and mitochondrion centres (annotation layers filtered by the shown cells)."""
+    from nglui.statebuilder import SkeletonRendering
     from nglui.statebuilder.ngl_components import AnnotationLayer, SegmentationLayer
 
     from builder.store.precomputed.skeletons import compartment_shader
 
     if "skeletons" in layers.present:
+        drawn = SkeletonRendering(shader=compartment_shader(dict(COMPARTMENT_COLORS)), line_width_3d=3, line_width_2d=2)
         vs.add_layer(SegmentationLayer(name="cells", source=layers.source("skeletons"), segments=[int(c) for c in cells],
-                                       shader=compartment_shader(dict(COMPARTMENT_COLORS))))  # fmt: skip
+                                       skeleton_rendering=drawn))  # fmt: skip
     linked = "skeletons" in layers.present
     if "mitochondria" in layers.present and mitos is not None and len(mitos):
-        comp = mitos["compartment"] if "compartment" in mitos else pd.Series("selection", index=mitos.index)
-        colors = {int(m): COMPARTMENT_COLORS.get(str(c), HIGHLIGHT_COLOR) for m, c in zip(mitos["id"], comp)}
-        vs.add_layer(SegmentationLayer(name="mitochondrion meshes", source=layers.source("mitochondria"),
-                                       segments=list(colors), segment_colors=colors))  # fmt: skip
+        meshed = mitos[mitos["has_mesh"].astype(bool)] if "has_mesh" in mitos else mitos  # a missing mesh is a layer error
+        comp = meshed["compartment"] if "compartment" in meshed else pd.Series("selection", index=meshed.index)
+        colors = {int(m): COMPARTMENT_COLORS.get(str(c), HIGHLIGHT_COLOR) for m, c in zip(meshed["id"], comp)}
+        if colors:
+            vs.add_layer(SegmentationLayer(name="mitochondrion meshes", source=layers.source("mitochondria"),
+                                           segments=list(colors), segment_colors=colors))  # fmt: skip
     if "synapses" in layers.present:
-        vs.add_layer(AnnotationLayer(name="synapses (dataset)", source=layers.source("synapses"),
+        vs.add_layer(AnnotationLayer(name="synapses", source=layers.source("synapses"), shader=point_shader(SYNAPSE_COLOR, 3),
                                      linked_segmentation={"pre": "cells", "post": "cells"} if linked else None,
                                      filter_by_segmentation=["pre", "post"] if linked else False))  # fmt: skip
     if "mito_centres" in layers.present:
@@ -110,11 +116,11 @@ class Link:
         return self.n_points < self.n_selected
 
 
-def point_shader(color: str) -> str:
+def point_shader(color: str, size: float = 6) -> str:
     """An annotation shader drawing points in ``color`` (a UI control in the viewer: the
-    explorer's palette by default, changeable there)."""
+    explorer's palette by default, changeable there) at ``size`` pixels."""
     return (
-        f'#uicontrol vec3 colour color(default="{color}")\n#uicontrol float size slider(min=1, max=20, default=6)\n'
+        f'#uicontrol vec3 colour color(default="{color}")\n#uicontrol float size slider(min=1, max=20, default={size:g})\n'
         "void main() {\n  setColor(colour);\n  setPointMarkerSize(size);\n}\n"
     )
 
@@ -190,8 +196,8 @@ def neuroglancer_link(
             data[comp == name], name=layer_name, point_column=["x", "y", "z"], description_column="description",
             data_resolution=layer, linked_segmentation=bool(real), shader=point_shader(color), color=color,
         )  # fmt: skip
-    if synapses is not None and len(synapses):
-        syn = synapses.iloc[:max_points]
+    if synapses is not None and len(synapses) and not (layers is not None and "synapses" in layers.present):
+        syn = synapses.iloc[:max_points]  # the dataset's synapse layer holds them all, when it is there
         svx = nm_to_layer_vx(syn[["x", "y", "z"]].to_numpy(float))
         sdata = pd.DataFrame({
             "x": svx[:, 0], "y": svx[:, 1], "z": svx[:, 2],
@@ -201,10 +207,12 @@ def neuroglancer_link(
         })  # fmt: skip
         vs.add_points(
             sdata, name="synapses", point_column=["x", "y", "z"], segment_column="segments", description_column="description",
-            data_resolution=layer, linked_segmentation="seg" if real else False, shader=point_shader("#333333"),
+            data_resolution=layer, linked_segmentation="seg" if real else False, shader=point_shader(SYNAPSE_COLOR, 3),
             swap_visible_segments_on_move=False,
         )  # fmt: skip
     vs.position = vx.mean(axis=0).round(1).tolist()
+    if not public:  # no EM to cut sections of: the 3D view alone
+        vs.layout = "3d"
     return Link(url=vs.to_url(target_url=viewer_url), n_points=len(shown), n_selected=len(points), segments=real)
 
 

@@ -58,6 +58,7 @@ def selection_panel(data: ExplorerData, selection: dict | None, cell: str | None
             "z": rows["z"].to_numpy(),
             "description": ("mito " + rows["mito_id"].astype(str) + " " + rows["compartment"].astype(str)).to_numpy(),
             "compartment": rows["compartment"].astype(str).to_numpy(),
+            "has_mesh": (rows["mesh_missing"] == "").to_numpy() if "mesh_missing" in rows else True,
         }
     )
     cells = sorted(rows["cellid"].unique().tolist())

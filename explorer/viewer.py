@@ -81,8 +81,13 @@ class OfflineViewer:
                 import neuroglancer
 
                 neuroglancer.set_server_bind_address(self.host, 0)  # a free port, this machine only
-                self._viewer = neuroglancer.Viewer()
-                self._url = self._viewer.get_viewer_url()
+                # unsynchronized: a synchronized viewer's event stream wants the shared state's
+                # generation, which a client that took its state from the URL hash never sends
+                # (neuroglancer server.py EventStreamHandler: 400 "missing gs", again and again)
+                self._viewer = neuroglancer.UnsynchronizedViewer()
+                # its URL carries its own state in the hash, which would replace the link's
+                # across the redirect: the bare address only
+                self._url = self._viewer.get_viewer_url().split("#", 1)[0]
                 log.info("offline neuroglancer viewer on %s", self._url)
             return self._url
 
