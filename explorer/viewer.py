@@ -16,6 +16,7 @@ HTTP Range (sharded layers are read by byte ranges); docs/neuroglancer.md.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from pathlib import Path
 from types import MappingProxyType
@@ -62,6 +63,64 @@ class PublicProbe:
         return bool(self._result)
 
 
+# neuroglancer's UrlHashBinding (src/ui/url_hash_binding.ts) writes the state back to the URL
+# through a lodash debounce with ``maxWait``: when restoring a state from the hash takes longer
+# than maxWait (400 ms; a slow or busy machine, a state with many layers), lodash calls it
+# synchronously in the middle of the restore, the annotation layers not restored yet fail to
+# serialize (AnnotationUserLayer.toJSON: "Cannot read properties of undefined (reading
+# 'length')") and the layer being restored at that moment is deleted (TopLevelLayerListSpecification
+# .restoreState). Client 2.41.2, measured on this project's links: the first layer vanished in
+# most loads. Without maxWait the write-back waits for the restore to end (a timer); nothing else
+# changes. A client without this code is served as it is (and the browser test says so).
+_HASH_WRITE_MAXWAIT = re.compile(rb"\(\)=>this\.setUrlHash\(\),(\w+),\{maxWait:2\*\1\}\)")
+
+
+def patch_client_script(name: str, data: bytes) -> bytes:
+    """The bundled client's ``main.*.js`` with the URL-hash write-back debounced without
+    ``maxWait`` (see ``_HASH_WRITE_MAXWAIT``); every other file, or a client whose code differs,
+    unchanged."""
+    if not (name.startswith("main.") and name.endswith(".js")):
+        return data
+    patched, n = _HASH_WRITE_MAXWAIT.subn(rb"()=>this.setUrlHash(),\1)", data)
+    if n != 1:
+        log.warning("neuroglancer client %s: URL-hash debounce not found (%d matches), served unpatched", name, n)
+        return data
+    return patched
+
+
+class _PatchedClientSource:
+    """neuroglancer's static content source (the PyPI package's client) through
+    ``patch_client_script``, each file patched once."""
+
+    def __init__(self, inner) -> None:  # noqa: ANN001 - neuroglancer.static.StaticContentSource
+        self._inner = inner
+        self._cache: dict[str, tuple[bytes, str]] = {}
+
+    def get(self, name: str, query: str) -> tuple[bytes, str]:
+        if name not in self._cache:
+            data, content_type = self._inner.get(name, query)
+            if not name.startswith("main."):
+                return data, content_type
+            self._cache[name] = (patch_client_script(name, data), content_type)
+        return self._cache[name]
+
+
+#: JavaScript for a page of the client (Playwright ``page.evaluate``), for scripts that drive it
+#: (the browser test, ``benchmarks/bench_layers.py``): per managed layer its name, whether it is
+#: ready, whether a data source is still loading, and its errors (a data source that failed, or
+#: an error message of one of its subsources).
+LAYER_STATUS_JS = """() => window.viewer.layerManager.managedLayers.map(ml => {
+  const out = {name: ml.name, ready: ml.isReady(), loading: false, errors: []};
+  for (const ds of (ml.layer ? ml.layer.dataSources : [])) {
+    const st = ds.loadState;
+    if (st === undefined) { out.loading = true; continue; }
+    if (st.error !== undefined) { out.errors.push(String(st.error.message || st.error)); continue; }
+    for (const s of st.subsources) for (const m of s.messages) if (m.severity === 2) out.errors.push(m.message);
+  }
+  return out;
+})"""
+
+
 class OfflineViewer:
     """The bundled neuroglancer client behind its Python server, started on first use."""
 
@@ -79,7 +138,14 @@ class OfflineViewer:
         with self._lock:
             if self._url is None:
                 import neuroglancer
+                import neuroglancer.server
+                import neuroglancer.static
 
+                # the package's own client, patched (see _HASH_WRITE_MAXWAIT); neuroglancer reads
+                # its source from this module attribute (server.py StaticPathHandler)
+                neuroglancer.server.global_static_content_source = _PatchedClientSource(
+                    neuroglancer.static.get_default_static_content_source()
+                )
                 neuroglancer.set_server_bind_address(self.host, 0)  # a free port, this machine only
                 # unsynchronized: a synchronized viewer's event stream wants the shared state's
                 # generation, which a client that took its state from the URL hash never sends

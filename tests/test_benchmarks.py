@@ -84,6 +84,24 @@ def test_bench_browser(small_dataset, tmp_path):
         assert re.search(r"\d+\.\d\ds\s+\d+\.\d\ds\s+" + RATIO, _line(out, row)), out
 
 
+def test_bench_layers(small_dataset, tmp_path):
+    if not shutil.which("chromium") and not Path("/usr/bin/chromium").exists():
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; `make test` installs it")
+        pytest.skip("Debian chromium not installed: run `make browser`")
+    before = sorted(p.name for p in (small_dataset / "precomputed").rglob("*"))
+    out = _run("bench_layers.py", "--data", str(small_dataset), "--runs", "1", "--json", str(tmp_path / "l.json"))
+    for layer in ("skeletons", "mitochondria", "synapses", "mito_centres", "all layers"):
+        assert re.search(r"\s+\d+\s+\d+\.\d\s+\d+\.\d\d$", _line(out, layer)), out
+    for row in ("legacy / sharded files", "legacy / sharded bytes", "cloud-volume / this project", "densest / sparsest"):
+        assert re.search(RATIO + "$", _line(out, row)), out
+    assert "identical files: True" in out
+    assert re.search(r"densest pyramidal cell \d+ \(\d+ mitochondria\)\s+\d+\.\d\d s", out), out
+    res = json.loads((tmp_path / "l.json").read_text())
+    assert res["write"]["mitochondria"]["files"] < res["write"]["mitochondria"]["legacy_files"]
+    assert sorted(p.name for p in (small_dataset / "precomputed").rglob("*")) == before  # the dataset's own layers untouched
+
+
 def test_bench_analyze(small_dataset, tmp_path):
     out = _run("bench_analyze.py", "--data", str(small_dataset), "--runs", "1", "--json", str(tmp_path / "a.json"))
     assert re.search(r"python -m builder analyze .*target < 30 s\s+\d+\.\d\d s", out), out
