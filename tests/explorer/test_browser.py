@@ -28,23 +28,30 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(small_dataset):
+def start_explorer(dataset: Path, *args: str) -> tuple[subprocess.Popen, str]:
+    """``python -m explorer --data dataset *args`` on a free port, once its page answers:
+    the process and its address (no trailing slash); skips (fails on CI) without chromium."""
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed; `make test` installs it (apt-get install chromium)")
         pytest.skip("Debian chromium not installed: run `make browser` (apt-get install chromium)")
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "explorer", "--data", str(small_dataset), "--port", str(port)],
+        [sys.executable, "-m", "explorer", "--data", str(dataset), "--port", str(port), *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
+    # a loaded 2-core machine can take a minute to import Dash and open the dataset
+    if not wait_until(lambda: proc.poll() is not None or answers(url), timeout=180, interval=0.5) or proc.poll() is not None:
+        stop(proc)
+        pytest.fail("explorer did not start: " + (proc.stdout.read() if proc.stdout else ""))
+    return proc, url
+
+
+@pytest.fixture(scope="module")
+def server(small_dataset):
+    proc, url = start_explorer(small_dataset)
     try:
-        # a loaded 2-core machine can take a minute to import Dash and open the dataset
-        if not wait_until(lambda: proc.poll() is not None or answers(url), timeout=180, interval=0.5) or proc.poll() is not None:
-            stop(proc)
-            pytest.fail("explorer did not start: " + (proc.stdout.read() if proc.stdout else ""))
         yield url
     finally:
         stop(proc)

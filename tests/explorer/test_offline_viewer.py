@@ -9,9 +9,6 @@ deadlines. Screenshots land under ``test-output/neuroglancer/``.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import urllib.parse
 from pathlib import Path
 
@@ -27,8 +24,8 @@ from explorer.palette import COMPARTMENT_COLORS
 from explorer.selection import selection_panel
 from explorer.viewer import LAYER_STATUS_JS
 from tests.conftest import SMALL
-from tests.explorer.test_browser import CHROMIUM, FLAGS, _free_port
-from tests.procs import answers, stop, wait_until
+from tests.explorer.test_browser import CHROMIUM, FLAGS, start_explorer
+from tests.procs import stop, wait_until
 
 OUT = Path(__file__).resolve().parents[2] / "test-output" / "neuroglancer"
 OFFLINE = LinkOptions(public_reachable=lambda: False)  # no internet here: the dataset's layers only
@@ -37,20 +34,8 @@ STATUS_TEXT_JS = "() => { const e = document.getElementById('neuroglancer-status
 
 
 def _start_explorer(dataset: Path):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; `make test` installs it (apt-get install chromium)")
-        pytest.skip("Debian chromium not installed: run `make browser` (apt-get install chromium)")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "explorer", "--data", str(dataset), "--port", str(port), "--no-public-layers"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/"
-    if not wait_until(lambda: proc.poll() is not None or answers(url), timeout=180, interval=0.5) or proc.poll() is not None:
-        stop(proc)
-        pytest.fail("explorer did not start: " + (proc.stdout.read() if proc.stdout else ""))
-    return proc, url
+    proc, url = start_explorer(dataset, "--no-public-layers")
+    return proc, url + "/"
 
 
 @pytest.fixture(scope="module")
