@@ -178,6 +178,11 @@ def _main(argv: list[str] | None) -> int:
     except BuilderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except OSError as exc:  # the file system refused (read-only, full, permissions): a message, not a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}. Free disk space or fix permissions, then rerun the same command",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
@@ -194,9 +199,15 @@ def _validate(dataset: Path) -> int:
 
 
 def _cell_ids(spec: str | None) -> tuple[int, ...]:
+    """``--cells``: ids separated by commas or spaces, or the path of a file with one per line."""
     if not spec:
         return ()
-    text = Path(spec).read_text() if Path(spec).is_file() else spec
+    text = spec
+    if not any(ch in spec for ch in ", ") or Path(spec).suffix:  # could be a file name
+        try:
+            text = Path(spec).read_text() if Path(spec).is_file() else spec
+        except OSError as exc:
+            raise BuilderError(f"--cells {spec[:60]!r}: cannot read it as a file ({exc.strerror})") from exc
     try:
         return tuple(int(t) for t in text.replace(",", " ").split())
     except ValueError as exc:
@@ -221,21 +232,10 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _neuroglancer(dataset: Path) -> int:
-    from builder.store.manifest import refresh_checksums
-    from builder.store.paths import DatasetPaths
-    from builder.store.precomputed import layers_text, write_layers
+    from builder.store.precomputed import layers_text, rewrite_layers
 
-    paths = DatasetPaths(dataset)
-    if not paths.manifest.is_file():
-        raise BuilderError(
-            f"{dataset}: no manifest.json, so not a built dataset; build it with python -m builder build --out {dataset}"
-        )
-    summary = write_layers(paths)
-    try:
-        refresh_checksums(paths, "precomputed")
-    except ValueError as exc:
-        raise BuilderError(str(exc)) from exc
-    print(layers_text(summary, paths.precomputed))
+    summary = rewrite_layers(dataset)
+    print(layers_text(summary, dataset / "precomputed"))
     return EXIT_OK
 
 

@@ -26,7 +26,7 @@ from builder.compute.compartments import (
 )
 from builder.compute.counts import cell_counts
 from builder.compute.gradients import cell_gradients
-from builder.compute.meshes import MeshBatch, mesh_problems
+from builder.compute.meshes import MeshBatch, far_from_centre, mesh_problems
 from builder.compute.mito_table import mito_table
 from builder.compute.segments import cell_segments
 from builder.compute.skeleton import SkeletonError, Tree, orient_tree, round_tree, swc_frame
@@ -144,6 +144,8 @@ def _build_cell(source: Source, paths: DatasetPaths, task: CellTask) -> CellOutc
         batch, missing = MeshBatch.from_meshes([], []), {int(m): exc.reason for m in mitos["mito_id"]}
     lap("read")
     problems = mesh_problems(batch)
+    centres = mitos.set_index("mito_id").reindex(batch.ids)[["x", "y", "z"]].to_numpy(np.float64)
+    problems = np.where(problems == "", far_from_centre(batch, centres), problems)
     missing = {**missing, **{int(m): str(r) for m, r in zip(batch.ids, problems) if r}}
     good = batch.subset(problems == "")
     soma = np.asarray(task.soma_nm, float)

@@ -72,3 +72,15 @@ class OutputWriteError(BuilderError):
             f"cannot write {self.path}: {cause.strerror or cause}. "
             "Free disk space or fix permissions, then rerun the same command to resume"
         )
+
+
+class FolderBusyError(BuilderError):
+    """Another process is writing the same folder (its lock is held); names that process."""
+
+    def __init__(self, folder: Path | str, holder: str) -> None:
+        self.folder = Path(folder)
+        self.holder = holder
+        super().__init__(
+            f"{self.folder} is being written by another process ({holder}); wait for it to end, or stop it, "
+            "then rerun this command (one writer per folder)"
+        )

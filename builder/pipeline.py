@@ -33,8 +33,10 @@ from builder.config import BuildConfig
 from builder.parallel import run_tasks
 from builder.schema import CELL_COLUMNS, SYNAPSE_COLUMNS
 from builder.sources.base import Source, SourceTables
+from builder.sources.recount import RawInputs
 from builder.store import writers
 from builder.store.atomic import remove_stale_temporaries, write_bytes
+from builder.store.lock import folder_lock
 from builder.store.manifest import read_manifest, verify_checksums, write_manifest
 from builder.store.paths import ARCHIVED_DIRS, DatasetPaths
 from builder.store.precomputed import write_layers
@@ -129,10 +131,18 @@ def run_cells(
 
 
 def build_dataset(config: BuildConfig, source: Source) -> BuildResult:
-    """Build (or resume, or confirm up to date) the dataset described by ``config``."""
+    """Build (or resume, or confirm up to date) the dataset described by ``config``.
+
+    Holds the output folder's lock throughout (:mod:`builder.store.lock`): a second build, or
+    another command writing the same folder, is refused with a message naming this one.
+    """
     paths = DatasetPaths(Path(config.out_dir))
-    paths.root.mkdir(parents=True, exist_ok=True)
-    n_tmp = remove_stale_temporaries(paths.root)
+    with folder_lock(paths.root, f"python -m builder build --out {paths.root}"):
+        return _build_locked(config, source, paths)
+
+
+def _build_locked(config: BuildConfig, source: Source, paths: DatasetPaths) -> BuildResult:
+    n_tmp = remove_stale_temporaries(paths.root)  # only under the lock: no other writer's are live
     if n_tmp:
         log.info("removed %d temporary file(s) of an interrupted build", n_tmp)
     fingerprint = config.fingerprint(source.fingerprint())
@@ -143,12 +153,12 @@ def build_dataset(config: BuildConfig, source: Source) -> BuildResult:
             log.info("dataset in %s is complete and up to date", paths.root)
             return BuildResult(paths.root, complete=True, up_to_date=True, counts=manifest.get("counts", {}))
         log.info("dataset in %s changed on disk (%s ...); rebuilding", paths.root, problems[0])
-    # from here on the dataset is being rewritten: it must not claim to be complete until done
-    paths.manifest.unlink(missing_ok=True)
     t0 = time.perf_counter()
-    tables = source.tables()
+    tables = source.tables()  # inputs checked before anything of the dataset is replaced
     tasks = make_tasks(tables, fingerprint)
     log.info("tables read and split per cell in %.1f s", time.perf_counter() - t0)
+    # from here on the dataset is being rewritten: it must not claim to be complete until done
+    paths.manifest.unlink(missing_ok=True)
     done = {t.cell_id: o for t in tasks if (o := _is_finished(paths, t)) is not None}
     todo = [t for t in tasks if t.cell_id not in done]
     log.info("%d cells: %d already built, %d to build", len(tasks), len(done), len(todo))
@@ -165,8 +175,11 @@ def build_dataset(config: BuildConfig, source: Source) -> BuildResult:
     log.info("neuroglancer layers written in %.1f s", time.perf_counter() - t0)
     result.cells_computed = len(todo)
     result.timings = stage_timings([done[t.cell_id] for t in todo if done[t.cell_id].ok])
-    counts = result.counts
-    write_bytes(paths.report, (json.dumps(_report(result, fingerprint, source.label_names), indent=2) + "\n").encode())
+    report = _report(result, fingerprint, source.label_names)
+    raw_dir = getattr(source, "raw_dir", None)
+    if raw_dir is not None:
+        report["inputs"] = RawInputs.of(Path(raw_dir)).as_dict()
+    write_bytes(paths.report, (json.dumps(report, indent=2) + "\n").encode())
     t0 = time.perf_counter()
     write_manifest(
         paths,
@@ -175,7 +188,7 @@ def build_dataset(config: BuildConfig, source: Source) -> BuildResult:
         source_labels=dict(source.label_names),
         parameters=config.output_parameters(),
         fingerprint=fingerprint,
-        counts=counts,
+        counts=result.counts,
         complete=result.complete,
         inferred_labels=result.inferred_labels,
     )

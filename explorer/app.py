@@ -10,6 +10,7 @@ from pathlib import Path
 from dash import Dash
 from dash.exceptions import DependencyException
 from flask import jsonify, request
+from werkzeug.exceptions import BadRequest
 
 from explorer import analysis, callbacks
 from explorer.data import ExplorerData
@@ -83,11 +84,25 @@ def _guard(app: Dash) -> None:
     @server.before_request
     def _check_callback_request():
         if request.path.endswith("/_dash-update-component") and request.method == "POST":
-            problem = callback_request_problem(request.get_json(silent=True), known)
+            body, problem = _json_body()
+            problem = problem or callback_request_problem(body, known)
             if problem:
                 log.info("rejected callback request: %s", problem)
                 return jsonify(error=problem), 400
         return None
+
+
+def _json_body() -> tuple[object, str]:
+    """The request's JSON body and "", or None and why it is not one (not JSON, malformed,
+    nested deeper than the parser goes). Parsed once: Dash reads the same parsed body."""
+    if not request.is_json:
+        return None, "the request body must be JSON (Content-Type: application/json)"
+    try:
+        return request.get_json(), ""
+    except BadRequest:  # not JSON, not UTF-8
+        return None, "the request body is not valid JSON"
+    except RecursionError:  # the parser's depth limit (about 1000 levels)
+        return None, "the request body is nested too deeply"
 
 
 def create_server():

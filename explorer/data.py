@@ -8,7 +8,6 @@ exceed JavaScript's 2^53 integer precision) and are parsed back here.
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pandas as pd
 from builder.compute.meshes import MeshBatch, cluster_simplify
 from builder.compute.skeleton import thin_tree
 from builder.schema import MESH_MEASURE_COLUMNS
+from builder.store.lru import LRUCache
 from builder.store.reader import Dataset
 
 _ID = re.compile(r"^\d{1,20}$")
@@ -26,6 +26,8 @@ MAX_SELECTION = 20_000
 SYNAPSE_SCATTER_COLUMNS = ("size", "nearest_mito_path_um", "path_dist_to_soma_um")
 #: Display meshes: vertex-clustering grid = each mitochondrion's thickness / this (30-250 nm).
 DISPLAY_CELLS_ACROSS = 2.0
+#: Cells whose display meshes, and (cell, spacing) pairs whose thinned skeletons, stay cached.
+DISPLAY_CACHE = 16
 
 
 def parse_id(text: object) -> int | None:
@@ -51,8 +53,9 @@ class ExplorerData:
     ds: Dataset
     mitos: pd.DataFrame  # all mitochondria + cell_type
     numeric_columns: list[str]
-    _display: OrderedDict = field(default_factory=OrderedDict, repr=False)
-    _skeletons: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    # shared by the server's threads: thread-safe least-recently-used caches
+    _display: LRUCache[MeshBatch | None] = field(default_factory=lambda: LRUCache(DISPLAY_CACHE), repr=False)
+    _skeletons: LRUCache[pd.DataFrame] = field(default_factory=lambda: LRUCache(DISPLAY_CACHE), repr=False)
     _synapses: list = field(default_factory=list, repr=False)
 
     @classmethod
@@ -119,20 +122,20 @@ class ExplorerData:
         out["cable_length_um"] = out["cable_length_um"].round(1)
         return out
 
-    def display_meshes(self, cell_id: int, cache: int = 16) -> MeshBatch | None:
+    def display_meshes(self, cell_id: int) -> MeshBatch | None:
         """The cell's mitochondrion meshes simplified for the cell view (vertex clustering).
 
         At cell scale a mitochondrion spans a few pixels; clustering to half its thickness keeps
-        its shape and cuts the vertices about 6-fold. Cached per cell.
+        its shape and cuts the vertices about 6-fold. Cached per cell (:data:`DISPLAY_CACHE` cells).
         """
 
         def make() -> MeshBatch | None:
             full = self.ds.mito_meshes(cell_id)
             return None if full is None else cluster_simplify(full, cells_across=DISPLAY_CELLS_ACROSS)
 
-        return _lru(self._display, cell_id, make, cache)
+        return self._display.get(int(cell_id), make)
 
-    def display_skeleton(self, cell_id: int, spacing_um: float = 1.0, cache: int = 16) -> pd.DataFrame:
+    def display_skeleton(self, cell_id: int, spacing_um: float = 1.0) -> pd.DataFrame:
         """The cell's skeleton thinned for the cell view (:func:`builder.compute.skeleton.thin_tree`):
         roots, branch points, ends and label changes kept, one node per ``spacing_um`` elsewhere.
         The dataset keeps every node. Cached per cell and spacing."""
@@ -148,19 +151,8 @@ class ExplorerData:
             thin["parent"] = np.where(new_parent >= 0, ids[np.maximum(new_parent, 0)], -1)
             return thin
 
-        return _lru(self._skeletons, (cell_id, spacing_um), make, cache)
+        return self._skeletons.get((int(cell_id), float(spacing_um)), make)
 
     def mito_rows(self, ids: list[int]) -> pd.DataFrame:
         """Rows of the given mitochondria, in the order of the table."""
         return self.mitos[self.mitos["mito_id"].isin(ids)]
-
-
-def _lru(store: OrderedDict, key, make, size: int):
-    """``store[key]``, made by ``make()`` on a miss; at most ``size`` entries, least recent dropped."""
-    if key in store:
-        store.move_to_end(key)
-        return store[key]
-    value = store[key] = make()
-    while len(store) > size:
-        store.popitem(last=False)
-    return value

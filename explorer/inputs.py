@@ -50,22 +50,38 @@ def as_event(value: object) -> dict:
 MAX_BODY = 20 * 1024 * 1024
 
 
+def _is_spec(item: object) -> bool:
+    """A Dash ``{id, property}`` (a component id is a string, or a dict for pattern-matching ids),
+    or the list of them of a pattern-matching ``ALL``."""
+    if isinstance(item, list):
+        return all(isinstance(i, dict) and _is_spec(i) for i in item)
+    return isinstance(item, dict) and isinstance(item.get("id"), (str, dict)) and isinstance(item.get("property"), str)
+
+
 def callback_request_problem(body: object, known_outputs: set[str]) -> str:
     """Why a ``/_dash-update-component`` body is not a callback request of this app ("" if it is).
 
-    Checks only the envelope (Dash's own protocol); the values inside are coerced by the
-    callbacks themselves.
+    Checks only the envelope (Dash's own protocol: ``output`` a known callback, ``outputs`` its
+    ``{id, property}`` (a list of them for a multi-output key ``..a.b...c.d..``), ``inputs`` and
+    ``state`` lists of ``{id, property, value}``, ``changedPropIds`` strings); the values inside
+    are coerced by the callbacks themselves.
     """
     if not isinstance(body, dict):
         return "the request body is not a JSON object"
-    if body.get("output") not in known_outputs:
+    output = body.get("output")
+    if not isinstance(output, str) or output not in known_outputs:  # a list or dict is unhashable
         return "unknown callback output"
     for key in ("inputs", "state"):
         items = body.get(key, [])
-        if not isinstance(items, list) or not all(isinstance(i, dict) and "id" in i and "property" in i for i in items):
+        if not isinstance(items, list) or not all(_is_spec(i) for i in items):  # a missing value is undefined in JS
             return f"'{key}' must be a list of {{id, property, value}}"
-    if not isinstance(body.get("outputs"), (dict, list)):
-        return "'outputs' must be an object or a list"
-    if not isinstance(body.get("changedPropIds", []), list):
-        return "'changedPropIds' must be a list"
+    outputs = body.get("outputs")
+    multi = output.startswith("..")
+    specs = outputs if isinstance(outputs, list) else [outputs]
+    n_out = len(output.strip(".").split("...")) if multi else 1
+    if isinstance(outputs, list) != multi or len(specs) != n_out or not all(_is_spec(o) for o in specs):
+        return "'outputs' must be the callback's outputs, each an {id, property}"
+    changed = body.get("changedPropIds", [])
+    if not isinstance(changed, list) or not all(isinstance(c, str) for c in changed):
+        return "'changedPropIds' must be a list of strings"
     return ""

@@ -18,10 +18,10 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 
-from flask import Flask, Response, abort, redirect, send_from_directory
+from flask import Flask, Response, abort, redirect, request, send_file
 from werkzeug.security import safe_join
 
 log = logging.getLogger(__name__)
@@ -158,26 +158,47 @@ class OfflineViewer:
             return self._url
 
 
+def layer_file(root: Path, subpath: str) -> Path | None:
+    """The file of ``root`` (a resolved ``precomputed/`` folder) that ``/precomputed/<subpath>``
+    may serve, or None.
+
+    Only a regular file whose real path (symbolic links resolved) lies inside ``root``: a link
+    to a file of the layers is served, a link (or a linked folder) leading out of them is not,
+    nor a file being written (``.tmp-``), nor a name the file system refuses.
+    """
+    full = safe_join(str(root), subpath) if len(subpath) <= 512 else None  # layer paths are short
+    if full is None or ".tmp-" in Path(full).name:
+        return None
+    try:
+        real = Path(full).resolve(strict=True)
+        ok = real.is_relative_to(root) and real.is_file() and ".tmp-" not in real.name
+    except (OSError, RuntimeError, ValueError):  # missing, a link loop, too long, NUL
+        return None
+    return real if ok else None
+
+
 def register_routes(server: Flask, data_dir: Path, viewer: OfflineViewer) -> None:
-    """``/precomputed/<path>`` (the dataset's layers) and ``/offline-viewer`` on ``server``."""
+    """``/precomputed/<path>`` (the dataset's layers) and ``/offline-viewer`` on ``server``.
+
+    Every answer under ``/precomputed/`` carries the CORS headers, errors included (404, 405,
+    416, 304): a viewer on another origin then sees the status, not a network error.
+    """
     root = (Path(data_dir) / "precomputed").resolve()
 
     @server.route("/precomputed/<path:subpath>", methods=["GET", "HEAD", "OPTIONS"])
     def _layer_file(subpath: str) -> Response:
-        from flask import request
-
         if request.method == "OPTIONS":  # CORS preflight
-            return Response(status=204, headers=dict(CORS))
-        full = safe_join(str(root), subpath) if len(subpath) <= 512 else None  # layer paths are short
-        try:
-            ok = full is not None and Path(full).is_file() and ".tmp-" not in Path(full).name
-        except (OSError, ValueError):  # a name the file system refuses (too long, NUL)
-            ok = False
-        if not ok:
+            return Response(status=204)
+        path = layer_file(root, subpath)
+        if path is None:
             abort(404)
-        mimetype = "application/json" if Path(full).name == "info" else "application/octet-stream"
-        resp = send_from_directory(root, subpath, conditional=True, mimetype=mimetype, max_age=0)
-        resp.headers.update(CORS)
+        mimetype = "application/json" if PurePosixPath(subpath).name == "info" else "application/octet-stream"
+        return send_file(path, mimetype=mimetype, conditional=True, max_age=0)
+
+    @server.after_request
+    def _layer_cors(resp: Response) -> Response:
+        if request.path.startswith("/precomputed/"):
+            resp.headers.update(CORS)
         return resp
 
     @server.route("/offline-viewer", methods=["GET"])

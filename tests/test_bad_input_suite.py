@@ -16,6 +16,7 @@ from builder.sources.published import CELL_TYPE_TABLE, MESH_DIR, MITO_TABLE, SKE
 from builder.store.validate import validate_dataset
 from tests.conftest import SMALL
 from tests.test_bad_input import demo_cells, run
+from tests.textedit import set_field
 
 
 def _neuron(raw, k=0) -> int:
@@ -78,22 +79,21 @@ def wrong_dtype_value(raw):
         df.loc[5, "ctr_pos_x_vx"] = "12,5e3vx"
         return int(df.loc[5, "id"])
 
-    return "issue", _edit_csv(raw, SYNAPSE_TABLE, edit), "row 7: missing or non-finite ['x']"
+    return "issue", _edit_csv(raw, SYNAPSE_TABLE, edit), "line 7: missing or non-finite ['x']"
 
 
 def wrong_dtype_column(raw):
     df = pd.read_csv(raw / CELL_TYPE_TABLE, index_col=0)
     df["cell_segid"] = "cell-" + df["cell_segid"].astype(str)
     df.to_csv(raw / CELL_TYPE_TABLE)
-    return "error", CELL_TYPE_TABLE, "column 'cell_segid' holds no numbers"
+    return "error", CELL_TYPE_TABLE, "column 'cell_segid' holds no integer ids"
 
 
 def duplicate_ids(raw):
-    def edit(df):
-        df.loc[len(df)] = df.loc[3]
-        return int(df.loc[3, "mito_id"])
-
-    return "kept-issue", _edit_csv(raw, MITO_TABLE, edit), "duplicated mito_id"
+    path = raw / MITO_TABLE
+    lines = path.read_bytes().split(b"\n")
+    path.write_bytes(path.read_bytes().rstrip(b"\n") + b"\n" + lines[4] + b"\n")  # line 5 again, at the end
+    return "kept-issue", int(lines[4].split(b",")[0]), "duplicated mito_id"
 
 
 def inf_skeleton_coordinates(raw):
@@ -163,11 +163,9 @@ def label_out_of_range(raw):
 
 
 def mitochondrion_without_cell(raw):
-    def edit(df):
-        df.loc[12, "cellid"] = np.nan
-        return int(df.loc[12, "mito_id"])
-
-    return "issue", _edit_csv(raw, MITO_TABLE, edit), "missing or non-finite ['cellid']"
+    """A blank cellid, made in the text (a pandas round trip would write every id through float)."""
+    mito_id = set_field(raw / MITO_TABLE, 14, "cellid", "")
+    return "issue", int(mito_id), "line 14: blank cellid"
 
 
 def synapse_to_unknown_cell(raw):

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from builder.__main__ import EXIT_ERROR, EXIT_OK, main
+from builder.store.lock import LOCK_NAME
 from tests.conftest import REPO, SMALL
 from tests.procs import wait_until
 
@@ -56,7 +57,7 @@ def _visible(out: Path) -> dict[str, Path]:
     return {
         str(p.relative_to(out)): p
         for p in out.rglob("*")
-        if p.is_file() and ".tmp-" not in p.name and ".build" not in p.relative_to(out).parts
+        if p.is_file() and ".tmp-" not in p.name and ".build" not in p.relative_to(out).parts and p.name != LOCK_NAME
     }
 
 

@@ -2,7 +2,9 @@
 
 Reads a built dataset through :class:`builder.store.reader.Dataset`, selects the cells of a
 :class:`Scope`, computes :func:`builder.compute.statistics.published_analysis`, and writes to
-``DATASET/analysis/<scope>/`` (every file atomically):
+``DATASET/analysis/<scope>/``, whole: the files of one run replace the previous run's together
+(written into a temporary folder renamed into place, under the dataset's lock), so a killed
+run leaves the previous one intact and ``--no-figures`` leaves no stale figures:
 
 - ``analysis.json``: every number, with the scope, the filters, the dataset and the sources of
   the definitions;
@@ -15,6 +17,7 @@ The folder is not part of the dataset's checksums (it is derived, and rewritten 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -27,7 +30,8 @@ import pandas as pd
 from builder.compute.statistics import AnalysisResult, SegmentFilter, published_analysis
 from builder.errors import DatasetError
 from builder.schema import PUBLISHED_DEFINITIONS
-from builder.store.atomic import write_bytes
+from builder.store.atomic import atomic_folder, write_bytes
+from builder.store.lock import folder_lock
 from builder.store.reader import Dataset
 
 log = logging.getLogger(__name__)
@@ -125,20 +129,32 @@ def run_analysis(
     and the JSON summary."""
     ds = Dataset.open(dataset)
     ids = scope.select(ds)
-    result = published_analysis(ds.mitochondria, ds.segments, ids, f, include_meshless)
     out = Path(out_dir) if out_dir is not None else ds.root / "analysis" / scope.name
-    out.mkdir(parents=True, exist_ok=True)
-    summary = summary_dict(ds, scope, f, include_meshless, result)
+    with folder_lock(ds.root, "python -m builder analyze"), _out_lock(ds.root, out):
+        result = published_analysis(ds.mitochondria, ds.segments, ids, f, include_meshless)
+        summary = summary_dict(ds, scope, f, include_meshless, result)
+        with atomic_folder(out) as tmp:  # a run's files replace the previous run's together
+            _write_outputs(tmp, result, summary, title=f"{scope.name}, {len(ids)} cells of {ds.root.name}" if figures else None)
+    log.info("analysis of %d cells written to %s", len(ids), out)
+    return result, out, summary
+
+
+def _out_lock(root: Path, out: Path) -> contextlib.AbstractContextManager:
+    """The lock of an output folder outside the dataset (``--out``); nothing more inside it."""
+    inside = out.resolve().is_relative_to(root.resolve())
+    return contextlib.nullcontext() if inside else folder_lock(out.parent, "python -m builder analyze")
+
+
+def _write_outputs(out: Path, result: AnalysisResult, summary: dict, title: str | None) -> None:
+    """``analysis.json``, the CSVs and (unless ``title`` is None) the figures, into ``out``."""
     write_bytes(out / "analysis.json", (json.dumps(summary, indent=2, default=_json_default) + "\n").encode())
     for name, frame in (("compartments", result.compartments), ("mann_whitney", result.tests), ("gradients", result.gradients),
                         ("regressions", result.regressions), ("segments", result.segments)):  # fmt: skip
         write_bytes(out / f"{name}.csv", frame.to_csv(index=False).encode())
-    if figures:
+    if title is not None:
         from builder.analysis.figures import write_figures
 
-        write_figures(result, out, title=f"{scope.name}, {len(ids)} cells of {ds.root.name}")
-    log.info("analysis of %d cells written to %s", len(ids), out)
-    return result, out, summary
+        write_figures(result, out, title=title)
 
 
 def _json_default(o):

@@ -180,6 +180,38 @@ def mesh_problems(batch: MeshBatch) -> np.ndarray:
     return reasons
 
 
+#: A mesh whose bounding box lies farther than this from its mitochondrion's centre in the table
+#: (nm) is another object's mesh or in other units: set aside, never measured.
+MESH_CENTRE_TOLERANCE_NM = 1000.0
+
+
+def far_from_centre(batch: MeshBatch, centres: np.ndarray, tol_nm: float = MESH_CENTRE_TOLERANCE_NM) -> np.ndarray:
+    """Meshes that lie away from their mitochondrion's centre, all meshes at once.
+
+    Parameters
+    ----------
+    batch : MeshBatch
+    centres : ndarray, shape (n, 3), nm
+        Each mesh's mitochondrion centre from the mitochondria table (voxel centroid).
+    tol_nm : float
+        Largest distance (nm) from the centre to the mesh's bounding box that is accepted.
+
+    Returns
+    -------
+    ndarray, shape (n,), object
+        ``""`` for a mesh around its centre, otherwise the reason with the distance in um.
+    """
+    lo, hi = batch.bounds()
+    c = np.asarray(centres, np.float64).reshape(batch.n, 3)
+    with np.errstate(invalid="ignore"):
+        gap = np.linalg.norm(np.maximum(0.0, np.maximum(lo - c, c - hi)), axis=1)
+    reasons = np.full(batch.n, "", dtype=object)
+    far = np.flatnonzero(gap > tol_nm)
+    reasons[far] = [f"mesh lies {g / 1000:.1f} um from the mitochondrion's centre in the table (another object's mesh, or "
+                    "other units)" for g in gap[far]]  # fmt: skip
+    return reasons
+
+
 def cluster_simplify(batch: MeshBatch, cells_across: float = 2.5, min_nm: float = 30.0, max_nm: float = 250.0) -> MeshBatch:
     """Simplify every mesh by vertex clustering, for display (Rossignac & Borrel 1993).
 

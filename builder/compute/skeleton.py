@@ -121,7 +121,7 @@ def orient_tree(vertices: np.ndarray, edges: np.ndarray, root: int, radius: np.n
     root : int
         Index of the soma node.
     radius : ndarray, shape (N,), optional
-        Node radii in nm (NaN or missing -> 0).
+        Node radii in nm (missing -> 0); a negative or non-finite one is an error.
 
     Returns
     -------
@@ -130,8 +130,8 @@ def orient_tree(vertices: np.ndarray, edges: np.ndarray, root: int, radius: np.n
     Raises
     ------
     SkeletonError
-        Non-finite coordinates, an edge index out of range, a self loop, a cycle, or nodes
-        not connected to the root.
+        Non-finite coordinates, a negative or non-finite radius, an edge index out of range, a
+        self loop, a cycle, or nodes not connected to the root.
     """
     vertices = np.asarray(vertices, dtype=np.float64)
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
@@ -161,10 +161,10 @@ def orient_tree(vertices: np.ndarray, edges: np.ndarray, root: int, radius: np.n
         raise SkeletonError(f"graph has a cycle ({len(edges)} edges for {n} nodes; a tree has {n - 1})")
     _, pred = csgraph.breadth_first_order(g, root, directed=False, return_predecessors=True)
     parent = np.where(pred < 0, -1, pred).astype(np.int64)
-    if radius is None:
-        r = np.zeros(n)
-    else:
-        r = np.nan_to_num(np.asarray(radius, dtype=np.float64).reshape(n), nan=0.0)
+    r = np.zeros(n) if radius is None else np.asarray(radius, dtype=np.float64).reshape(n)
+    bad = np.flatnonzero(~np.isfinite(r) | (r < 0))
+    if len(bad):
+        raise SkeletonError(f"{len(bad)} node(s) with a negative or non-finite radius (first: node {bad[0]}, {r[bad[0]]:g} nm)")
     return Tree(vertices=vertices, parent=parent, root=int(root), radius=r)
 
 

@@ -51,6 +51,11 @@ class SourceIssue:
     #: True when the row is left out of the dataset (the build is then partial); False when
     #: it was repaired without loss (e.g. an exact duplicate).
     dropped: bool = True
+    #: Line in ``file`` (1 is the header) of a row left out of the dataset (dropped, a duplicate,
+    #: a blank line); None for a row kept with a warning, or an issue not about one row. The
+    #: line is also in ``reason``. ``python -m builder validate`` recounts the raw tables less
+    #: these lines.
+    line: int | None = None
 
 
 @dataclass

@@ -1,13 +1,18 @@
-"""Reading the published CSV tables defensively: every problem names the file, row or column.
+"""Reading the published CSV tables defensively: every problem names the file, line or column.
 
-A missing file or column, or a column without numbers, is an :class:`InputFileError`; a bad
-row (NaN or non-finite value, unparsable value, incomplete last line of a truncated file,
-duplicated id) is dropped or repaired and returned as a :class:`SourceIssue`.
+A missing file or column, a column without numbers, or an id column written in floating point
+is an :class:`InputFileError`; a bad row (blank, non-integer or out-of-range id, NaN or
+non-finite value, incomplete last line of a truncated file, duplicated id) is dropped or
+repaired and returned as a :class:`SourceIssue` with its line in the file.
+
+Ids are read as text and parsed to int64 exactly: never through float, whose 53-bit mantissa
+rounds MICrONS root ids (about 6.5e17-9.9e17) to multiples of 128.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,12 +20,31 @@ import pandas as pd
 from builder.errors import InputFileError
 from builder.sources.base import SourceIssue
 
+#: Data rows start on line 2 of a table with a header line (``line = index + LINE_OFFSET``).
+LINE_OFFSET = 2
+_INT = r"[+-]?\d+"
+_FLOAT = r"[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?"
+_INT64_MAX = str(np.iinfo(np.int64).max)
+#: Integers above this are not all representable in float64: a float-written id may be rounded.
+_FLOAT_EXACT = 2**53
 
-def read_csv_checked(path: Path, required: tuple[str, ...], **kw) -> pd.DataFrame:
+
+def line_of(df: pd.DataFrame, pos: int | np.integer) -> int:
+    """Line in the file of the row at position ``pos`` of a frame read with :func:`read_csv_checked`."""
+    return int(df.index[pos]) + LINE_OFFSET
+
+
+def read_csv_checked(path: Path, required: tuple[str, ...], ids: tuple[str, ...] = (), **kw: Any) -> pd.DataFrame:
+    """Read a published CSV table; ``ids`` columns are read as text (parse them with :func:`parse_ids`).
+
+    Blank lines are kept as empty rows, so that the frame's index gives every row's line in the
+    file (:func:`line_of`); an empty row is then reported like any other bad row. A table with a
+    header and no rows is an :class:`InputFileError`.
+    """
     if not path.is_file():
         raise InputFileError(path, "file not found", "Put the published file there or rerun the download")
     try:
-        df = pd.read_csv(path, **kw)
+        df = pd.read_csv(path, dtype={c: str for c in ids}, skip_blank_lines=False, **kw)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputFileError(path, f"not a readable CSV ({exc})", "Re-download the file") from exc
     missing = [c for c in required if c not in df.columns]
@@ -30,7 +54,127 @@ def read_csv_checked(path: Path, required: tuple[str, ...], **kw) -> pd.DataFram
             f"missing column(s) {missing}; found {list(df.columns)[:20]}",
             "Is this the right file? Re-download it",
         )
+    if df.dropna(how="all").empty:
+        raise InputFileError(path, "the table has a header but no rows", "Re-download the file")
     return df
+
+
+def parse_ids(df: pd.DataFrame, column: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Parse the text column ``column`` of ``df`` into exact int64 ids.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Read by :func:`read_csv_checked` with ``column`` among its ``ids``.
+    column : str
+    path : Path
+        The file (for messages).
+
+    Returns
+    -------
+    ids : ndarray, shape (n,), int64
+        The ids; 0 where the row is bad.
+    reasons : ndarray, shape (n,), object
+        ``None`` for a good row, else why the id is unusable (blank, not an integer, out of the
+        int64 range).
+
+    Raises
+    ------
+    InputFileError
+        The column holds no integer at all, or was written in floating point with values of
+        2**53 or more (their digits are lost: refuse, never round).
+    """
+    raw = df[column]
+    text = raw.astype("string").str.strip().fillna("")
+    is_int = text.str.fullmatch(_INT).to_numpy(bool)
+    digits = text.str.lstrip("+-").str.lstrip("0")
+    wide = (digits.str.len() > len(_INT64_MAX)) | ((digits.str.len() == len(_INT64_MAX)) & (digits > _INT64_MAX))
+    in_range = is_int & ~wide.to_numpy(bool)
+    is_float = text.str.fullmatch(_FLOAT).to_numpy(bool) & ~is_int
+    values = np.zeros(len(df), np.int64)
+    if in_range.any():
+        values[in_range] = pd.to_numeric(text[in_range]).to_numpy(np.int64)
+    reasons = np.full(len(df), None, dtype=object)
+    reasons[(text == "").to_numpy(bool)] = f"blank {column}"
+    reasons[is_int & ~in_range] = f"{column} outside the int64 range"
+    if is_float.any():
+        as_float = pd.to_numeric(text[is_float]).to_numpy(np.float64)
+        _refuse_rounded(df, column, path, text, is_float, as_float)
+        exact = np.isfinite(as_float) & (as_float == np.round(as_float))
+        idx = np.flatnonzero(is_float)
+        values[idx[exact]] = as_float[exact].astype(np.int64)
+        reasons[idx[~exact]] = f"{column} is not an integer"
+    other = ~is_int & ~is_float & (text != "").to_numpy(bool)
+    reasons[other] = [f"{column} is not an integer ({v[:40]!r})" for v in text[other]]
+    filled = (text != "").to_numpy(bool)
+    if filled.any() and all(r is not None for r in reasons[filled]):
+        first = int(np.flatnonzero(filled)[0])
+        raise InputFileError(
+            path, f"column '{column}' holds no integer ids (e.g. {text.iloc[first][:40]!r} on line {line_of(df, first)})",
+            "Is this the right file? Re-download it",
+        )  # fmt: skip
+    return values, reasons
+
+
+def _refuse_rounded(
+    df: pd.DataFrame, column: str, path: Path, text: pd.Series, is_float: np.ndarray, as_float: np.ndarray
+) -> None:
+    """Raise when a float-written id is too large for float64 to have kept its digits."""
+    big = np.flatnonzero(np.abs(as_float) >= _FLOAT_EXACT)
+    if len(big):
+        pos = int(np.flatnonzero(is_float)[big[0]])
+        raise InputFileError(
+            path, f"column '{column}' holds ids written in floating point (e.g. {text.iloc[pos]!r} on line "
+            f"{line_of(df, pos)}): ids of 2**53 or more lose their last digits in floating point, so these ids "
+            "cannot be trusted", "Export the table again with integer ids (in pandas: read the column as Int64 or "
+            "str, never float), or re-download the published file",
+        )  # fmt: skip
+
+
+def drop_bad_ids(
+    df: pd.DataFrame, cols: list[str], id_col: str, kind: str, path: Path, issues: list[SourceIssue]
+) -> pd.DataFrame:
+    """Parse the id columns ``cols`` exactly to int64; drop and report the rows with a bad id.
+
+    Each dropped row is reported with its line, the id of ``id_col`` (-1 when that one is bad)
+    and the reason; every other row keeps its exact ids.
+    """
+    out = df.copy()
+    bad = np.zeros(len(df), bool)
+    why: list[np.ndarray] = []
+    for c in cols:
+        values, reasons = parse_ids(df, c, path)
+        out[c] = values
+        why.append(reasons)
+        bad |= reasons != None  # noqa: E711 - elementwise on an object array
+    if bad.any():
+        ids = out[id_col].to_numpy(np.int64)
+        id_ok = why[cols.index(id_col)] == None  # noqa: E711
+        for pos in np.flatnonzero(bad):
+            reason = "; ".join(str(r[pos]) for r in why if r[pos] is not None)
+            blank_line = df.iloc[pos].isna().all()
+            issues.append(
+                SourceIssue(
+                    kind, int(ids[pos]) if id_ok[pos] else -1,
+                    "blank line" if blank_line else f"line {line_of(df, pos)}: {reason}", path.name,
+                    dropped=not blank_line, line=line_of(df, pos),
+                )
+            )  # fmt: skip
+    return out.loc[~bad]
+
+
+def drop_implausible_counts(
+    df: pd.DataFrame, col: str, id_col: str, kind: str, path: Path, issues: list[SourceIssue]
+) -> pd.DataFrame:
+    """Drop and report rows whose voxel count ``col`` is zero, negative or not a whole number:
+    a mitochondrion has a positive volume, so such a row is never kept."""
+    v = df[col].to_numpy(np.float64)
+    bad = (v <= 0) | (v != np.round(v))
+    for pos in np.flatnonzero(bad):
+        line = line_of(df, pos)
+        what = "is not positive" if v[pos] <= 0 else "is not a whole number of voxels"
+        issues.append(SourceIssue(kind, int(df[id_col].iloc[pos]), f"line {line}: {col} {v[pos]:g} {what}", path.name, line=line))
+    return df.loc[~bad]
 
 
 def _last_line(path: Path, size: int = 1 << 16) -> tuple[bytes, bytes, bool]:
@@ -52,18 +196,20 @@ def drop_truncated_tail(df: pd.DataFrame, path: Path, kind: str, id_col: str, is
         return df
     header, last, ends = _last_line(path)
     rid = pd.to_numeric(pd.Series([df[id_col].iloc[-1]]), errors="coerce").iloc[0]
-    rid = int(rid) if pd.notna(rid) else -1
+    rid = int(rid) if pd.notna(rid) and abs(rid) < _FLOAT_EXACT else -1
+    line = line_of(df, len(df) - 1)
     if last.count(b",") < header.count(b","):
         issues.append(
             SourceIssue(
-                kind, rid, f"row {len(df) + 1}: incomplete last line (file truncated?); re-download {path.name}", path.name
+                kind, rid, f"line {line}: incomplete last line (file truncated?); re-download {path.name}", path.name,
+                line=line,
             )
-        )
+        )  # fmt: skip
         return df.iloc[:-1]
     if not ends:
         issues.append(
             SourceIssue(
-                kind, rid, f"{path.name} does not end with a newline (truncated?); its last row (row {len(df) + 1}) "
+                kind, rid, f"{path.name} does not end with a newline (truncated?); its last row (line {line}) "
                 "was kept: check it or re-download the file", path.name, dropped=False,
             )
         )  # fmt: skip
@@ -71,12 +217,12 @@ def drop_truncated_tail(df: pd.DataFrame, path: Path, kind: str, id_col: str, is
 
 
 def coerce_numeric(df: pd.DataFrame, cols: list[str], path: Path) -> pd.DataFrame:
-    """Coerce ``cols`` to numbers; a column that is mostly non-numeric is a file error."""
+    """Coerce ``cols`` (measures, not ids) to numbers; a column that holds none is a file error."""
     out = df.copy()
     for c in cols:
         conv = pd.to_numeric(out[c], errors="coerce")
         if len(out) and conv.isna().all() and out[c].notna().any():
-            raise InputFileError(path, f"column '{c}' holds no numbers (e.g. {out[c].iloc[0]!r})")
+            raise InputFileError(path, f"column '{c}' holds no numbers (e.g. {out[c].dropna().iloc[0]!r})")
         out[c] = conv
     return out
 
@@ -84,24 +230,30 @@ def coerce_numeric(df: pd.DataFrame, cols: list[str], path: Path) -> pd.DataFram
 def drop_bad_rows(
     df: pd.DataFrame, cols: list[str], id_col: str, kind: str, path: Path, issues: list[SourceIssue]
 ) -> pd.DataFrame:
-    """Drop rows with a missing / non-finite value in ``cols`` and report them by id."""
+    """Drop rows with a missing / non-finite value in the measure columns ``cols``; report them
+    with their line and the id of ``id_col`` (already parsed by :func:`drop_bad_ids`)."""
     vals = df[cols].to_numpy(dtype=np.float64)
     bad = ~np.isfinite(vals).all(axis=1)
     for row in np.flatnonzero(bad):
         which = [c for c, ok in zip(cols, np.isfinite(vals[row])) if not ok]
-        rid = df[id_col].iloc[row]
+        line = line_of(df, row)
         issues.append(
-            SourceIssue(kind, int(rid) if pd.notna(rid) else -1, f"row {row + 2}: missing or non-finite {which}", path.name)
+            SourceIssue(kind, int(df[id_col].iloc[row]), f"line {line}: missing or non-finite {which}", path.name, line=line)
         )
     return df.loc[~bad]
 
 
 def drop_duplicates(df: pd.DataFrame, id_col: str, kind: str, path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
+    """Keep the first row of each ``id_col``; report the others (removed, nothing lost: ``dropped`` False)."""
     dup = df[id_col].duplicated(keep="first").to_numpy()
-    for rid in df.loc[dup, id_col].unique():
+    for pos in np.flatnonzero(dup):
+        line = line_of(df, pos)
         issues.append(
-            SourceIssue(kind, int(rid), f"duplicated {id_col} in {path.name}; kept the first row", path.name, dropped=False)
-        )
+            SourceIssue(
+                kind, int(df[id_col].iloc[pos]), f"line {line}: duplicated {id_col} in {path.name}; kept the first row",
+                path.name, dropped=False, line=line,
+            )
+        )  # fmt: skip
     return df.loc[~dup]
 
 

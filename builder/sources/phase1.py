@@ -83,8 +83,11 @@ def ensure_phase1_files(
         Naming each file still missing, its URL and where to put it, when a download is
         impossible (offline, server unreachable); or a checksum / HTTP error of one file.
     """
-    dl = Downloader(Path(raw_dir), base_url, RECORDS)
-    missing = dl.ensure(list(PHASE1_FILES if files is None else files), offline=offline)
+    from builder.store.lock import folder_lock
+
+    with folder_lock(Path(raw_dir), f"python -m builder download --raw-dir {raw_dir}"):  # one downloader per folder
+        dl = Downloader(Path(raw_dir), base_url, RECORDS)
+        missing = dl.ensure(list(PHASE1_FILES if files is None else files), offline=offline)
     if missing:
         reason = "--offline was given" if offline else f"server unreachable: {dl.offline_reason}"
         raise DownloadError(missing_files_message(missing, dl, reason))

@@ -1,8 +1,8 @@
-"""Parsers of the published Phase 1 tables (docs/formats.md, 'Published inputs') and a source reading that layout.
+"""The published Phase 1 layout (file and folder names) and a source reading it.
 
-Each parser checks columns and types and converts positions to nm. A missing file or column is
-an :class:`InputFileError` naming the file and column; a bad row (NaN coordinates, unparsable
-value, duplicated id) is dropped and returned as a :class:`SourceIssue`.
+The tables are parsed by :mod:`builder.sources.release_tables` (ids exact, bad rows set aside
+with their line); this module names the files, unpacks the skeletons, reads skeletons and mesh
+bundles per cell, and fingerprints the inputs.
 """
 
 from __future__ import annotations
@@ -13,28 +13,24 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from builder.compute.meshes import MeshBatch
 from builder.errors import CellInputError
-from builder.schema import (
-    BBOX_COLUMNS,
-    NM_CHECK_TOLERANCE,
-    OVERLAP_TO_MITO_VX,
-    PUBLISHED_LABEL_NAMES,
-    nominal_to_em,
-    vx_to_nm,
-)
+from builder.schema import PUBLISHED_LABEL_NAMES, nominal_to_em
 from builder.sources.base import SkeletonInput, SourceIssue, SourceTables
-from builder.sources.csv_checks import (
-    coerce_numeric,
-    drop_bad_rows,
-    drop_duplicates,
-    drop_truncated_tail,
-    parse_position_strings,
-    read_csv_checked,
-)
 from builder.sources.mesh_bundle import read_bundle
+from builder.sources.release_tables import (  # noqa: F401 - the parsers, importable from here as before
+    OVERLAP_COLUMNS,
+    attach_overlaps,
+    check_overlaps,
+    one_soma_per_cell,
+    read_cell_types,
+    read_mito_table,
+    read_overlaps,
+    read_soma_table,
+    read_synapses,
+    select_cells,
+)
 
 SOMA_TABLE = "soma_valence_v185.csv"
 CELL_TYPE_TABLE = "220309_cell_type_classification.csv"
@@ -53,198 +49,6 @@ OVERLAP_ORIGIN = (
     "not in any Zenodo record: it ships in the data of MicronsBinder's mitochondria vignette "
     "(notebooks/vignette_analysis/mitochondria, 'Base data'); put it in the raw directory to enable the check"
 )
-
-_XYZ = ("x", "y", "z")
-
-
-def read_soma_table(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
-    """``soma_valence_v185.csv`` -> one row per soma: ``soma_id, cell_id, valence, x, y, z`` (nm).
-
-    The published ``soma_*_nm`` columns are wrong (x*4 repeated, z = 10x); positions are
-    recomputed from ``pt_position`` (voxels at 3.58 x 3.58 x 40 nm). ``valence`` is the table's
-    ``cell_type`` (``e``, ``i``, ``g`` or ``uncertain``). A root id may carry two somata (a merge
-    in the segmentation); both rows are kept here, see :func:`one_soma_per_cell`.
-    """
-    df = read_csv_checked(path, ("id", "cell_type", "pt_position", "pt_root_id"))
-    df = drop_truncated_tail(df, path, "cell", "pt_root_id", issues)
-    df = coerce_numeric(df, ["id", "pt_root_id"], path)
-    xyz = vx_to_nm(parse_position_strings(df["pt_position"], path, "pt_position"))
-    out = pd.DataFrame({"soma_id": df["id"], "cell_id": df["pt_root_id"], "valence": df["cell_type"].astype(str)})
-    out[list(_XYZ)] = xyz
-    out = drop_bad_rows(out, ["soma_id", "cell_id", *_XYZ], "cell_id", "cell", path, issues)
-    return out.astype({"soma_id": np.int64, "cell_id": np.int64}).reset_index(drop=True)
-
-
-def one_soma_per_cell(somata: pd.DataFrame, path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
-    """Keep the first soma of a root id that has several (reported, not dropped: the cell stays)."""
-    dup = somata["cell_id"].duplicated(keep=False).to_numpy()
-    for cid, grp in somata.loc[dup].groupby("cell_id", sort=True):
-        issues.append(
-            SourceIssue(
-                "cell", int(cid),
-                f"root id has {len(grp)} somata (soma ids {grp['soma_id'].tolist()}) in {path.name}: merged "
-                f"segment; the position of soma {grp['soma_id'].iloc[0]} is used", path.name, dropped=False,
-            )
-        )  # fmt: skip
-    return somata.loc[~somata["cell_id"].duplicated(keep="first")].reset_index(drop=True)
-
-
-def read_cell_types(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
-    """Cell-type classification -> ``cell_id, cell_type, cell_subtype`` (source vocabulary)."""
-    df = read_csv_checked(path, ("cell_segid", "cell_type", "cell_subtype"))
-    df = drop_truncated_tail(df, path, "cell", "cell_segid", issues)
-    df = coerce_numeric(df, ["cell_segid"], path)
-    out = pd.DataFrame(
-        {"cell_id": df["cell_segid"], "cell_type": df["cell_type"].astype(str), "cell_subtype": df["cell_subtype"].astype(str)}
-    )
-    out = drop_bad_rows(out, ["cell_id"], "cell_id", "cell", path, issues)
-    out["cell_id"] = out["cell_id"].astype(np.int64)
-    return drop_duplicates(out, "cell_id", "cell", path, issues).reset_index(drop=True)
-
-
-def select_cells(somata: pd.DataFrame, types: pd.DataFrame) -> pd.DataFrame:
-    """Cells with a soma that are pyramidal, inhibitory or astrocytes.
-
-    Returns
-    -------
-    DataFrame
-        ``cell_id, x, y, z`` (soma, nm), ``cell_type`` in {pyramidal, inhibitory, astrocyte},
-        ``cell_subtype``; sorted by ``cell_id``.
-    """
-    m = somata.merge(types, on="cell_id", how="inner")
-    t = m["cell_type"].str.lower()
-    st = m["cell_subtype"].str.lower()
-    astro = (t == "glia") & (st == "astrocyte") | (t == "astrocyte")
-    keep = t.isin(["pyramidal", "inhibitory"]) | astro
-    m = m.loc[keep].copy()
-    m.loc[astro[keep], "cell_type"] = "astrocyte"
-    m["cell_type"] = m["cell_type"].str.lower()
-    return m[["cell_id", *_XYZ, "cell_type", "cell_subtype"]].sort_values("cell_id", ignore_index=True)
-
-
-def read_synapses(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
-    """``pni_synapses_v185.csv`` -> ``synapse_id, pre_root_id, post_root_id, x, y, z, size``.
-
-    Position is the cleft centre ``ctr_pos_*_vx`` converted at 3.58 x 3.58 x 40 nm. The table's
-    ``ctr_pt_*_nm`` columns are on the nominal 4-nm grid (``ctr_pos_*_vx * 4``) and are not used.
-    ``size`` is ``cleft_vx``.
-    """
-    ctr = ("ctr_pos_x_vx", "ctr_pos_y_vx", "ctr_pos_z_vx")
-    cols = ("id", "pre_root_id", "post_root_id", "cleft_vx", *ctr)
-    df = read_csv_checked(path, cols, usecols=lambda c: c in cols)
-    df = drop_truncated_tail(df, path, "synapse", "id", issues)
-    df = coerce_numeric(df, list(cols), path)
-    out = df.rename(columns={"id": "synapse_id", "cleft_vx": "size"})[["synapse_id", "pre_root_id", "post_root_id", "size"]]
-    out[list(_XYZ)] = vx_to_nm(df[list(ctr)].to_numpy(np.float64))
-    out = drop_bad_rows(out, ["synapse_id", "pre_root_id", "post_root_id", *_XYZ], "synapse_id", "synapse", path, issues)
-    for c in ("synapse_id", "pre_root_id", "post_root_id"):
-        out[c] = out[c].astype(np.int64)
-    no_seg = ((out["pre_root_id"] <= 0) | (out["post_root_id"] <= 0)).to_numpy()
-    for sid in out.loc[no_seg, "synapse_id"]:
-        issues.append(SourceIssue("synapse", int(sid), f"root id 0 or negative (no segment) in {path.name}", path.name))
-    out = out.loc[~no_seg]
-    out["size"] = out["size"].fillna(0).astype(np.int64)
-    out = drop_duplicates(out, "synapse_id", "synapse", path, issues)
-    return out[["synapse_id", "pre_root_id", "post_root_id", *_XYZ, "size"]].reset_index(drop=True)
-
-
-def read_mito_table(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
-    """``211019_mitochondria_info.csv`` -> ``mito_id, cellid, mito_vx, x, y, z`` (centre, nm) and
-    the bounding box ``bbox_lo_* / bbox_hi_*`` (nm; NaN when the file has no ``bbox_*_vx`` columns).
-
-    Positions and bounding boxes are voxels at 3.58 x 3.58 x 40 nm, as ``mito_vx`` is. The
-    table's own ``ctr_pos_*_nm`` columns, when present, are a check: a row where they differ
-    from ``ctr_pos_*_vx * (3.58, 3.58, 40)`` by more than 0.01 nm is reported (and kept, with
-    the position from the voxel columns).
-    """
-    ctr = ["ctr_pos_x_vx", "ctr_pos_y_vx", "ctr_pos_z_vx"]
-    cols = ("mito_id", "mito_vx", *ctr, "cellid")
-    bbox = [f"bbox_{end}_{ax}_vx" for end in ("beg", "end") for ax in _XYZ]
-    nm_cols = ["ctr_pos_x_nm", "ctr_pos_y_nm", "ctr_pos_z_nm"]
-    df = read_csv_checked(path, cols)
-    df = drop_truncated_tail(df, path, "mitochondrion", "mito_id", issues)
-    has_bbox = all(c in df.columns for c in bbox)
-    has_nm = all(c in df.columns for c in nm_cols)
-    df = coerce_numeric(df, list(cols) + (bbox if has_bbox else []) + (nm_cols if has_nm else []), path)
-    out = pd.DataFrame({"mito_id": df["mito_id"], "cellid": df["cellid"], "mito_vx": df["mito_vx"]})
-    out[list(_XYZ)] = vx_to_nm(df[ctr].to_numpy(np.float64))
-    out[list(BBOX_COLUMNS)] = vx_to_nm(df[bbox].to_numpy(np.float64)) if has_bbox else np.nan
-    if has_nm:
-        _check_nm_columns(out, df[nm_cols].to_numpy(np.float64), path, issues)
-    out = drop_bad_rows(out, ["mito_id", "cellid", "mito_vx", *_XYZ], "mito_id", "mitochondrion", path, issues)
-    for c in ("mito_id", "cellid", "mito_vx"):
-        out[c] = out[c].astype(np.int64)
-    out = drop_duplicates(out, "mito_id", "mitochondrion", path, issues)
-    return out.reset_index(drop=True)
-
-
-def _check_nm_columns(out: pd.DataFrame, published_nm: np.ndarray, path: Path, issues: list[SourceIssue]) -> None:
-    """Report rows whose published ``ctr_pos_*_nm`` disagree with their voxel columns at 3.58 nm."""
-    ours = out[list(_XYZ)].to_numpy(np.float64)
-    with np.errstate(invalid="ignore"):
-        off = np.abs(ours - published_nm).max(axis=1)
-    bad = np.flatnonzero(off > NM_CHECK_TOLERANCE)
-    for row in bad:
-        issues.append(
-            SourceIssue(
-                "mitochondrion", int(out["mito_id"].iloc[row]) if np.isfinite(out["mito_id"].iloc[row]) else -1,
-                f"row {row + 2}: ctr_pos_*_nm {published_nm[row].tolist()} differ from ctr_pos_*_vx x (3.58, 3.58, 40) "
-                f"= {ours[row].tolist()} by {off[row]:.3g} nm in {path.name}; the voxel columns are used",
-                path.name, dropped=False,
-            )
-        )  # fmt: skip
-
-
-#: Columns of the published overlap table (MicronsBinder scripts/computedensitystats.py
-#: ``formatoverlap``: ``row_id`` mitochondrion, ``col_id`` cell, ``vals`` overlap voxels at mip 1),
-#: and the names used here. An unnamed first column (the index) is ignored.
-OVERLAP_COLUMNS: dict[str, str] = {"row_id": "mito_id", "col_id": "cellid", "vals": "overlap_vx"}
-
-
-def read_overlaps(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
-    """``pni_mito_cell_overlaps_v185.csv`` -> ``mito_id, cellid, overlap_vx`` (one row per pair).
-
-    How many voxels of each mitochondrion lie in each cell. ``vals`` counts mip-1 voxels; it
-    is multiplied by 4 into ``mito_vx`` units, as MicronsBinder does. Rows with a missing or
-    negative value are dropped and reported.
-    """
-    df = read_csv_checked(path, tuple(OVERLAP_COLUMNS), usecols=list(OVERLAP_COLUMNS)).rename(columns=OVERLAP_COLUMNS)
-    df = drop_truncated_tail(df, path, "mitochondrion", "mito_id", issues)
-    names = list(OVERLAP_COLUMNS.values())
-    df = coerce_numeric(df, names, path)
-    df = drop_bad_rows(df, names, "mito_id", "mitochondrion", path, issues)
-    neg = df["overlap_vx"].to_numpy() < 0
-    for mid in df.loc[neg, "mito_id"]:
-        issues.append(SourceIssue("mitochondrion", int(mid), f"negative overlap in {path.name}", path.name))
-    df = df.loc[~neg].astype({c: np.int64 for c in names})
-    df["overlap_vx"] *= OVERLAP_TO_MITO_VX
-    return df.reset_index(drop=True)
-
-
-def check_overlaps(mitos: pd.DataFrame, overlaps: pd.DataFrame, path: Path, issues: list[SourceIssue]) -> None:
-    """Report mitochondria whose ``cellid`` is not the cell they overlap most (kept as they are)."""
-    if overlaps.empty or mitos.empty:
-        return
-    best = overlaps.sort_values(["mito_id", "overlap_vx"], ascending=[True, False]).drop_duplicates("mito_id")
-    m = mitos[["mito_id", "cellid"]].merge(best, on="mito_id", how="inner", suffixes=("", "_best"))
-    for r in m.loc[m["cellid"] != m["cellid_best"]].itertuples(index=False):
-        issues.append(
-            SourceIssue(
-                "mitochondrion", int(r.mito_id),
-                f"assigned to cell {r.cellid} but overlaps cell {r.cellid_best} most ({path.name})", path.name, dropped=False,
-            )
-        )  # fmt: skip
-
-
-def attach_overlaps(mitos: pd.DataFrame, overlaps: pd.DataFrame) -> pd.DataFrame:
-    """``mitos`` with ``overlap_vx``: the voxels (``mito_vx`` units) of each mitochondrion inside
-    its own ``cellid``, NaN where the overlap table has no such row. The published density
-    analysis splits this volume, not ``mito_vx`` (MicronsBinder scripts/computedensitystats.py:
-    mitochondria "poke out from the tips of branches at the ends of the volume"; ``mitovolbygroup``
-    uses ``overlap_vx``)."""
-    own = overlaps.groupby(["mito_id", "cellid"], as_index=False)["overlap_vx"].sum()
-    out = mitos.drop(columns=["overlap_vx"], errors="ignore").merge(own, on=["mito_id", "cellid"], how="left")
-    return out.astype({"overlap_vx": np.float64})
 
 
 def file_fingerprint(paths: list[Path]) -> str:

@@ -7,6 +7,8 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
+from builder.config import FORMAT_VERSION
+from builder.errors import DatasetError
 from builder.schema import (
     ASTRO_FAR_UM,
     ASTRO_SOMATIC_UM,
@@ -26,6 +28,9 @@ from builder.store.atomic import sha256_file, write_bytes
 from builder.store.paths import DatasetPaths
 
 MANIFEST_VERSION = 1
+#: Dataset format versions this code reads (``manifest.json`` ``parameters.format_version``):
+#: the current one; older datasets lack tables and columns the readers need (CHANGELOG.md).
+READABLE_FORMATS: tuple[str, ...] = (FORMAT_VERSION,)
 _PACKAGES = (
     "numpy",
     "pandas",
@@ -136,11 +141,25 @@ def write_manifest(
 
 
 def read_manifest(paths: DatasetPaths) -> dict | None:
-    """The manifest, or None if absent or unreadable."""
+    """The manifest, or None if absent, unreadable or not a JSON object."""
     try:
-        return json.loads(paths.manifest.read_text())
-    except (OSError, json.JSONDecodeError):
+        manifest = json.loads(paths.manifest.read_text())
+    except (OSError, ValueError):
         return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def check_format_version(manifest: dict, path: Path) -> None:
+    """Raise :class:`DatasetError` unless the manifest's dataset format is one this code reads
+    (:data:`READABLE_FORMATS`); the message gives the versions read and the fix."""
+    params = manifest.get("parameters")
+    version = params.get("format_version") if isinstance(params, dict) else None
+    if version not in READABLE_FORMATS:
+        raise DatasetError(
+            f"{path}: dataset format version {version!r}; this code reads format "
+            f"{', '.join(READABLE_FORMATS)} (CHANGELOG.md). Rebuild the dataset with this version of the builder "
+            "(python -m builder build --out DIR)"
+        )
 
 
 def verify_checksums(root: Path, manifest: dict) -> list[str]:
@@ -164,7 +183,7 @@ def refresh_checksums(paths: DatasetPaths, rewritten: str) -> dict:
     old checksum (else :class:`ValueError` names the first that does not)."""
     manifest = read_manifest(paths)
     if manifest is None:
-        raise ValueError(f"{paths.manifest}: missing or unreadable; build the dataset first")
+        raise ValueError(f"{paths.manifest}: missing, unreadable or not a JSON object; build the dataset first")
     others = [p for p in verify_checksums(paths.root, manifest) if not p.startswith(rewritten + "/")]
     if others:
         raise ValueError(f"{paths.root}: {others[0]}; rebuild the dataset (python -m builder build --out {paths.root})")

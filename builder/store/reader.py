@@ -22,8 +22,7 @@ True
 
 from __future__ import annotations
 
-import json
-from collections import OrderedDict
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,29 +30,43 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from builder.compute.meshes import MeshBatch
 from builder.errors import DatasetError
 from builder.schema import COMPARTMENT_NAMES, NODE_COLUMNS
+from builder.store.lru import LRUCache
 from builder.store.meshes import decode_meshes
 from builder.store.paths import DatasetPaths
+from builder.store.reader_checks import (
+    BUILD_HINT,
+    TABLE_SCHEMAS,
+    dataset_problems,
+    open_table,
+    read_manifest_checked,
+    read_table,
+    rebuild_hint,
+)
 from builder.store.reader_files import MemberFiles, load_file_layout, read_associations
+from builder.store.tables import MESH_SCHEMA_U16, NODE_SCHEMA
 
 if TYPE_CHECKING:
     import navis
 
-BUILD_HINT = (
-    "build one with `python -m builder` (the demo, into data/demo), or open the directory of a built dataset "
-    "(`Dataset.open(path)`; `python -m explorer --data path`)"
-)
+__all__ = ["BUILD_HINT", "Dataset", "dataset_problems"]
 
 
 class _RowGroupIndex:
-    """cell_id -> row groups of a Parquet file written one cell per row group."""
+    """cell_id -> row groups of a Parquet file written one cell per row group.
 
-    def __init__(self, path: Path) -> None:
-        self.file = pq.ParquetFile(path)
+    Threads share it (the explorer's threaded server): pyarrow's ``ParquetFile`` is not safe to
+    read from several threads at once (its read-ahead cache: crashes, ``ReadRangeCache did not
+    find matching cache entry``), so reads take turns under a lock (one cell's row group: ms).
+    """
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self.path = path
+        self.file = open_table(path, schema)
+        self._lock = threading.Lock()
         col = self.file.schema_arrow.get_field_index("cell_id")
         self.groups: dict[int, list[int]] = {}
         for i in range(self.file.num_row_groups):
@@ -63,12 +76,17 @@ class _RowGroupIndex:
             self.groups.setdefault(int(st.min), []).append(i)
 
     def read(self, cell_id: int, columns: list[str] | None = None) -> pa.Table:
+        """The rows of one cell (an empty table of the file's schema for a cell without rows)."""
         groups = self.groups.get(int(cell_id), [])
         if not groups:
-            return (
-                self.file.schema_arrow.empty_table() if columns is None else self.file.schema_arrow.empty_table().select(columns)
-            )
-        return self.file.read_row_groups(groups, columns=columns)
+            empty = self.file.schema_arrow.empty_table()
+            return empty if columns is None else empty.select(columns)
+        try:
+            with self._lock:
+                return self.file.read_row_groups(groups, columns=columns)
+        except (pa.ArrowException, OSError) as exc:
+            hint = rebuild_hint(self.path.parent.parent)
+            raise DatasetError(f"{self.path}: damaged Parquet data of cell {cell_id} ({exc}); {hint}") from exc
 
 
 class Dataset:
@@ -100,21 +118,24 @@ class Dataset:
     Raises
     ------
     DatasetError
-        Not a dataset, or a damaged one; the message names the file and the fix.
+        Not a dataset, or a damaged one (manifest.json not a JSON object, no or another format
+        version, a Parquet table truncated, not Parquet or without a column the reader needs:
+        :func:`dataset_problems` lists them all); the message names the file and the fix.
+
+    Notes
+    -----
+    One ``Dataset`` may be shared by threads (the explorer's threaded server): its per-cell
+    cache, its Parquet files and its archives are read under locks.
     """
 
     def __init__(self, root: Path, layout: str = "auto", cache_cells: int = 8, require_manifest: bool = True) -> None:
         self.root = Path(root)
         self.paths = DatasetPaths(self.root)
         self.manifest: dict = {}
-        if not self.paths.manifest.is_file():
-            if require_manifest:
-                raise DatasetError(f"{self.root}: no manifest.json, so this is not a built L2/3 dataset; {BUILD_HINT}")
-        else:
-            try:
-                self.manifest = json.loads(self.paths.manifest.read_text())
-            except json.JSONDecodeError as exc:
-                raise DatasetError(f"{self.paths.manifest}: unreadable ({exc}); rebuild the dataset") from exc
+        if self.paths.manifest.is_file():
+            self.manifest = read_manifest_checked(self.paths.manifest)
+        elif require_manifest:
+            raise DatasetError(f"{self.root}: no manifest.json, so this is not a built L2/3 dataset; {BUILD_HINT}")
         have_tables = all(self.paths.table(n).is_file() for n in ("cells", "mitochondria", "synapses", "skeleton_nodes"))
         if layout not in ("auto", "parquet", "files"):
             raise ValueError(f"layout must be auto, parquet or files, not {layout!r}")
@@ -122,24 +143,34 @@ class Dataset:
             raise DatasetError(f"{self.root / 'tables'}: Parquet tables missing; rebuild the dataset ({BUILD_HINT})")
         self.layout = "parquet" if (layout == "parquet" or (layout == "auto" and have_tables)) else "files"
         self._files = MemberFiles(self.paths)  # folders, or their archives (opened once)
-        self._meshes = None
-        if self.layout == "parquet":
-            self.cells = pd.read_parquet(self.paths.table("cells"))
-            self.mitochondria = pd.read_parquet(self.paths.table("mitochondria"))
-            self.synapses = pd.read_parquet(self.paths.table("synapses"))
-            self._nodes = _RowGroupIndex(self.paths.table("skeleton_nodes"))
-            self._file_nodes: dict[int, pd.DataFrame] = {}
-            mesh_path = self.paths.table("mito_meshes")
-            self._meshes = _RowGroupIndex(mesh_path) if mesh_path.is_file() else None
+        self._meshes: _RowGroupIndex | None = None
         self._bins: pd.DataFrame | None = None
         self._segments: pd.DataFrame | None = None
-        if self.layout == "files":
+        self._file_nodes: dict[int, pd.DataFrame] = {}
+        if self.layout == "parquet":
+            self._open_tables()
+        else:
             self.cells, self.mitochondria, self.synapses, self._file_nodes, self._bins, self._segments = load_file_layout(
                 self._files
             )
-        self._cache: OrderedDict = OrderedDict()
-        self._cache_size = cache_cells
+        self._cache: LRUCache[Any] = LRUCache(cache_cells)  # shared by threads: the explorer's server
+        self._load_lock = threading.Lock()
         self._cell_index = pd.Index(self.cells["cell_id"])
+        if len(self._cell_index):  # the index's hash table built now (pandas fills it lazily, racing threads see it half-built)
+            self.has_cell(int(self._cell_index[0]))
+
+    def _open_tables(self) -> None:
+        """Check every Parquet table present (footer and columns), read the small ones, index
+        the per-cell ones."""
+        for name, schema in TABLE_SCHEMAS.items():
+            if name not in ("skeleton_nodes", "mito_meshes") and self.paths.table(name).is_file():
+                open_table(self.paths.table(name), schema)
+        self.cells = read_table(self.paths.table("cells"))
+        self.mitochondria = read_table(self.paths.table("mitochondria"))
+        self.synapses = read_table(self.paths.table("synapses"))
+        self._nodes = _RowGroupIndex(self.paths.table("skeleton_nodes"), NODE_SCHEMA)
+        mesh_path = self.paths.table("mito_meshes")
+        self._meshes = _RowGroupIndex(mesh_path, MESH_SCHEMA_U16) if mesh_path.is_file() else None
 
     @classmethod
     def open(cls, root: Path | str, layout: str = "auto") -> Dataset:
@@ -175,14 +206,7 @@ class Dataset:
         return self.synapses[self.synapses["cell_id"] == int(cell_id)]
 
     def _cached(self, key: tuple, load: Callable[[], Any]) -> Any:
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
-        value = load()
-        self._cache[key] = value
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return value
+        return self._cache.get(key, load)
 
     def skeleton_nodes(self, cell_id: int | None = None) -> pd.DataFrame:
         """Skeleton nodes of one cell (or of all cells when ``cell_id`` is None):
@@ -191,7 +215,7 @@ class Dataset:
         if cell_id is None:
             if self.layout == "files":
                 return pd.concat([self._file_nodes[c][list(NODE_COLUMNS)] for c in self.cells["cell_id"]], ignore_index=True)
-            return pd.read_parquet(self.paths.table("skeleton_nodes"))
+            return read_table(self.paths.table("skeleton_nodes"))
         self.cell(cell_id)
         if self.layout == "files":
             return self._file_nodes[int(cell_id)][list(NODE_COLUMNS)]
@@ -210,12 +234,7 @@ class Dataset:
         """``tables/distance_bins.parquet``: per cell, compartment and 10-um bin of path distance
         to the soma, cable, radius, mitochondrial volume and coverage, synapse counts and density
         (columns :data:`builder.compute.gradients.BIN_COLUMNS`; README, 'The L2/3 dataset format')."""
-        if self._bins is None:
-            p = self.paths.table("distance_bins")
-            if not p.is_file():
-                raise DatasetError(f"{p}: missing; datasets of format 5 and later have it ({BUILD_HINT})")
-            self._bins = pd.read_parquet(p)
-        return self._bins
+        return self._whole_table("distance_bins", "_bins", since_format=5)
 
     @property
     def segments(self) -> pd.DataFrame:
@@ -223,12 +242,17 @@ class Dataset:
         segment (connected piece of a 10-um bin of distance to the soma surface) with its path
         length, diameters, distances, mitochondrial volume and coverage and input synapses
         (columns :data:`builder.compute.segments.SEGMENT_COLUMNS`; docs/analysis.md)."""
-        if self._segments is None:
-            p = self.paths.table("segments")
-            if not p.is_file():
-                raise DatasetError(f"{p}: missing; datasets of format 6 and later have it ({BUILD_HINT})")
-            self._segments = pd.read_parquet(p)
-        return self._segments
+        return self._whole_table("segments", "_segments", since_format=6)
+
+    def _whole_table(self, name: str, attr: str, since_format: int) -> pd.DataFrame:
+        """A table read whole on first use (once, whichever threads ask), kept in ``attr``."""
+        with self._load_lock:
+            if getattr(self, attr) is None:
+                p = self.paths.table(name)
+                if not p.is_file():
+                    raise DatasetError(f"{p}: missing; datasets of format {since_format} and later have it ({BUILD_HINT})")
+                setattr(self, attr, read_table(p))
+            return getattr(self, attr)
 
     def mito_nodes(self, cell_id: int) -> pd.DataFrame:
         """One cell's (mitochondrion, node) pairs: ``mito_id, node_id, n_vertices`` (the mesh

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+import threading
 
 import numpy as np
 import pandas as pd
@@ -27,13 +28,19 @@ from builder.store.tables import CELL_SCHEMA, VERTEX_COUNT_COLUMNS
 
 
 class MemberFiles:
-    """Dataset members by relative path (``microns/x.csv``), from folders or their archives."""
+    """Dataset members by relative path (``microns/x.csv``), from folders or their archives.
+
+    Threads may share it: an archive is one open ``tarfile`` (one file position), so opening it
+    and reading its members take turns under a lock.
+    """
 
     def __init__(self, paths: DatasetPaths) -> None:
         self.paths = paths
         self._tars: dict[str, tuple[tarfile.TarFile, dict[str, tarfile.TarInfo]]] = {}
+        self._lock = threading.Lock()
 
     def _tar(self, folder: str) -> tuple[tarfile.TarFile, dict[str, tarfile.TarInfo]]:
+        """The open archive of ``folder`` and its files by name (call with the lock held)."""
         if folder not in self._tars:
             a = self.paths.archive(folder)
             if not a.is_file():
@@ -53,13 +60,19 @@ class MemberFiles:
         folder = rel.split("/", 1)[0]
         if (self.paths.root / folder).is_dir():
             raise DatasetError(f"{p}: missing; rebuild the dataset")
-        tf, members = self._tar(folder)
-        if rel not in members:
-            raise DatasetError(f"{self.paths.archive(folder)}: has no member {rel}; rebuild the dataset")
-        member = tf.extractfile(members[rel])
-        if member is None:  # not a regular file
-            raise DatasetError(f"{self.paths.archive(folder)}: member {rel} is not a file; rebuild the dataset")
-        return member.read()
+        archive = self.paths.archive(folder)
+        with self._lock:
+            tf, members = self._tar(folder)
+            if rel not in members:
+                raise DatasetError(f"{archive}: has no member {rel}; rebuild the dataset")
+            try:
+                member = tf.extractfile(members[rel])
+                data = None if member is None else member.read()
+            except (tarfile.TarError, OSError, EOFError) as exc:
+                raise DatasetError(f"{archive}: damaged member {rel} ({exc}); rebuild the dataset") from exc
+        if data is None:  # not a regular file
+            raise DatasetError(f"{archive}: member {rel} is not a file; rebuild the dataset")
+        return data
 
 
 def read_swc(data: bytes, name: str) -> pd.DataFrame:

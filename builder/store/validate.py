@@ -23,8 +23,10 @@ from builder.schema import (
     SYNAPSE_EXTRA_COLUMNS,
     SYNAPSE_TYPES,
 )
+from builder.sources.recount import recount_problems
 from builder.store.manifest import read_manifest, verify_checksums
 from builder.store.paths import ARCHIVED_DIRS, DatasetPaths
+from builder.store.reader_checks import dataset_problems
 from builder.store.tables import VERTEX_COUNT_COLUMNS
 
 _TABLE_COLUMNS = {
@@ -62,6 +64,8 @@ def check_swc(path: Path) -> tuple[list[str], int]:
         probs.append(f"{path.name}: labels outside 0-5")
     if not np.isfinite(a[:, 2:6]).all():
         probs.append(f"{path.name}: non-finite coordinates or radius")
+    if (a[:, 5] < 0).any():
+        probs.append(f"{path.name}: {int((a[:, 5] < 0).sum())} negative radii")
     return probs, n
 
 
@@ -74,8 +78,11 @@ def validate_dataset(root: Path) -> list[str]:
             "data/demo) or `python -m builder build --source phase1` (the real release, into data/phase1)"
         ]
     manifest = read_manifest(paths)
-    if manifest is None:
-        return [f"{paths.manifest}: missing or unreadable; the build did not finish (rerun `python -m builder`)"]
+    if manifest is None and not paths.manifest.is_file():
+        return [f"{paths.manifest}: missing; the build did not finish (rerun `python -m builder`)"]
+    damaged = dataset_problems(paths.root)  # a file the reader cannot open: nothing more to check in it
+    if damaged or manifest is None:
+        return damaged or [f"{paths.manifest}: unreadable"]
     probs = verify_checksums(paths.root, manifest)
 
     def csv(path: Path, cols: tuple[str, ...]) -> pd.DataFrame | None:
@@ -98,6 +105,7 @@ def validate_dataset(root: Path) -> list[str]:
     if bad_types:
         probs.append(f"cell table: unknown cell_type {sorted(bad_types)}")
     n_mito = 0
+    mito_per_cell = pd.Series(0, index=pd.Index(cells["cell_id"].to_numpy(np.int64)), dtype=np.int64)
     for cid, ctype in zip(cells["cell_id"], cells["cell_type"]):
         swc_probs, n_nodes = check_swc(paths.swc(cid)) if paths.swc(cid).is_file() else ([f"{paths.swc(cid).name}: missing"], 0)
         probs += swc_probs
@@ -105,6 +113,11 @@ def validate_dataset(root: Path) -> list[str]:
         if mito is None:
             continue
         n_mito += len(mito)
+        mito_per_cell[cid] = len(mito)
+        if not (mito["volume_um3"] > 0).all():
+            probs.append(
+                f"microns/{ctype}_{cid}.csv: {int((~(mito['volume_um3'] > 0)).sum())} mitochondria without a positive volume"
+            )
         bad = set(mito["compartment"]) - set(ALL_COMPARTMENT_STRINGS)
         if bad:
             probs.append(f"microns/{ctype}_{cid}.csv: unknown compartments {sorted(bad)}")
@@ -150,8 +163,31 @@ def validate_dataset(root: Path) -> list[str]:
         on_disk = sorted(p.relative_to(paths.root).as_posix() for p in (paths.root / folder).glob("*") if p.is_file())
         if members != on_disk:
             probs.append(f"{a.name}: members differ from the {folder}/ folder")
-    if manifest.get("counts", {}).get("cells") not in (None, len(cells)):
-        probs.append("manifest.json: cell count differs from the cell table")
+    probs += _check_counts(paths, manifest, len(cells), mito_per_cell, syn)
+    return probs
+
+
+def _check_counts(
+    paths: DatasetPaths, manifest: dict, n_cells: int, mito_per_cell: pd.Series, syn: pd.DataFrame | None
+) -> list[str]:
+    """The dataset holds what the manifest and the build report say it does, and what the raw
+    tables (recounted from their text, less the rows the report sets aside) give its cells."""
+    try:
+        report = json.loads(paths.report.read_text())
+    except (OSError, ValueError):
+        report = None
+    if not isinstance(report, dict):
+        return [f"{paths.report.name}: missing, unreadable or not a JSON object; rebuild the dataset"]
+    have = {"cells": n_cells, "mitochondria": int(mito_per_cell.sum()), "synapse_rows": None if syn is None else len(syn)}
+    probs = []
+    for name, counts in (("manifest.json", manifest.get("counts")), (paths.report.name, report.get("counts"))):
+        counts = counts if isinstance(counts, dict) else {}
+        for key, n in have.items():
+            if n is not None and counts.get(key) != n:
+                probs.append(f"{name}: {key} {counts.get(key)}, the dataset holds {n}")
+    if syn is not None:
+        syn_per_cell = syn.groupby("cell_id").size().reindex(mito_per_cell.index, fill_value=0)
+        probs += recount_problems(report, mito_per_cell, syn_per_cell)
     return probs
 
 

@@ -34,11 +34,17 @@ def test_rejects_what_is_not_a_tree(vertices, edges, root, match):
 
 
 def test_swc_frame_columns_and_root():
-    tree = orient_tree(V, np.array([[1, 0], [2, 1], [3, 0]]), 0, radius=np.array([5000, 300, np.nan, 200]))
+    tree = orient_tree(V, np.array([[1, 0], [2, 1], [3, 0]]), 0, radius=np.array([5000, 300, 0, 200]))
     swc = swc_frame(tree, np.array([0, 2, 2, 3]))
     assert list(swc.columns) == ["node", "label", "x", "y", "z", "radius", "parent"]
     assert swc["parent"].tolist() == [-1, 0, 1, 0]
     assert swc["radius"].tolist() == [5000, 300, 0, 200]
+
+
+@pytest.mark.parametrize("bad", [-50.0, np.inf, np.nan])
+def test_negative_or_non_finite_radius_is_refused_by_node(bad):
+    with pytest.raises(SkeletonError, match=r"1 node\(s\) with a negative or non-finite radius \(first: node 2"):
+        orient_tree(V, np.array([[1, 0], [2, 1], [3, 0]]), 0, radius=np.array([5000, 300, bad, 200]))
 
 
 def test_thin_tree_keeps_structure_and_one_node_per_um():

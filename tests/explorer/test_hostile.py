@@ -4,12 +4,14 @@ with a message or a 4xx, never a 500 or a traceback, and no file outside the dat
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
 from explorer.app import create_app
+from explorer.viewer import CORS
 
 JUNK = [
     None, "", "../../../../etc/passwd", "/etc/passwd", "1" * 5000, 10**30, -1, 3.5, True, [], {},
@@ -151,3 +153,136 @@ def test_offline_viewer_route_redirects_to_the_bundled_viewer_on_this_machine(sm
     assert r.status_code == 302 and r.headers["Location"].startswith("http://127.0.0.1:") and "/v/" in r.headers["Location"]
     assert client.get("/offline-viewer?x=" + "../" * 1000).status_code == 302  # the query is never read
     assert client.post("/offline-viewer").status_code == 405
+
+
+def _deep(n: int) -> bytes:
+    return b"[" * n + b"1" + b"]" * n
+
+
+def test_unparseable_callback_bodies_get_a_short_json_400(small_dataset):
+    app = create_app(small_dataset)
+    client = app.server.test_client()
+    known = next(k for k, v in app.callback_map.items() if "callback" in v)
+    bodies = [
+        ("application/json", _deep(5000)),  # RecursionError in the parser
+        ("application/json", b'{"output": "' + known.encode() + b'", "inputs": ' + _deep(5000) + b"}"),
+        ("application/json", b'{"output": ' + _deep(500) + b"}"),  # a list is not an output name
+        ("application/json", b"{not json"),
+        ("application/json", b"\xff\xfe\x00garbage"),
+        ("text/plain", b"\x00\xffgarbage{"),
+        ("application/x-www-form-urlencoded", b"output=x&inputs=y"),
+        (None, b"[1, 2"),
+    ]
+    for content_type, data in bodies:
+        r = client.post("/_dash-update-component", data=data, content_type=content_type)
+        assert r.status_code == 400, (content_type, data[:40], r.status_code, r.data[:200])
+        assert r.is_json and set(r.json) == {"error"} and len(r.data) < 200, r.data[:300]
+
+
+def test_callback_envelopes_of_the_wrong_shape_are_4xx(small_dataset):
+    app = create_app(small_dataset)
+    client = app.server.test_client()
+    for key, cb in app.callback_map.items():
+        if "callback" not in cb:
+            continue
+        good = _body(key, cb, None, None)
+        for field, junk in (("outputs", [[1]]), ("outputs", [1, 2, 3]), ("outputs", {"a": 1}), ("outputs", json.loads(_deep(800))),
+                            ("changedPropIds", [[1]]), ("changedPropIds", [{"a": 1}]), ("inputs", [{"id": [1], "property": 2}]),
+                            ("state", [json.loads(_deep(800))])):  # fmt: skip
+            r = client.post("/_dash-update-component", data=json.dumps({**good, field: junk}), content_type="application/json")
+            assert r.status_code == 400 and r.is_json, (key, field, r.status_code, r.data[:200])
+
+
+#: Every route of the app (its URL rule) and hostile requests for it; a new route fails
+#: test_every_route_is_in_the_hostile_tests until it is added here.
+ROUTES = {
+    "/": ["/?cell=" + "../" * 300, "/?" + "a=1&" * 2000],
+    "/<path:path>": ["/../../etc/passwd", "/%00", "/" + "x/" * 300, "/precomputedx/../manifest.json"],
+    "/static/<path:filename>": ["/static/../../etc/passwd", "/static/%2e%2e/app.py", "/static/x"],
+    "/assets/<path:filename>": ["/assets/../../../../etc/passwd", "/assets/%2e%2e/%2e%2e/etc/passwd", "/assets/" + "a" * 5000],
+    "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>": [
+        "/_dash-component-suites/../../etc/passwd", "/_dash-component-suites/dash/../../../etc/passwd",
+        "/_dash-component-suites/nope/x.js", "/_dash-component-suites/dash/dcc/nope.v1m1.js",
+    ],
+    "/_dash-layout": ["/_dash-layout?x=" + "[" * 5000],
+    "/_dash-dependencies": ["/_dash-dependencies?x=%00"],
+    "/_dash-update-component": ["/_dash-update-component"],
+    "/_reload-hash": ["/_reload-hash?x=1"],
+    "/_favicon.ico": ["/_favicon.ico?v=" + "9" * 5000],
+    "/precomputed/<path:subpath>": ["/precomputed/../manifest.json", "/precomputed/skeletons/info%00", "/precomputed/nope"],
+    "/offline-viewer": ["/offline-viewer?x=" + "../" * 1000],
+}  # fmt: skip
+HOSTILE_BODIES = [
+    ("application/json", _deep(5000)), ("application/json", b"{not json"), ("text/plain", b"\x00\xff" * 100),
+    ("application/x-www-form-urlencoded", b"a=" + b"%00" * 1000), ("application/json", b'{"output": {"a": 1}}'),
+]  # fmt: skip
+
+
+def test_every_route_is_in_the_hostile_tests(small_dataset):
+    rules = {r.rule for r in create_app(small_dataset).server.url_map.iter_rules()}
+    assert rules == set(ROUTES), rules ^ set(ROUTES)
+
+
+def test_every_route_answers_hostile_requests_without_a_500(small_dataset):
+    client = create_app(small_dataset).server.test_client()
+    for rule, paths in ROUTES.items():
+        for path in paths:
+            answers = [client.open(path, method=m) for m in ("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH")]
+            answers += [client.post(path, data=data, content_type=ct) for ct, data in HOSTILE_BODIES]
+            answers += [client.get(path, headers={"Range": "bytes=99999999-", "If-None-Match": "\x00" * 100})]
+            for r in answers:
+                assert r.status_code < 500, (rule, path[:60], r.request.method, r.status_code, r.data[:200])
+                assert b"Traceback" not in r.data and b"root:" not in r.data, (rule, path[:60])
+
+
+def _layers_copy(small_dataset, tmp_path) -> tuple[Path, Path]:
+    ds = tmp_path / "ds"
+    shutil.copytree(small_dataset, ds)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("SECRET outside the dataset")
+    return ds, outside
+
+
+def test_layer_route_serves_no_link_leading_out_of_the_layers(small_dataset, tmp_path):
+    ds, outside = _layers_copy(small_dataset, tmp_path)
+    pre = ds / "precomputed"
+    (pre / "x").symlink_to("/etc/passwd")
+    (pre / "secret").symlink_to(outside / "secret.txt")
+    (pre / "manifest").symlink_to(ds / "manifest.json")  # in the dataset, not in its layers
+    (pre / "out").symlink_to(outside, target_is_directory=True)
+    (pre / "skeletons" / "up").symlink_to("../..", target_is_directory=True)
+    (pre / "loop").symlink_to(pre / "loop")
+    (pre / "skeletons" / "alias").symlink_to(pre / "skeletons" / "info")  # inside the layers: served
+    client = create_app(ds).server.test_client()
+    for path in ("/precomputed/x", "/precomputed/secret", "/precomputed/manifest", "/precomputed/out/secret.txt",
+                 "/precomputed/skeletons/up/manifest.json", "/precomputed/loop"):  # fmt: skip
+        r = client.get(path)
+        assert r.status_code == 404, (path, r.status_code, r.data[:80])
+        assert b"root:" not in r.data and b"SECRET" not in r.data and b"format_version" not in r.data
+        assert r.headers["Access-Control-Allow-Origin"] == "*"
+    r = client.get("/precomputed/skeletons/alias")
+    assert r.status_code == 200 and r.data == (pre / "skeletons" / "info").read_bytes()
+    # a link to the layers' folder from inside them is inside too
+    assert client.get("/precomputed/skeletons/up/precomputed/skeletons/info").status_code == 200
+
+
+def test_layer_route_answers_every_status_with_cors(small_dataset):
+    client = create_app(small_dataset).server.test_client()
+    shard = next((small_dataset / "precomputed/mitochondria").glob("*.shard"))
+    url = f"/precomputed/mitochondria/{shard.name}"
+    ok = client.get(url)
+    answers = {
+        200: ok,
+        206: client.get(url, headers={"Range": "bytes=0-9"}),
+        304: client.get(url, headers={"If-None-Match": ok.headers["ETag"]}),
+        404: client.get("/precomputed/mitochondria/nope"),
+        405: client.post(url),
+        416: client.get(url, headers={"Range": f"bytes={shard.stat().st_size + 10}-"}),
+        204: client.options(url, headers={"Origin": "http://127.0.0.1:1", "Access-Control-Request-Headers": "range"}),
+    }
+    for status, r in answers.items():
+        assert r.status_code == status, (status, r.status_code)
+        for name, value in CORS.items():
+            assert r.headers.get(name) == value, (status, name, dict(r.headers))
+    assert client.head(url).status_code == 200 and client.head(url).headers["Access-Control-Allow-Origin"] == "*"

@@ -8,9 +8,9 @@ import pytest
 
 from builder.errors import InputFileError
 from builder.schema import EM_VOXEL_NM, complexity_index, mito_vx_to_um3
-from builder.sources.published import (
+from builder.sources.csv_checks import parse_position_strings
+from builder.sources.release_tables import (
     one_soma_per_cell,
-    parse_position_strings,
     read_cell_types,
     read_mito_table,
     read_overlaps,
@@ -67,7 +67,7 @@ def test_bad_synapse_rows_dropped_with_their_id_and_row(tmp_path):
     assert df["synapse_id"].tolist() == [1]
     assert np.allclose(df.loc[0, ["x", "y", "z"]].tolist(), [358.0, 716.0, 400.0])  # from ctr_pos_*_vx at 3.58
     assert [(i.id, i.dropped) for i in issues] == [(2, True), (3, True)]
-    assert "row 3" in issues[0].reason and "'x'" in issues[0].reason
+    assert "line 3" in issues[0].reason and "'x'" in issues[0].reason
 
 
 def test_overlap_table_in_its_published_columns(tmp_path):

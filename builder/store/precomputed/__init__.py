@@ -30,7 +30,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from builder.errors import DatasetError
 from builder.schema import NAME_TO_CODE
+from builder.store.atomic import atomic_folder
+from builder.store.lock import folder_lock
+from builder.store.manifest import check_format_version, read_manifest, refresh_checksums, verify_checksums
 from builder.store.paths import DatasetPaths
 from builder.store.precomputed.annotations import PointLayer, Property, write_points
 from builder.store.precomputed.common import nm_to_release_vx
@@ -44,7 +48,38 @@ LAYERS = ("skeletons", "mitochondria", "synapses", "mito_centres")
 CENTRE_COMPARTMENTS: dict[str, int] = {**NAME_TO_CODE, "Branch": 6}
 
 
-def write_layers(paths: DatasetPaths, mesh_parts: Sequence[Path] | None = None) -> dict:
+def rewrite_layers(dataset: Path) -> dict:
+    """``python -m builder neuroglancer DATASET``: check, then replace ``precomputed/`` whole.
+
+    Under the dataset's lock: the manifest must be there, of this format version, and every file
+    outside ``precomputed/`` must match its checksum (the layers are made from the tables, so
+    layers are never rewritten from altered tables); the layers are then written into a new
+    folder that replaces the old one in one rename, and the manifest is refreshed.
+
+    Raises
+    ------
+    DatasetError
+        Not a built dataset, another format version, or a file changed since the build; the
+        message names it and the fix (rebuild).
+    """
+    paths = DatasetPaths(Path(dataset))
+    with folder_lock(paths.root, f"python -m builder neuroglancer {paths.root}"):
+        manifest = read_manifest(paths)
+        if manifest is None:
+            raise DatasetError(f"{paths.manifest}: missing or unreadable, so {paths.root} is not a built dataset; "
+                               f"build it with python -m builder build --out {paths.root}")  # fmt: skip
+        check_format_version(manifest, paths.manifest)
+        changed = [p for p in verify_checksums(paths.root, manifest) if not p.startswith("precomputed/")]
+        if changed:
+            raise DatasetError(f"{paths.root}/{changed[0]}; the layers are made from the tables, so they were not "
+                               f"rewritten: rebuild the dataset (python -m builder build --out {paths.root})")  # fmt: skip
+        with atomic_folder(paths.precomputed) as tmp:
+            summary = write_layers(paths, root=tmp)
+        refresh_checksums(paths, "precomputed")
+    return summary
+
+
+def write_layers(paths: DatasetPaths, mesh_parts: Sequence[Path] | None = None, root: Path | None = None) -> dict:
     """Write every layer from the dataset's tables; returns per layer the files, bytes and
     seconds, and the legacy-format estimate of the meshes.
 
@@ -54,12 +89,13 @@ def write_layers(paths: DatasetPaths, mesh_parts: Sequence[Path] | None = None) 
     mesh_parts : the build's per-cell encoded meshes (:func:`encode_cell_meshes`, one Parquet
         file per cell); None encodes them here from ``tables/mito_meshes.parquet``, which gives
         the same bytes (the parts are encoded from the same quantised meshes).
+    root : the folder to write (default ``paths.precomputed``)
     """
     from builder.store.meshes import decode_meshes
     from builder.store.reader import Dataset
 
     ds = Dataset(paths.root, layout="parquet", require_manifest=False)
-    root = paths.precomputed
+    root = paths.precomputed if root is None else Path(root)
     summary: dict = {}
     written: list[Path] = []
     cells = ds.cells.sort_values("cell_id")

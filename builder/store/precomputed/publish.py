@@ -56,18 +56,20 @@ def publish(dataset: Path, destination: str, parallel: int = 1) -> tuple[int, in
         raise BuilderError(f"{root}: no neuroglancer layers; write them with python -m builder neuroglancer {dataset}")
     if not destination.startswith(PROTOCOLS):
         raise BuilderError(f"{destination}: give a destination starting with {', '.join(PROTOCOLS)}")
+    from builder.store.lock import folder_lock
     from builder.store.manifest import read_manifest, verify_checksums
     from builder.store.paths import DatasetPaths
 
-    manifest = read_manifest(DatasetPaths(Path(dataset)))
-    if manifest is None:
-        raise BuilderError(f"{dataset}: no manifest.json, so the layers cannot be checked; rebuild the dataset")
-    damaged = [p for p in verify_checksums(Path(dataset), manifest) if p.startswith("precomputed/")]
-    if damaged:  # never share layers that are not the ones the build wrote
-        raise BuilderError(f"{dataset}/{damaged[0]}; rewrite the layers with python -m builder neuroglancer {dataset}")
-    plan = upload_plan(root, destination)
-    size = sum((root / e["path"]).stat().st_size for e in plan)
-    entries = ({**e, "content": (root / e["path"]).read_bytes()} for e in plan)
-    CloudFiles(destination.rstrip("/"), progress=True).puts(entries, total=len(plan), parallel=parallel)
-    log.info("published %d files (%d bytes) of %s to %s", len(plan), size, root, destination)
-    return len(plan), size
+    with folder_lock(Path(dataset), f"python -m builder publish {dataset}"):  # layers unchanged while they upload
+        manifest = read_manifest(DatasetPaths(Path(dataset)))
+        if manifest is None:
+            raise BuilderError(f"{dataset}: no manifest.json, so the layers cannot be checked; rebuild the dataset")
+        damaged = [p for p in verify_checksums(Path(dataset), manifest) if p.startswith("precomputed/")]
+        if damaged:  # never share layers that are not the ones the build wrote
+            raise BuilderError(f"{dataset}/{damaged[0]}; rewrite the layers with python -m builder neuroglancer {dataset}")
+        plan = upload_plan(root, destination)
+        size = sum((root / e["path"]).stat().st_size for e in plan)
+        entries = ({**e, "content": (root / e["path"]).read_bytes()} for e in plan)
+        CloudFiles(destination.rstrip("/"), progress=True).puts(entries, total=len(plan), parallel=parallel)
+        log.info("published %d files (%d bytes) of %s to %s", len(plan), size, root, destination)
+        return len(plan), size
