@@ -209,11 +209,15 @@ def _cell_ids(spec: str | None) -> tuple[int, ...]:
         except OSError as exc:
             raise BuilderError(f"--cells {spec[:60]!r}: cannot read it as a file ({exc.strerror})") from exc
     try:
-        return tuple(int(t) for t in text.replace(",", " ").split())
+        ids = tuple(int(t) for t in text.replace(",", " ").split())
     except ValueError as exc:
         raise BuilderError(
-            f"--cells {spec!r}: not a list of cell ids ({exc}); give ids separated by commas, or a file with one per line"
+            f"--cells {spec[:200]!r}: not a list of cell ids ({exc}); give ids separated by commas, or a file with one per line"
         ) from exc
+    out_of_range = [i for i in ids if not 0 < i < 2**63]
+    if out_of_range:
+        raise BuilderError(f"--cells: {out_of_range[0]} is not a cell id (root ids are positive 64-bit integers)")
+    return ids
 
 
 def _analyze(args: argparse.Namespace) -> int:

@@ -95,3 +95,10 @@ def test_analyze_takes_many_cells_on_the_command_line(ds, capsys):
     many = ",".join(map(str, ids * 4))  # 24 ids, 400+ characters: longer than a file name may be
     assert main(["analyze", str(ds), "--cells", many, "--no-figures"]) == EXIT_OK
     assert f"cells-{len(ids) * 4}-" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("spec", ["99999999999999999999", "-5", "12,abc"])
+def test_analyze_refuses_cells_that_are_not_ids(ds, capsys, spec):
+    assert main(["analyze", str(ds), "--cells", spec]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert err.startswith("error: --cells") and "Traceback" not in err

@@ -86,6 +86,8 @@ def test_a_second_writer_is_refused_with_the_first_ones_name(small_dataset, tmp_
         err = capsys.readouterr().err
         assert f"{ds} is being written by another process (pid {p.pid}" in err and "test holder" in err, err
     assert _tree(ds) == before and live_tmp.read_bytes() == b"in progress"
+    assert main(["validate", str(ds)]) == EXIT_ERROR  # not a verdict on a folder being written
+    assert f"is being written by another process (pid {p.pid}" in capsys.readouterr().out
     from builder.store.lock import lock_holder
 
     assert lock_holder(ds).startswith(f"pid {p.pid}")

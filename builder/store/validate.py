@@ -24,6 +24,7 @@ from builder.schema import (
     SYNAPSE_TYPES,
 )
 from builder.sources.recount import recount_problems
+from builder.store.lock import lock_holder
 from builder.store.manifest import read_manifest, verify_checksums
 from builder.store.paths import ARCHIVED_DIRS, DatasetPaths
 from builder.store.reader_checks import dataset_problems
@@ -77,6 +78,9 @@ def validate_dataset(root: Path) -> list[str]:
             f"{paths.root}: no such directory. Build a dataset first: `python -m builder` (the demo, into "
             "data/demo) or `python -m builder build --source phase1` (the real release, into data/phase1)"
         ]
+    holder = lock_holder(paths.root)
+    if holder:
+        return [f"{paths.root} is being written by another process ({holder}); validate it when that has ended"]
     manifest = read_manifest(paths)
     if manifest is None and not paths.manifest.is_file():
         return [f"{paths.manifest}: missing; the build did not finish (rerun `python -m builder`)"]
