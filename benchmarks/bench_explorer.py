@@ -96,7 +96,7 @@ def new_views(data_dir: Path, cell_id: int, runs: int) -> dict:
     (figure built) + JSON + gzip, cold (fresh app data) and warm; medians."""
     import plotly.io as pio_
 
-    from explorer import analysis
+    from explorer.panels import dendrogram, gradients, view3d
     from explorer.data import ExplorerData
 
     def serialise(fig) -> int:
@@ -105,14 +105,14 @@ def new_views(data_dir: Path, cell_id: int, runs: int) -> dict:
 
     cases = {
         "gradients (its cell type)": lambda d: [
-            serialise(f) for f in analysis.gradients_view(d, str(cell_id), "mito_volume_per_um", "type", [], ["Basal"])
+            serialise(f) for f in gradients.gradients_view(d, str(cell_id), "mito_volume_per_um", "type", [], ["Basal"])
         ],
         "gradients (all cells)": lambda d: [
-            serialise(f) for f in analysis.gradients_view(d, str(cell_id), "coverage_factor", "all", [], ["Basal"])
+            serialise(f) for f in gradients.gradients_view(d, str(cell_id), "coverage_factor", "all", [], ["Basal"])
         ],
-        "dendrogram": lambda d: serialise(analysis.dendrogram_view(d, str(cell_id), None)),
+        "dendrogram": lambda d: serialise(dendrogram.dendrogram_view(d, str(cell_id), None)),
         "several cells (4) in 3D": lambda d: serialise(
-            analysis.cells_view(d, d.ds.cells.sort_values("n_mito").cell_id.iloc[-4:].tolist())[0]
+            view3d.cells_view(d, d.ds.cells.sort_values("n_mito").cell_id.iloc[-4:].tolist())[0]
         ),
     }
     out = {}

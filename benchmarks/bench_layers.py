@@ -118,7 +118,7 @@ def _port() -> int:
 def _link(data: Path, url: str, cell: int) -> tuple[str, int]:
     from explorer.data import ExplorerData
     from explorer.links import LinkOptions
-    from explorer.selection import selection_panel
+    from explorer.panels.selection import selection_panel
 
     x = ExplorerData.load(data)
     ids = x.mitos.loc[x.mitos.cellid == cell, "mito_id"].astype(str).tolist()

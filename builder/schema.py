@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import IntEnum
+from types import MappingProxyType
 
 import numpy as np
 
@@ -164,6 +165,19 @@ NAME_TO_CODE: dict[str, int] = {v: k for k, v in COMPARTMENT_NAMES.items()}
 #: Astrocyte mitochondria compartments (no node labels exist for astrocytes).
 ASTRO_COMPARTMENTS: tuple[str, str] = ("Somatic", "Branch")
 ALL_COMPARTMENT_STRINGS: tuple[str, ...] = tuple(COMPARTMENT_NAMES.values()) + ASTRO_COMPARTMENTS[1:]
+#: The one compartment palette (Okabe-Ito hues, colour-blind safe; grey for the unassigned
+#: "Unknown"), of the explorer's views, the figures of ``analyze`` and the neuroglancer layers.
+COMPARTMENT_COLORS: MappingProxyType[str, str] = MappingProxyType(
+    {
+        "Somatic": "#CC79A7",
+        "Axonal": "#0072B2",
+        "Basal": "#009E73",
+        "Apical": "#E69F00",
+        "Unknown dendritic": "#56B4E9",
+        "Unknown": "#999999",
+        "Branch": "#D55E00",
+    }
+)
 
 
 def mito_count_column(compartment: str) -> str:

@@ -7,15 +7,15 @@ import os
 import threading
 from pathlib import Path
 
-from dash import Dash
+from dash import Dash, Input, Output, State
 from dash.exceptions import DependencyException
 from flask import jsonify, request
 from werkzeug.exceptions import BadRequest
 
-from explorer import analysis, callbacks
+from explorer import ids, panels
 from explorer.data import ExplorerData
 from explorer.inputs import MAX_BODY, callback_request_problem
-from explorer.layout import make_layout
+from explorer.layout import shell
 from explorer.links import DEFAULT_VIEWER, LinkOptions
 from explorer.viewer import OfflineViewer, PublicProbe, register_routes
 
@@ -44,20 +44,47 @@ def create_app(
         __name__,
         title="L2/3 mitochondria explorer",
         assets_folder=str(ASSETS),
+        assets_ignore=_assets_ignore(),
         compress=True,
         suppress_callback_exceptions=False,
     )
     # gzip at level 3: 3x faster than the default 6 for 10 % more bytes (browsers that accept
     # zstd or brotli get those, at their own fast defaults)
     app.server.config["COMPRESS_LEVEL"] = 3
-    app.layout = make_layout(data)
+    app.layout = shell(data)
     probe = PublicProbe(public_layers)
-    callbacks.register(app, data, LinkOptions(viewer_url, layers_url, Path(data_dir), probe.reachable))
+    register_panels(app, data, LinkOptions(viewer_url, layers_url, Path(data_dir), probe.reachable))
     register_routes(app.server, Path(data_dir), OfflineViewer())
-    analysis.register_analysis(app, data)
     _guard(app)
     log.info("explorer ready for %s (%d cells)", data_dir, len(data.ds.cells))
     return app
+
+
+#: dcc.Graph configs with plotly's WebGL pixel ratio set to 1 on standard screens, 2 on HiDPI
+#: ones: plotly draws WebGL at plotGlPixelRatio (default 2) whatever the screen, on a standard
+#: screen 4x the pixels for nothing
+GL_PIXEL_RATIO_JS = """function(_, ...configs) {
+    const ratio = (window.devicePixelRatio || 1) > 1 ? 2 : 1;
+    return configs.map(c => Object.assign({}, c, {plotGlPixelRatio: ratio}));
+}"""
+
+
+def register_panels(app: Dash, data: ExplorerData, opts: LinkOptions) -> None:
+    """Every panel's callbacks, and the one clientside callback of all graphs."""
+    for panel in panels.PANELS:
+        if panel is panels.selection:
+            panel.register(app, data, opts)
+        else:
+            panel.register(app, data)
+    app.clientside_callback(GL_PIXEL_RATIO_JS, [Output(g, "config") for g in panels.GRAPHS], Input(ids.URL, "pathname"),
+                            [State(g, "config") for g in panels.GRAPHS])  # fmt: skip
+
+
+def _assets_ignore() -> str:
+    """Dash's ``assets_ignore``: nothing, or with ``EXPLORER_FULL_PLOTLY=1`` the partial plotly.js
+    bundle (``assets/plotly-explorer.min.js``, built by ``tools/plotly-bundle/build.sh``), so
+    that dcc.Graph loads the full ``plotly.min.js`` instead: the benchmarks' baseline."""
+    return r"^plotly-explorer\.min\.js$" if os.environ.get("EXPLORER_FULL_PLOTLY") == "1" else ""
 
 
 def _warm_up_later(delay_s: float = 3.0) -> None:

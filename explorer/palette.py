@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from builder.schema import COMPARTMENT_COLORS as SCHEMA_COLORS
+
 
 class FrozenDict(dict):
     """A dict that cannot be changed: module constants stay constant, and it still is a dict
@@ -15,18 +17,9 @@ class FrozenDict(dict):
 
 _ro = FrozenDict
 
-#: Compartment -> colour. Okabe-Ito hues; grey for the unassigned "Unknown".
-COMPARTMENT_COLORS = _ro(
-    {
-        "Somatic": "#CC79A7",
-        "Axonal": "#0072B2",
-        "Basal": "#009E73",
-        "Apical": "#E69F00",
-        "Unknown dendritic": "#56B4E9",
-        "Unknown": "#999999",
-        "Branch": "#D55E00",
-    }
-)
+#: Compartment -> colour: the builder's one palette (``builder.schema.COMPARTMENT_COLORS``), also
+#: that of ``analyze``'s figures and the neuroglancer layers.
+COMPARTMENT_COLORS = _ro(SCHEMA_COLORS)
 #: Skeleton label code -> compartment name (builder.schema codes).
 LABEL_NAMES = _ro({0: "Somatic", 1: "Axonal", 2: "Basal", 3: "Apical", 4: "Unknown dendritic", 5: "Unknown"})
 CELL_TYPE_COLORS = _ro({"pyramidal": "#0072B2", "inhibitory": "#D55E00", "astrocyte": "#009E73"})

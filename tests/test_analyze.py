@@ -33,7 +33,9 @@ def test_analyze_writes_every_number_table_and_figure(small_dataset, tmp_path, c
     assert (out / "gradients.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = json.loads((out / "analysis.json").read_text())
     printed = capsys.readouterr().out
-    assert "Mann-Whitney volume" in printed and "published real data in brackets" in printed
+    assert "Mann-Whitney U=" in printed and "published real data in (brackets)" in printed
+    # the small demo has 4 pyramidal cells: it says so, and prints no p value as if they were independent
+    assert "only 4 cells: too few for cell-level intervals" in printed and " p=" not in printed and "p (cell" not in printed
     # the JSON and the CSVs hold the same numbers
     reg = pd.read_csv(out / "regressions.csv")
     assert [r["r"] for r in summary["regressions"]] == pytest.approx(reg["r"].tolist(), nan_ok=True)

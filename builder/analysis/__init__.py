@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,30 +26,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from builder.analysis.summary import PUBLISHED_RESULTS, summary_dict, summary_text, to_json
 from builder.compute.statistics import AnalysisResult, SegmentFilter, published_analysis
 from builder.errors import DatasetError
-from builder.schema import PUBLISHED_DEFINITIONS
 from builder.store.atomic import atomic_folder, write_bytes
 from builder.store.lock import folder_lock
 from builder.store.reader import Dataset
 
 log = logging.getLogger(__name__)
-
-#: Published values to compare with (real data, MicronsBinder's notebooks' printed outputs).
-PUBLISHED_RESULTS: dict = {
-    "source": "MicronsBinder notebooks/vignette_analysis/mitochondria: compartment_comparison.ipynb (cells 14-26) "
-    "and distance_to_soma.ipynb (cells 10, 34, 36); 351 pyramidal cells, 176,072 mitochondria",
-    "median_volume_um3": {"Axonal": 0.01300813, "Somatic": 0.03263978, "Apical": 0.06215236, "Basal": 0.09523918},
-    "median_mci": {"Axonal": 2.45647607, "Somatic": 5.18730973, "Apical": 7.64271002, "Basal": 9.10654901},
-    "mann_whitney_volume_p": {"Axonal < Somatic": 0.0, "Somatic < Apical": 0.0, "Apical < Basal": 1.478462311485471e-87},
-    "regressions_beyond_60um": {
-        "n": 9198,
-        "mito_volume_per_um -> synapse_density_per_um": {"r": 0.37262824601481137, "slope": 17.787093, "intercept": 1.260432},
-        "median_diameter_um -> mito_volume_per_um": {"r": 0.5140271172039961, "slope": 0.061428, "intercept": -0.001463},
-        "median_diameter_um -> synapse_density_per_um": {"r": 0.4024013518159681, "slope": 2.295467, "intercept": 0.600897},
-        "residual after median_diameter_um": {"r": 0.1810919448637811, "slope": 7.913513, "intercept": -0.244452},
-    },
-}
+__all__ = ["DEFAULT_SCOPE", "PUBLISHED_FILTER", "PUBLISHED_RESULTS", "Scope", "run_analysis", "summary_text"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +68,15 @@ class Scope:
             return f"cells-{len(self.cell_ids)}-{h}"
         base = self.cell_type or "all"
         return f"{base}-{self.subtype}" if self.subtype else base
+
+    @property
+    def published(self) -> bool:
+        """Whether this is the scope of the published analysis: pyramidal cells with their own
+        labels, no subtype and no list of cells."""
+        return self == DEFAULT_SCOPE
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "cell_type": self.cell_type, "subtype": self.subtype, "labelled_only": self.labelled_only}
 
     def select(self, ds: Dataset) -> np.ndarray:
         """Cell ids of ``ds`` in this scope, sorted; :class:`DatasetError` when there are none."""
@@ -132,7 +125,10 @@ def run_analysis(
     out = Path(out_dir) if out_dir is not None else ds.root / "analysis" / scope.name
     with folder_lock(ds.root, "python -m builder analyze"), _out_lock(ds.root, out):
         result = published_analysis(ds.mitochondria, ds.segments, ids, f, include_meshless)
-        summary = summary_dict(ds, scope, f, include_meshless, result)
+        dataset = {"path": str(ds.root), "fingerprint": ds.manifest.get("fingerprint"), "synthetic": ds.synthetic,
+                   "format_version": ds.manifest.get("parameters", {}).get("format_version")}  # fmt: skip
+        published = scope.published and f == PUBLISHED_FILTER and not include_meshless
+        summary = summary_dict(dataset, scope.as_dict(), published, f, include_meshless, result)
         with atomic_folder(out) as tmp:  # a run's files replace the previous run's together
             _write_outputs(tmp, result, summary, title=f"{scope.name}, {len(ids)} cells of {ds.root.name}" if figures else None)
     log.info("analysis of %d cells written to %s", len(ids), out)
@@ -147,7 +143,7 @@ def _out_lock(root: Path, out: Path) -> contextlib.AbstractContextManager:
 
 def _write_outputs(out: Path, result: AnalysisResult, summary: dict, title: str | None) -> None:
     """``analysis.json``, the CSVs and (unless ``title`` is None) the figures, into ``out``."""
-    write_bytes(out / "analysis.json", (json.dumps(summary, indent=2, default=_json_default) + "\n").encode())
+    write_bytes(out / "analysis.json", to_json(summary))
     for name, frame in (("compartments", result.compartments), ("mann_whitney", result.tests), ("gradients", result.gradients),
                         ("regressions", result.regressions), ("segments", result.segments)):  # fmt: skip
         write_bytes(out / f"{name}.csv", frame.to_csv(index=False).encode())
@@ -155,62 +151,3 @@ def _write_outputs(out: Path, result: AnalysisResult, summary: dict, title: str 
         from builder.analysis.figures import write_figures
 
         write_figures(result, out, title=title)
-
-
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return None if not np.isfinite(o) else float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(type(o))
-
-
-def _records(df: pd.DataFrame) -> list[dict]:
-    return json.loads(df.to_json(orient="records"))
-
-
-def summary_dict(ds: Dataset, scope: Scope, f: SegmentFilter, include_meshless: bool, r: AnalysisResult) -> dict:
-    """Everything of ``analysis.json``."""
-    seg = r.segments
-    return {
-        "dataset": {"path": str(ds.root), "fingerprint": ds.manifest.get("fingerprint"), "synthetic": ds.synthetic,
-                    "format_version": ds.manifest.get("parameters", {}).get("format_version")},
-        "scope": {"name": scope.name, "cell_type": scope.cell_type, "subtype": scope.subtype, "labelled_only": scope.labelled_only,
-                  "n_cells": int(len(r.cell_ids)), "cell_ids": [int(c) for c in r.cell_ids]},
-        "filters": {**f.as_dict(), "include_meshless_mitochondria": include_meshless},
-        "counts": {"mitochondria_compared": int(r.compartments["n"].sum()) if len(r.compartments) else 0,
-                   "segments_gradient": int(len(seg)), "segments_regression": int(seg["for_regression"].sum()) if len(seg) else 0},
-        "compartments": _records(r.compartments),
-        "mann_whitney": _records(r.tests),
-        "gradients": _records(r.gradients),
-        "regressions": _records(r.regressions),
-        "published_real_data": PUBLISHED_RESULTS,
-        "definitions": PUBLISHED_DEFINITIONS,
-    }  # fmt: skip
-
-
-def summary_text(summary: dict, out: Path) -> str:
-    """A few lines for the terminal."""
-    lines = [f"{summary['scope']['name']}: {summary['scope']['n_cells']} cells, "
-             f"{summary['counts']['mitochondria_compared']} mitochondria, {summary['counts']['segments_gradient']} "
-             f"{summary['filters']['compartment'].lower()} segments ({summary['counts']['segments_regression']} beyond "
-             f"{summary['filters']['min_soma_um']:g} um)"]  # fmt: skip
-    pub = PUBLISHED_RESULTS
-    lines.append("  median volume (um^3) / MCI, published real data in brackets:")
-    for row in summary["compartments"]:
-        c = row["compartment"]
-        pv, pm = pub["median_volume_um3"].get(c), pub["median_mci"].get(c)
-        lines.append(f"    {c:10s} n={row['n']:7d}  {row['volume_median']:.4f} ({pv:.4f})  {row['mci_median']:.2f} ({pm:.2f})")
-    for t in summary["mann_whitney"]:
-        lines.append(f"  Mann-Whitney {t['measure']:16s} {t['alternative']:20s} U={t['U']:.4g}  p={t['p']:.3g}")
-    pr = pub["regressions_beyond_60um"]
-    for g in summary["regressions"]:
-        key = g["kind"] if g["kind"] != "pearson+ols" else f"{g['x']} -> {g['y']}"
-        ref = pr.get(key, {})
-        r = g["r"] if g["r"] is not None else float("nan")
-        lines.append(f"  {key:50s} n={g['n']:6d}  r={r:.3f} ({ref.get('r', float('nan')):.3f})  "
-                     f"slope={g['slope'] if g['slope'] is not None else float('nan'):.4g}")  # fmt: skip
-    lines.append(f"  written to {out}")
-    return "\n".join(lines)

@@ -31,6 +31,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from builder.compute.uncertainty import (
+    DEFAULT_BOOTSTRAP,
+    Bootstrap,
+    compartment_intervals,
+    with_gradient_intervals,
+    with_regression_intervals,
+)
 from builder.schema import COMPARTMENT_METHODS
 
 #: The compartments the published comparison shows, in its order (``compartments`` of the notebook).
@@ -124,8 +131,9 @@ def gradient_table(
     Returns
     -------
     DataFrame
-        ``measure, bin_center_um, n_segments, n_cells, mean, sd, shown``: ``sd`` is ``np.std``
-        (ddof 0) as ``lib/modelling.py`` ``meanstddev``; ``shown`` is ``n_segments >
+        ``measure, bin_center_um, n_segments, n_cells, mean, sd, q25, q75, shown``: ``sd`` is
+        ``np.std`` (ddof 0) as ``lib/modelling.py`` ``meanstddev``; ``q25, q75`` the quartiles of
+        the segments (the dataset's, not published); ``shown`` is ``n_segments >
         f.min_segments`` (the bins the published figure draws). NaN values of a measure are
         left out of its bins.
     """
@@ -139,11 +147,13 @@ def gradient_table(
                 "n_cells": g["cell_id"].nunique(),
                 "mean": g[m].mean(),
                 "sd": g[m].std(ddof=0),
+                "q25": g[m].quantile(0.25),
+                "q75": g[m].quantile(0.75),
             }
         ).reset_index()
         t.insert(0, "measure", m)
         rows.append(t)
-    cols = ["measure", "bin_center_um", "n_segments", "n_cells", "mean", "sd"]
+    cols = ["measure", "bin_center_um", "n_segments", "n_cells", "mean", "sd", "q25", "q75"]
     out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=cols)
     out["shown"] = out["n_segments"] > f.min_segments
     return out
@@ -285,11 +295,16 @@ class AnalysisResult:
     Attributes
     ----------
     cell_ids : ndarray of int64, the cells analysed
-    compartments : DataFrame, :func:`compartment_summary`
-    tests : DataFrame, :func:`compartment_tests`
+    compartments : DataFrame, :func:`compartment_summary` with the cells and the cell-level
+        intervals of the medians (:func:`builder.compute.uncertainty.compartment_intervals`)
+    tests : DataFrame, :func:`compartment_tests` with the ratio of the medians, its interval and
+        the bootstrap p over cells
     segments : DataFrame, :func:`filter_segments` (the points behind the gradients and scatters)
-    gradients : DataFrame, :func:`gradient_table` of every :data:`GRADIENT_MEASURES` column
-    regressions : DataFrame, :func:`segment_regressions`
+    gradients : DataFrame, :func:`gradient_table` of every :data:`GRADIENT_MEASURES` column, with
+        the interval of each bin's mean (:func:`builder.compute.uncertainty.with_gradient_intervals`)
+    regressions : DataFrame, :func:`segment_regressions` with cell-level intervals, clustered
+        errors and the between/within-cell r (:func:`builder.compute.uncertainty.with_regression_intervals`)
+    bootstrap : Bootstrap, how the intervals were made
     """
 
     cell_ids: np.ndarray
@@ -298,6 +313,7 @@ class AnalysisResult:
     segments: pd.DataFrame
     gradients: pd.DataFrame
     regressions: pd.DataFrame
+    bootstrap: Bootstrap = DEFAULT_BOOTSTRAP
 
 
 def published_analysis(
@@ -306,6 +322,7 @@ def published_analysis(
     cell_ids: np.ndarray,
     f: SegmentFilter = SegmentFilter(),
     include_meshless: bool = False,
+    boot: Bootstrap = DEFAULT_BOOTSTRAP,
 ) -> AnalysisResult:
     """The compartment comparison and the distance-to-soma analysis of ``cell_ids``.
 
@@ -319,16 +336,28 @@ def published_analysis(
     f : SegmentFilter
     include_meshless : bool
         Also compare mitochondria without a mesh (compartment from their nearest node).
+    boot : Bootstrap
+        The cluster bootstrap over cells of the intervals.
     """
     ids = np.asarray(cell_ids, np.int64)
     mito = analysis_mitochondria(mitochondria.loc[mitochondria["cellid"].isin(ids)], include_meshless)
     seg = filter_segments(segments.loc[segments["cell_id"].isin(ids)], f)
     measures = [m for m in GRADIENT_MEASURES if m in seg.columns]
+    summary, tests = compartment_summary(mito), compartment_tests(mito)
+    medians, ratios = compartment_intervals(mito, COMPARTMENT_ORDER, boot)
+    if len(summary):
+        summary = summary.merge(medians, on="compartment", how="left")
+    if len(tests):
+        med = summary.set_index("compartment")
+        key = tests["measure"].map({"volume": "volume_median", "complexity index": "mci_median"})
+        tests = tests.assign(ratio=[med.at[b, k] / med.at[a, k] for a, b, k in zip(tests["a"], tests["b"], key)])
+        tests = tests.merge(ratios, on=["measure", "a", "b"], how="left")
     return AnalysisResult(
         cell_ids=ids,
-        compartments=compartment_summary(mito),
-        tests=compartment_tests(mito),
+        compartments=summary,
+        tests=tests,
         segments=seg,
-        gradients=gradient_table(seg, measures, f),
-        regressions=segment_regressions(seg),
+        gradients=with_gradient_intervals(gradient_table(seg, measures, f), seg, boot),
+        regressions=with_regression_intervals(segment_regressions(seg), seg.loc[seg["for_regression"]], boot),
+        bootstrap=boot,
     )

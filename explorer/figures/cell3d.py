@@ -1,11 +1,17 @@
-"""The 3D view of one cell: skeleton, mitochondria and synapses coloured by compartment.
+"""The 3D view of one cell: mitochondria in front, coloured by compartment, on the skeleton.
 
-Trace budget, whatever the size of the cell: one NaN-broken line per compartment for the
-skeleton; per compartment one merged ``Mesh3d`` for the mitochondria plus one marker trace of
-their centres (hover and click; hidden with the meshes from the legend); one trace per synapse
-role; and the highlight trace, always at index 0 so that callbacks can patch it.
-Coordinates are nm throughout. Mesh arrays go as typed arrays (fast to serialise); the explorer
-passes meshes simplified for display (:func:`builder.compute.meshes.cluster_simplify`).
+Drawn as neuroglancer and the paper's figures draw a cell: pia up (the release's y axis grows
+with depth, so the camera's up is -y and the apical dendrite points up), x to the right, axes in
+µm, a scale bar and a "pia" cue. The mitochondria's meshes are opaque and in front; synapses
+are small dots without outlines, shown only when asked (:data:`SYNAPSES_SHOWN_BELOW`).
+
+Trace budget, whatever the size of the cell: trace 0 marks the selection's centres and trace 1
+holds the selection's meshes (both patched by the selection callbacks, which also dim the
+other mitochondria); one NaN-broken line per compartment for the skeleton; per compartment one
+merged ``Mesh3d`` for the mitochondria plus one marker trace of their centres (hover and click);
+one trace per synapse role; the soma, the scale bar and the cue. Mesh arrays go as typed arrays
+(fast to serialise); the explorer passes meshes simplified for display
+(:func:`builder.compute.meshes.cluster_simplify`).
 """
 
 from __future__ import annotations
@@ -14,14 +20,33 @@ import numpy as np
 import pandas as pd
 
 from builder.compute.meshes import MeshBatch
-from explorer.palette import COMPARTMENT_COLORS, COMPARTMENT_ORDER, HIGHLIGHT_COLOR, LABEL_NAMES, SYNAPSE_STYLE
+from explorer.labels import COMPARTMENT_ORDER
+from explorer.palette import COMPARTMENT_COLORS, HIGHLIGHT_COLOR, LABEL_NAMES, SYNAPSE_STYLE, FrozenDict
 
 HIGHLIGHT_TRACE = 0
+SELECTED_MESH_TRACE = 1
 HIGHLIGHT_NAME = "selected"
+NM_PER_UM = 1000.0
+#: Synapses are drawn by default when the cell has fewer than this many (else the checkbox).
+SYNAPSES_SHOWN_BELOW = 300
+#: Opacity of the mitochondria that a selection leaves out.
+DIMMED = 0.15
+#: Size (px) of a mitochondrion's centre marker.
+CENTRE_PX = 3.5
+#: The camera: looking along +z, -y (towards the pia) up on screen, +x to the right.
+CAMERA = FrozenDict(
+    {"up": FrozenDict({"x": 0, "y": -1, "z": 0}), "eye": FrozenDict({"x": 0, "y": 0, "z": -1.9}),
+     "center": FrozenDict({"x": 0, "y": 0, "z": 0})}
+)  # fmt: skip
+
+
+def um(a: np.ndarray) -> np.ndarray:
+    """nm -> µm, float32 (what the view draws)."""
+    return (np.asarray(a, np.float64) / NM_PER_UM).astype(np.float32)
 
 
 def skeleton_traces(nodes: pd.DataFrame) -> list[dict]:
-    """One line trace per compartment; each edge is ``child, parent, NaN``.
+    """One line trace per compartment (µm); each edge is ``child, parent, NaN``.
 
     Parameters
     ----------
@@ -30,7 +55,7 @@ def skeleton_traces(nodes: pd.DataFrame) -> list[dict]:
         thinned skeleton); edges are coloured by the child's label.
     """
     nodes = nodes.sort_values("node_id")
-    xyz = nodes[["x", "y", "z"]].to_numpy(np.float64)
+    xyz = um(nodes[["x", "y", "z"]].to_numpy())
     ids = nodes["node_id"].to_numpy(np.int64)
     pid = nodes["parent"].to_numpy(np.int64)
     # parent ids -> row positions (node ids need not be 0..N-1: the view draws a thinned tree)
@@ -49,101 +74,110 @@ def skeleton_traces(nodes: pd.DataFrame) -> list[dict]:
         traces.append(
             dict(
                 type="scatter3d", x=seg[:, 0], y=seg[:, 1], z=seg[:, 2], mode="lines", name=f"skeleton: {name}",
-                legendgroup=f"skel-{name}", line={"color": COMPARTMENT_COLORS[name], "width": 3}, hoverinfo="skip",
+                legendgroup="skeleton", showlegend=False, line={"color": COMPARTMENT_COLORS[name], "width": 2}, opacity=0.4,
+                hoverinfo="skip",
             )
         )  # fmt: skip
+    if traces:  # one legend entry for the skeleton (its colours are the compartments')
+        traces[0] = {**traces[0], "showlegend": True, "name": "skeleton (by compartment)"}
     return traces
 
 
-def _merged_mesh(batch: MeshBatch, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Merged vertices (whole nm, float32) and faces (uint16 when they fit, else uint32) of the
-    kept meshes, shape (3, V) and (3, F): plotly sends numpy arrays as base64 typed arrays,
-    which serialise 7x faster than lists of digits (measured: 0.02 s against 0.16 s for the
-    largest demo cell) for a payload 10 % larger after gzip."""
+def merged_mesh(batch: MeshBatch, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Merged vertices (µm, float32) and faces (uint16 when they fit, else uint32) of the kept
+    meshes, shape (3, V) and (3, F): plotly sends numpy arrays as base64 typed arrays, which
+    serialise 7x faster than lists of digits."""
     sub = batch.subset(keep)
     faces = sub.global_faces()
     ftype = np.uint16 if len(sub.vertices) < 65_536 else np.uint32
-    return np.round(sub.vertices).astype(np.float32).T, faces.astype(ftype).T
+    return um(sub.vertices).T, faces.astype(ftype).T
+
+
+def _mito_hover(sel: pd.DataFrame, name: str) -> tuple[np.ndarray, str]:
+    """Hover text of mitochondria in words with units."""
+    mci = sel["complexityindex"].to_numpy(np.float64) if "complexityindex" in sel else np.full(len(sel), np.nan)
+    dist = sel["path_dist_to_soma_um"].to_numpy(np.float64) if "path_dist_to_soma_um" in sel else np.full(len(sel), np.nan)
+    text = [f"volume {v:.3f} µm³<br>complexity index {'n/a' if np.isnan(m) else f'{m:.1f}'}<br>"
+            f"{'n/a' if np.isnan(d) else f'{d:.0f} µm'} from the soma along the cable"
+            for v, m, d in zip(sel["volume_um3"].to_numpy(np.float64), mci, dist)]  # fmt: skip
+    return np.array(text, dtype=object), "mitochondrion %{customdata}<br>" + name + "<br>%{text}<extra></extra>"
 
 
 def mito_traces(mitos: pd.DataFrame, meshes: MeshBatch | None) -> list[dict]:
-    """Per compartment: one merged Mesh3d (or volume-sized markers without meshes) + centres.
+    """Per compartment: one merged, opaque Mesh3d (or volume-sized markers without meshes) + centres.
 
     Parameters
     ----------
     mitos : DataFrame
-        One cell's mitochondria (``mito_id, compartment, x, y, z, volume_um3, ...``).
+        One cell's mitochondria (``mito_id, compartment, x, y, z, volume_um3, ...``; nm).
     meshes : MeshBatch or None
         Their meshes (nm); None draws markers sized by volume instead.
     """
     traces: list = []
+    mesh_comp = None
     if meshes is not None:
-        mesh_comp = pd.Series(mitos["compartment"].to_numpy(), index=mitos["mito_id"].to_numpy()).reindex(meshes.ids)
-        mesh_comp = mesh_comp.to_numpy()
+        mesh_comp = pd.Series(mitos["compartment"].to_numpy(), index=mitos["mito_id"].to_numpy()).reindex(meshes.ids).to_numpy()
     for name in COMPARTMENT_ORDER:
         sel = mitos[mitos["compartment"] == name]
         if sel.empty:
             continue
-        color = COMPARTMENT_COLORS[name]
-        group = f"mito-{name}"
-        label = f"mitochondria: {name} ({len(sel)})"
-        hover = "mito %{customdata}<br>" + name + "<br>volume %{text} µm³<extra></extra>"
-        text = np.char.mod("%.3f", sel["volume_um3"].to_numpy())
+        color, group, label = COMPARTMENT_COLORS[name], f"mito-{name}", f"mitochondria: {name} ({len(sel)})"
+        text, hover = _mito_hover(sel, name)
         by_volume = np.clip(4 * np.cbrt(sel["volume_um3"].to_numpy() / 0.05), 2, 14)
         if meshes is not None:
-            v, f = _merged_mesh(meshes, mesh_comp == name)
-            traces.append(
-                dict(
-                    type="mesh3d", x=v[0], y=v[1], z=v[2], i=f[0], j=f[1], k=f[2], color=color, opacity=1.0,
-                    name=label, legendgroup=group, showlegend=True, hoverinfo="skip", flatshading=False,
-                )
-            )  # fmt: skip
-            # a mitochondrion kept without a mesh shows as a marker sized by its volume
-            has = np.isin(sel["mito_id"].to_numpy(), meshes.ids)
-            size, show = (2 if has.all() else np.where(has, 2, by_volume)), False
-        else:
-            size, show = by_volume, True
-        traces.append(
-            dict(
-                type="scatter3d", x=sel["x"].to_numpy(np.float32), y=sel["y"].to_numpy(np.float32),
-                z=sel["z"].to_numpy(np.float32), mode="markers", name=label, legendgroup=group, showlegend=show,
-                marker={"size": size, "color": color, "opacity": 0.9 if show else 0.5},
-                customdata=sel["mito_id"].astype(str).to_numpy(), text=text, hovertemplate=hover,
-            )
-        )  # fmt: skip
+            v, f = merged_mesh(meshes, mesh_comp == name)
+            traces.append(dict(type="mesh3d", x=v[0], y=v[1], z=v[2], i=f[0], j=f[1], k=f[2], color=color, opacity=1.0,
+                               name=label, legendgroup=group, showlegend=True, hoverinfo="skip", flatshading=False,
+                               lighting={"ambient": 0.55, "diffuse": 0.7, "specular": 0.15}))  # fmt: skip
+        if meshes is None:
+            traces.append(_centres(sel, label, group, color, text, hover, by_volume, True))
+            continue
+        # at the scale of a whole cell a mitochondrion's mesh is a pixel or two: its centre, drawn
+        # opaque at a few pixels, is what shows it (the mesh takes over when zoomed in)
+        has = np.isin(sel["mito_id"].to_numpy(), meshes.ids)
+        traces.append(_centres(sel[has], label, group, color, text[has], hover, CENTRE_PX, False))
+        if not has.all():  # a mitochondrion kept without a mesh: a marker sized by its volume
+            traces.append(_centres(sel[~has], f"{label}, without mesh", group, color, text[~has], hover, by_volume[~has], False))
     return traces
 
 
-def synapse_traces(synapses: pd.DataFrame) -> list[dict]:
-    """One marker trace per synapse role (pre, post, autapse) that occurs."""
+def _centres(sel: pd.DataFrame, name: str, group: str, color: str, text: np.ndarray, hover: str, size, legend: bool) -> dict:
+    """Markers at the mitochondria's centres (µm): hover text and a click's id."""
+    xyz = um(sel[["x", "y", "z"]].to_numpy())
+    return dict(type="scatter3d", x=xyz[:, 0], y=xyz[:, 1], z=xyz[:, 2], mode="markers", name=name, legendgroup=group,
+                showlegend=legend, marker={"size": size, "color": color, "opacity": 1.0},
+                customdata=sel["mito_id"].astype(str).to_numpy(), text=text, hovertemplate=hover)  # fmt: skip
+
+
+def synapse_traces(synapses: pd.DataFrame, visible: bool = True) -> list[dict]:
+    """One marker trace per synapse role: small dots without outlines, behind the mitochondria
+    in importance (``visible=False`` keeps them in the legend, hidden until clicked)."""
     traces = []
     for role, style in SYNAPSE_STYLE.items():
         sel = synapses[synapses["synapse_type"] == role]
         if sel.empty:
             continue
         partner = np.where(role == "pre", sel["post_root_id"], sel["pre_root_id"]).astype(str)
-        traces.append(
-            dict(
-                type="scatter3d", x=sel["x"].to_numpy(np.float32), y=sel["y"].to_numpy(np.float32),
-                z=sel["z"].to_numpy(np.float32), mode="markers", name=f"{style['name']} ({len(sel)})", legendgroup=f"syn-{role}",
-                marker={"size": 1.8, "color": style["color"], "symbol": style["symbol"], "line": {"color": "#333333", "width": 0.5}},
-                customdata=partner, hovertemplate=f"{role} synapse<br>partner %{{customdata}}<extra></extra>",
-            )
-        )  # fmt: skip
+        size = sel["size"].to_numpy() if "size" in sel else np.zeros(len(sel))
+        words = {"pre": "output synapse onto cell", "post": "input synapse from cell", "autapse": "autapse of cell"}[role]
+        xyz = um(sel[["x", "y", "z"]].to_numpy())
+        traces.append(dict(type="scatter3d", x=xyz[:, 0], y=xyz[:, 1], z=xyz[:, 2], mode="markers",
+                           name=f"{style['name']} ({len(sel)})", legendgroup=f"syn-{role}", visible=True if visible else "legendonly",
+                           marker={"size": 1.4, "color": style["color"], "symbol": style["symbol"], "opacity": 0.6, "line": {"width": 0}},
+                           customdata=np.stack([partner, size.astype(str)], axis=1),
+                           hovertemplate=f"{words} %{{customdata[0]}}<br>cleft %{{customdata[1]}} voxels<extra></extra>"))  # fmt: skip
     return traces
 
 
 def soma_trace(centre_nm: np.ndarray, radius_nm: float, name: str = "soma") -> dict:
-    """A translucent sphere (icosphere, 162 vertices) at the soma, so the cell has a body."""
+    """A translucent sphere (icosphere, 162 vertices) at the soma, so the cell has a body (µm)."""
     import trimesh
 
     sphere = trimesh.creation.icosphere(subdivisions=2, radius=float(radius_nm))
-    v = np.round(sphere.vertices + np.asarray(centre_nm, np.float64)).astype(np.int64).T.tolist()
-    f = np.asarray(sphere.faces).T.tolist()
-    return dict(
-        type="mesh3d", x=v[0], y=v[1], z=v[2], i=f[0], j=f[1], k=f[2], color=COMPARTMENT_COLORS["Somatic"],
-        opacity=0.18, name=name, showlegend=True, hoverinfo="skip",
-    )  # fmt: skip
+    v = um(sphere.vertices + np.asarray(centre_nm, np.float64)).T
+    f = np.asarray(sphere.faces).T.astype(np.uint16)
+    return dict(type="mesh3d", x=v[0], y=v[1], z=v[2], i=f[0], j=f[1], k=f[2], color=COMPARTMENT_COLORS["Somatic"],
+                opacity=0.15, name=name, showlegend=True, hoverinfo="skip")  # fmt: skip
 
 
 def soma_radius_nm(nodes: pd.DataFrame) -> float:
@@ -152,13 +186,48 @@ def soma_radius_nm(nodes: pd.DataFrame) -> float:
     return float(r[0]) if len(r) and 3000 <= r[0] <= 12000 else 6000.0
 
 
-def highlight_trace(points: np.ndarray | None = None) -> dict:
-    """The (initially empty) trace marking selected mitochondria; index 0 of every cell figure."""
-    pts = np.zeros((0, 3), np.float32) if points is None else np.asarray(points, np.float32).reshape(-1, 3)
+def highlight_traces(points_nm: np.ndarray | None = None) -> list[dict]:
+    """Trace 0 (the selection's centres: black rings) and trace 1 (the selection's meshes, opaque),
+    empty until a selection patches them."""
+    pts = um(np.zeros((0, 3)) if points_nm is None else np.asarray(points_nm).reshape(-1, 3))
+    ring = dict(type="scatter3d", x=pts[:, 0].tolist(), y=pts[:, 1].tolist(), z=pts[:, 2].tolist(), mode="markers",
+                name=HIGHLIGHT_NAME, marker={"size": 5, "color": HIGHLIGHT_COLOR, "symbol": "circle-open", "line": {"width": 4}},
+                hoverinfo="skip", showlegend=True)  # fmt: skip
+    mesh = dict(type="mesh3d", x=[], y=[], z=[], i=[], j=[], k=[], vertexcolor=[], opacity=1.0, name="selected meshes",
+                showlegend=False, hoverinfo="skip", flatshading=False)  # fmt: skip
+    return [ring, mesh]
+
+
+def scale_bar(lo_um: np.ndarray, hi_um: np.ndarray) -> list[dict]:
+    """A scale bar of a round length (about a fifth of the cell's width) below its lower left,
+    labelled in µm, and a "pia" cue above the cell; both in the scene, so they turn with it."""
+    width = float(hi_um[0] - lo_um[0])
+    length = next((s for s in (200, 100, 50, 20, 10, 5, 2, 1) if s <= max(width / 4, 1)), 1)
+    y = float(hi_um[1]) + 0.04 * float(hi_um[1] - lo_um[1])  # below the cell: y grows with depth
+    x0, z = float(lo_um[0]), float(lo_um[2])
+    bar = dict(type="scatter3d", x=[x0, x0 + length], y=[y, y], z=[z, z], mode="lines+text", text=["", f"{length} µm"],
+               textposition="bottom center", line={"color": "#000000", "width": 6}, name=f"scale bar: {length} µm",
+               hoverinfo="skip", showlegend=False)  # fmt: skip
+    top = float(lo_um[1]) - 0.04 * float(hi_um[1] - lo_um[1])
+    mid = float(lo_um[0] + hi_um[0]) / 2
+    cue = dict(type="scatter3d", x=[mid], y=[top], z=[z], mode="text", text=["▲ pia"], textfont={"size": 13},
+               name="pia (up)", hoverinfo="skip", showlegend=False)  # fmt: skip
+    return [bar, cue]
+
+
+def scene_layout(uirevision: str) -> dict:
+    """The layout shared by the one-cell and the several-cell views: axes in µm, pia up, the
+    legend below the scene (clear of plotly's toolbar, top right, and of the cell)."""
+    axis = {"showbackground": False, "showspikes": False, "showgrid": False, "zeroline": False}
     return dict(
-        type="scatter3d", x=pts[:, 0].tolist(), y=pts[:, 1].tolist(), z=pts[:, 2].tolist(), mode="markers", name=HIGHLIGHT_NAME,
-        marker={"size": 6, "color": HIGHLIGHT_COLOR, "symbol": "circle-open", "line": {"width": 3}},
-        hoverinfo="skip", showlegend=True,
+        uirevision=uirevision,
+        margin={"l": 0, "r": 0, "t": 0, "b": 0},
+        scene={"aspectmode": "data", "domain": {"x": [0, 1], "y": [0.12, 1]}, "camera": {k: dict(v) for k, v in CAMERA.items()}, "dragmode": "orbit",
+               "xaxis": {**axis, "title": {"text": "x (µm)"}}, "yaxis": {**axis, "title": {"text": "y: depth (µm), pia up"}},
+               "zaxis": {**axis, "title": {"text": "z (µm)"}}},
+        legend={"itemsizing": "constant", "groupclick": "togglegroup", "orientation": "h", "x": 0.0, "y": 0.11,
+                "xanchor": "left", "yanchor": "top", "font": {"size": 11}},
+        paper_bgcolor="#ffffff",
     )  # fmt: skip
 
 
@@ -168,18 +237,19 @@ def cell_figure(
     mitos: pd.DataFrame,
     meshes: MeshBatch | None,
     synapses: pd.DataFrame,
-    highlight: np.ndarray | None = None,
+    show_synapses: bool | None = None,
 ) -> dict:
-    """The full 3D figure of one cell (nm). ``uirevision`` keeps the camera across updates.
+    """The 3D figure of one cell (µm). ``uirevision`` keeps the camera across updates.
 
     Parameters
     ----------
     cell_id : int
-    nodes : DataFrame, skeleton nodes of the cell
-    mitos : DataFrame, the cell's mitochondria
+    nodes : DataFrame, skeleton nodes of the cell (nm)
+    mitos : DataFrame, the cell's mitochondria (nm)
     meshes : MeshBatch or None
-    synapses : DataFrame, the cell's synapse rows
-    highlight : ndarray, shape (k, 3), optional; positions (nm) to mark as selected
+    synapses : DataFrame, the cell's synapse rows (nm)
+    show_synapses : bool, optional
+        Draw the synapses (None: when the cell has fewer than :data:`SYNAPSES_SHOWN_BELOW`).
 
     Returns
     -------
@@ -187,20 +257,10 @@ def cell_figure(
         A plotly figure as a plain dict (``go.Figure(result)`` validates it): building plotly
         objects would validate every mesh index in Python, which costs more than all the rest.
     """
+    show = len(synapses) < SYNAPSES_SHOWN_BELOW if show_synapses is None else show_synapses
     root = nodes.loc[nodes["parent"] < 0, ["x", "y", "z"]].to_numpy(np.float64)
     soma = [soma_trace(root[0], soma_radius_nm(nodes))] if len(root) else []
-    data = [highlight_trace(highlight), *skeleton_traces(nodes), *soma, *mito_traces(mitos, meshes), *synapse_traces(synapses)]
-    axis = {"showbackground": False, "showspikes": False}
-    layout = dict(
-        uirevision=str(cell_id),
-        margin={"l": 0, "r": 0, "t": 0, "b": 0},
-        scene={
-            "aspectmode": "data",
-            "xaxis": {**axis, "title": {"text": "x (nm)"}},
-            "yaxis": {**axis, "title": {"text": "y (nm, pia up)"}, "autorange": "reversed"},
-            "zaxis": {**axis, "title": {"text": "z (nm)"}},
-        },
-        legend={"itemsizing": "constant", "groupclick": "togglegroup", "bgcolor": "rgba(255,255,255,0.7)"},
-        paper_bgcolor="#ffffff",
-    )
-    return {"data": data, "layout": layout}
+    xyz = um(nodes[["x", "y", "z"]].to_numpy())
+    data = [*highlight_traces(), *skeleton_traces(nodes), *soma, *mito_traces(mitos, meshes), *synapse_traces(synapses, show),
+            *scale_bar(xyz.min(axis=0), xyz.max(axis=0))]  # fmt: skip
+    return {"data": data, "layout": scene_layout(str(cell_id))}

@@ -8,6 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from explorer.figures.message import message_figure
+from explorer.labels import label
 from explorer.palette import COMPARTMENT_COLORS, FrozenDict
 
 #: Per-bin quantities of ``distance_bins`` that the gradients view plots, with axis titles.
@@ -92,11 +93,15 @@ def gradient_table(bins: pd.DataFrame, quantity: str, max_um: float | None = Non
     return out
 
 
-def gradient_figure(bins: pd.DataFrame, quantity: str, title: str = "") -> go.Figure:
-    """Median of a per-bin quantity against path distance to the soma, one line per compartment.
+def gradient_figure(bins: pd.DataFrame, quantity: str, title: str = "", compartments: tuple[str, ...] | None = None) -> go.Figure:
+    """Median over cells of a per-bin quantity against path distance to the soma, one line per
+    compartment (those in ``compartments``, all when None), error bars the 95 % bootstrap
+    interval of the median over cells.
 
     Each point carries ``customdata = [compartment, bin_start_um]`` so that a click names the bin.
     """
+    if compartments is not None:
+        bins = bins[bins["compartment"].isin(compartments)]
     if bins.empty:
         return message_figure("No binned measures here: pick a cell in the table, or a cell type.")
     t = gradient_table(bins, quantity)
@@ -105,7 +110,8 @@ def gradient_figure(bins: pd.DataFrame, quantity: str, title: str = "") -> go.Fi
         color = COMPARTMENT_COLORS.get(comp, "#999999")
         fig.add_trace(
             go.Scatter(
-                x=g["bin_mid_um"], y=g["median"], mode="lines+markers", name=comp, line={"color": color},
+                x=g["bin_mid_um"], y=g["median"], mode="lines+markers", name=f"{comp}: median over cells, 95 % interval",
+                line={"color": color},
                 error_y={"type": "data", "symmetric": False, "array": g["hi"] - g["median"],
                          "arrayminus": g["median"] - g["lo"], "thickness": 1, "width": 0},
                 customdata=np.stack([g["compartment"], g["bin_start_um"], g["n_cells"]], axis=1),
@@ -116,7 +122,7 @@ def gradient_figure(bins: pd.DataFrame, quantity: str, title: str = "") -> go.Fi
     fig.update_layout(
         title={"text": title, "font": {"size": 13}},
         xaxis={"title": "path distance to soma (µm, 10-µm bins)"},
-        yaxis={"title": GRADIENT_QUANTITIES.get(quantity, quantity)},
+        yaxis={"title": GRADIENT_QUANTITIES.get(quantity, quantity), "rangemode": "tozero"},
         margin={"l": 60, "r": 10, "t": 30 if title else 10, "b": 50},
         plot_bgcolor="#ffffff",
         legend={"orientation": "h", "y": -0.2},
@@ -125,14 +131,15 @@ def gradient_figure(bins: pd.DataFrame, quantity: str, title: str = "") -> go.Fi
 
 
 def density_regression(bins: pd.DataFrame, compartments: tuple[str, ...] = ("Basal",)) -> dict:
-    """Least-squares fit of mitochondrial volume density on linear synapse density per bin.
+    """Least-squares fit of linear synapse density on mitochondrial volume per um, one point per
+    bin (the published regression's axes, on bins instead of segments).
 
     Bins of the given compartments with at least :data:`MIN_CABLE_UM` of cable; returns
     ``n, slope, intercept, r, p, stderr`` (NaN when fewer than 3 bins).
     """
     b = bins[bins["compartment"].isin(compartments) & (bins["path_length_um"] >= MIN_CABLE_UM)]
-    x = b["synapse_density_per_um"].to_numpy(np.float64)
-    y = b["mito_volume_per_um"].to_numpy(np.float64)
+    x = b["mito_volume_per_um"].to_numpy(np.float64)
+    y = b["synapse_density_per_um"].to_numpy(np.float64)
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
     if len(x) < 3 or np.ptp(x) == 0:
@@ -144,8 +151,10 @@ def density_regression(bins: pd.DataFrame, compartments: tuple[str, ...] = ("Bas
             "stderr": res.stderr}  # fmt: skip
 
 
-def density_figure(bins: pd.DataFrame, compartments: tuple[str, ...] = ("Basal",)) -> go.Figure:
-    """Mitochondrial volume per um against input synapses per um, one point per bin, with the fit."""
+def density_figure(bins: pd.DataFrame, compartments: tuple[str, ...] = ("Basal",), title: str = "") -> go.Figure:
+    """Input synapses per um against mitochondrial volume per um, one point per bin, with the
+    fit: the axes of the published regression (:func:`explorer.figures.segments.segment_regression_figure`),
+    so the panel keeps its axes whichever statistic is shown."""
     b = bins[bins["compartment"].isin(compartments) & (bins["path_length_um"] >= MIN_CABLE_UM)]
     if b.empty:
         return message_figure("No dendritic bins here: pick a cell with dendrites, a cell type or all cells.")
@@ -154,24 +163,25 @@ def density_figure(bins: pd.DataFrame, compartments: tuple[str, ...] = ("Basal",
     for comp, g in b.groupby("compartment"):
         fig.add_trace(
             go.Scattergl(
-                x=g["synapse_density_per_um"], y=g["mito_volume_per_um"], mode="markers", name=comp,
+                x=g["mito_volume_per_um"], y=g["synapse_density_per_um"], mode="markers", name=f"{comp} bins",
                 marker={"size": 5, "color": COMPARTMENT_COLORS.get(comp, "#999999"), "opacity": 0.6},
                 customdata=np.stack([g["cell_id"].astype(str), g["compartment"], g["bin_start_um"]], axis=1),
                 hovertemplate="cell %{customdata[0]}<br>%{customdata[1]}, bin from %{customdata[2]} µm"
-                              "<br>%{x:.3g} synapses/µm, %{y:.3g} µm³/µm<extra></extra>",
+                              "<br>%{x:.3g} µm³/µm, %{y:.3g} synapses/µm<extra></extra>",
             )
         )  # fmt: skip
     if np.isfinite(fit["slope"]):
-        xs = np.array([b["synapse_density_per_um"].min(), b["synapse_density_per_um"].max()])
-        fig.add_trace(go.Scatter(x=xs, y=fit["intercept"] + fit["slope"] * xs, mode="lines", name="least squares",
-                                 line={"color": "#000000", "dash": "dash"}, hoverinfo="skip"))  # fmt: skip
-    text = (f"slope {fit['slope']:.3g} ± {fit['stderr']:.2g} µm³ per synapse, r = {fit['r']:.2f}, "
-            f"p = {fit['p']:.2g}, n = {fit['n']} bins") if np.isfinite(fit["slope"]) else f"n = {fit['n']} bins: too few to fit"  # fmt: skip
+        xs = np.array([b["mito_volume_per_um"].min(), b["mito_volume_per_um"].max()])
+        fig.add_trace(go.Scatter(x=xs, y=fit["intercept"] + fit["slope"] * xs, mode="lines",
+                                 name=f"least squares, slope {fit['slope']:.3g}", line={"color": "#000000", "dash": "dash"},
+                                 hoverinfo="skip"))  # fmt: skip
+    text = (f"{title}: {fit['n']} bins, r = {fit['r']:.2f} (bins of one cell are not independent: no p value)"
+            if np.isfinite(fit["slope"]) else f"{title}: {fit['n']} bins, too few to fit")  # fmt: skip
     fig.update_layout(
-        title={"text": text, "font": {"size": 12}},
-        xaxis={"title": "input synapses per µm"},
-        yaxis={"title": "mitochondrial volume per µm (µm³/µm)"},
-        margin={"l": 60, "r": 10, "t": 30, "b": 50},
+        title={"text": text, "font": {"size": 12}, "x": 0.01, "xanchor": "left"},
+        xaxis={"title": label("mito_volume_per_um"), "rangemode": "tozero"},
+        yaxis={"title": label("synapse_density_per_um"), "rangemode": "tozero"},
+        margin={"l": 70, "r": 10, "t": 40, "b": 50},
         plot_bgcolor="#ffffff",
         legend={"orientation": "h", "y": -0.2},
     )

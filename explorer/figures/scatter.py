@@ -7,6 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from explorer.figures.message import message_figure
+from explorer.labels import label
 from explorer.palette import CELL_TYPE_COLORS, COMPARTMENT_COLORS, HIGHLIGHT_COLOR
 
 HIGHLIGHT_TRACE = 0
@@ -20,6 +21,7 @@ def scatter_figure(
     log_x: bool = False,
     log_y: bool = False,
     highlight_ids: list[int] | None = None,
+    title: str = "",
 ) -> go.Figure:
     """Scatter of mitochondria, one ``Scattergl`` trace per colour category.
 
@@ -34,6 +36,8 @@ def scatter_figure(
         Logarithmic axes (non-positive values are left out by plotly).
     highlight_ids : list of int, optional
         Mitochondria marked by the highlight trace (index 0).
+    title : str
+        What the scatter shows ("cell 123: 450 mitochondria").
 
     Returns
     -------
@@ -69,26 +73,32 @@ def scatter_figure(
                 # checked by plotly as one array (a Python list is checked item by item: 0.3 s
                 # more for the 200,000-point scatter)
                 customdata=sel["mito_id"].to_numpy(np.int64).astype(object),
-                hovertemplate=f"mito %{{customdata}}<br>{x} %{{x:.4g}}<br>{y} %{{y:.4g}}<extra>{name}</extra>",
+                hovertemplate=f"mitochondrion %{{customdata}}<br>{label(x)}: %{{x:.4g}}<br>{label(y)}: %{{y:.4g}}"
+                              f"<extra>{name}</extra>",
             )
         )  # fmt: skip
     fig = go.Figure(traces)
-    fig.update_layout(
-        dragmode="lasso",
-        uirevision=f"{x}|{y}|{color_by}",
-        xaxis={"title": x, "type": "log" if log_x else "linear"},
-        yaxis={"title": y, "type": "log" if log_y else "linear"},
-        margin={"l": 60, "r": 10, "t": 10, "b": 50},
-        legend={"itemsizing": "constant"},
+    fig.update_layout(dragmode="lasso", uirevision=f"{x}|{y}|{color_by}", **axes_layout(x, y, log_x, log_y, title))
+    return fig
+
+
+def axes_layout(x: str, y: str, log_x: bool, log_y: bool, title: str) -> dict:
+    """Axis titles in words with units, the title saying what is shown, the legend below the
+    plot (clear of plotly's toolbar at the top right)."""
+    return dict(
+        title={"text": title, "font": {"size": 13}, "x": 0.01, "xanchor": "left"},
+        xaxis={"title": label(x), "type": "log" if log_x else "linear"},
+        yaxis={"title": label(y), "type": "log" if log_y else "linear"},
+        margin={"l": 70, "r": 10, "t": 36, "b": 50},
+        legend={"itemsizing": "constant", "orientation": "h", "y": -0.18, "x": 0},
         plot_bgcolor="#ffffff",
     )
-    return fig
 
 
 def _no_values_figure(columns: list[str], n: int) -> go.Figure:
     """A figure that says which axes have no values instead of an empty plot."""
     return message_figure(
-        f"No values of {' and '.join(columns)} for these {n} mitochondria<br>"
+        f"No values of {' and '.join(label(c) for c in columns)} for these {n} mitochondria<br>"
         "(mesh measures are empty when the dataset was built without meshes): pick another axis"
     )
 
@@ -110,7 +120,7 @@ def selected_ids(selected_data: dict | None) -> list[int]:
 
 
 def synapse_scatter_figure(syn: pd.DataFrame, x: str, y: str, color_by: str = "compartment", log_x: bool = False,
-                           log_y: bool = False) -> go.Figure:  # fmt: skip
+                           log_y: bool = False, title: str = "") -> go.Figure:  # fmt: skip
     """Scatter of synapse rows (WebGL), one trace per colour category: e.g. cleft size against
     the path length to the nearest mitochondrion. Points carry no mitochondrion ids, so a box
     drawn here selects no mitochondria (the highlight trace at index 0 stays empty)."""
@@ -125,15 +135,11 @@ def synapse_scatter_figure(syn: pd.DataFrame, x: str, y: str, color_by: str = "c
                 x=sel[x].to_numpy(np.float32), y=sel[y].to_numpy(np.float32), mode="markers",
                 name=f"{name} ({len(sel)})", marker={"size": 4, "color": color, "opacity": 0.6},
                 text=sel["synapse_id"].astype(str).to_numpy(),
-                hovertemplate=f"synapse %{{text}}<br>{x} %{{x:.4g}}<br>{y} %{{y:.4g}}<extra>{name}</extra>",
+                hovertemplate=f"synapse %{{text}}<br>{label(x)}: %{{x:.4g}}<br>{label(y)}: %{{y:.4g}}<extra>{name}</extra>",
             )
         )  # fmt: skip
     if len(traces) == 1:
         return message_figure("No synapses here: pick a cell with synapses, or all cells.")
     fig = go.Figure(traces)
-    fig.update_layout(
-        dragmode="zoom", uirevision=f"syn|{x}|{y}|{color_by}",
-        xaxis={"title": x, "type": "log" if log_x else "linear"}, yaxis={"title": y, "type": "log" if log_y else "linear"},
-        margin={"l": 60, "r": 10, "t": 10, "b": 50}, legend={"itemsizing": "constant"}, plot_bgcolor="#ffffff",
-    )  # fmt: skip
+    fig.update_layout(dragmode="zoom", uirevision=f"syn|{x}|{y}|{color_by}", **axes_layout(x, y, log_x, log_y, title))
     return fig

@@ -8,31 +8,26 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from builder.display import label
 from explorer.figures.message import message_figure
-from explorer.palette import COMPARTMENT_COLORS, FrozenDict
-
-LABELS = FrozenDict(
-    {
-        "median_diameter_um": "median diameter (µm)",
-        "mito_volume_per_um": "mitochondrial volume per µm (µm³/µm)",
-        "synapse_density_per_um": "input synapses per µm",
-        "linear_mito_coverage": "mito path length / path length",
-        "coverage_factor": "cable covered by ≥ 1 mitochondrion",
-        "mito_volume_um3": "mitochondrial volume (µm³)",
-        "path_length_um": "path length (µm)",
-    }
-)
+from explorer.palette import COMPARTMENT_COLORS
 
 
-def segment_gradient_figure(tables: dict[str, pd.DataFrame], measure: str, title: str = "") -> go.Figure:
-    """Mean ± SD over segments of ``measure`` per bin, one line and band per compartment.
+def segment_gradient_figure(tables: dict[str, pd.DataFrame], measure: str, title: str = "", few_cells: bool = False) -> go.Figure:
+    """Mean over segments of ``measure`` per bin, one line and band per compartment.
+
+    The band is the 95 % interval of the mean over a cluster bootstrap of the cells (``mean_lo,
+    mean_hi``; a mean of values that cannot be negative cannot be either), or the segments'
+    interquartile range when the scope has too few cells for the bootstrap (``few_cells``); its
+    legend entry says which. The published SD is in the hover text.
 
     Parameters
     ----------
     tables : dict compartment -> DataFrame
-        :func:`builder.compute.statistics.gradient_table` rows of ``measure`` per compartment;
-        bins not ``shown`` (10 segments or fewer, as the published figure) are left out.
+        :func:`builder.compute.uncertainty.with_gradient_intervals` rows of ``measure`` per
+        compartment; bins not ``shown`` (10 segments or fewer, as the published figure) are left out.
     """
+    band = "interquartile range of segments" if few_cells else "95 % interval of the mean (bootstrap over cells)"
     fig = go.Figure()
     for comp, t in tables.items():
         t = t[(t["measure"] == measure) & t["shown"]]
@@ -40,13 +35,16 @@ def segment_gradient_figure(tables: dict[str, pd.DataFrame], measure: str, title
             continue
         color = COMPARTMENT_COLORS.get(comp, "#999999")
         x, m, sd = t["bin_center_um"].to_numpy(), t["mean"].to_numpy(), t["sd"].to_numpy()
-        fig.add_trace(go.Scatter(x=np.r_[x, x[::-1]], y=np.r_[m + sd, (m - sd)[::-1]], fill="toself", fillcolor=color,
-                                 opacity=0.2, line={"width": 0}, hoverinfo="skip", showlegend=False, name=f"{comp} ± SD"))  # fmt: skip
+        lo, hi = (t["q25"], t["q75"]) if few_cells else (t["mean_lo"], t["mean_hi"])
+        fig.add_trace(go.Scatter(x=np.r_[x, x[::-1]], y=np.r_[hi.to_numpy(), lo.to_numpy()[::-1]], fill="toself",
+                                 fillcolor=color, opacity=0.2, line={"width": 0}, hoverinfo="skip",
+                                 name=f"{comp}: {band}"))  # fmt: skip
         fig.add_trace(
             go.Scatter(
-                x=x, y=m, mode="lines+markers", name=comp, line={"color": color},
-                customdata=np.stack([t["n_segments"], t["n_cells"], sd], axis=1),
-                hovertemplate=f"{comp}, bin at %{{x}} µm<br>mean %{{y:.4g}} ± %{{customdata[2]:.3g}} (SD)"
+                x=x, y=m, mode="lines+markers", name=f"{comp}: mean over segments", line={"color": color},
+                customdata=np.stack([t["n_segments"], t["n_cells"], sd, lo, hi], axis=1),
+                hovertemplate=f"{comp}, bin at %{{x}} µm<br>mean %{{y:.4g}} [%{{customdata[3]:.3g}}, %{{customdata[4]:.3g}}]"
+                              f" ({band})<br>SD over segments (published statistic) %{{customdata[2]:.3g}}"
                               "<br>%{customdata[0]} segments of %{customdata[1]} cells<extra></extra>",
             )
         )  # fmt: skip
@@ -55,7 +53,7 @@ def segment_gradient_figure(tables: dict[str, pd.DataFrame], measure: str, title
     fig.update_layout(
         title={"text": title, "font": {"size": 13}},
         xaxis={"title": "distance to the soma surface (µm; segments by their nearest point)"},
-        yaxis={"title": LABELS.get(measure, measure)},
+        yaxis={"title": label(measure), "rangemode": "tozero"},
         margin={"l": 60, "r": 10, "t": 30 if title else 10, "b": 50},
         plot_bgcolor="#ffffff",
         legend={"orientation": "h", "y": -0.2},
@@ -63,17 +61,19 @@ def segment_gradient_figure(tables: dict[str, pd.DataFrame], measure: str, title
     return fig
 
 
-def _fmt(row: pd.Series) -> str:
-    return (
-        f"r = {row['r']:.3f}, slope {row['slope']:.3g}, p = {row['p']:.2g}, n = {int(row['n'])}"
-        if np.isfinite(row["r"])
-        else f"n = {int(row['n'])}: too few"
-    )
+def _fmt(row: pd.Series, few: bool) -> str:
+    if not np.isfinite(row["r"]):
+        return f"n = {int(row['n'])}: too few"
+    iv = "" if few or not np.isfinite(row["r_lo"]) else f" [{row['r_lo']:.2f}, {row['r_hi']:.2f}]"
+    return f"r = {row['r']:.2f}{iv}"
 
 
-def segment_regression_figure(segments: pd.DataFrame, regressions: pd.DataFrame, compartment: str) -> go.Figure:
+def segment_regression_figure(
+    segments: pd.DataFrame, regressions: pd.DataFrame, compartment: str, few_cells: bool = False
+) -> go.Figure:
     """Linear synapse density against mitochondrial volume per um over the segments beyond the
-    regression distance, with the OLS line; the title gives every published regression.
+    regression distance, with the OLS line; a two-line title gives every published regression's
+    r with its 95 % interval over cells (none with too few cells).
 
     Parameters
     ----------
@@ -81,7 +81,7 @@ def segment_regression_figure(segments: pd.DataFrame, regressions: pd.DataFrame,
         :func:`builder.compute.statistics.filter_segments` output (``for_regression`` marks the
         segments used).
     regressions : DataFrame
-        :func:`builder.compute.statistics.segment_regressions` of the same segments.
+        :func:`builder.compute.uncertainty.with_regression_intervals` of the same segments.
     """
     d = segments[segments["for_regression"]] if len(segments) else segments
     if d.empty:
@@ -99,19 +99,23 @@ def segment_regression_figure(segments: pd.DataFrame, regressions: pd.DataFrame,
     )  # fmt: skip
     if np.isfinite(main["slope"]):
         xs = np.array([d["mito_volume_per_um"].min(), d["mito_volume_per_um"].max()])
-        fig.add_trace(go.Scatter(x=xs, y=main["intercept"] + main["slope"] * xs, mode="lines", name="OLS",
-                                 line={"color": "#000000", "dash": "dash"}, hoverinfo="skip"))  # fmt: skip
+        fig.add_trace(go.Scatter(x=xs, y=main["intercept"] + main["slope"] * xs, mode="lines",
+                                 name=f"OLS, slope {main['slope']:.3g}", line={"color": "#000000", "dash": "dash"},
+                                 hoverinfo="skip"))  # fmt: skip
+    resid = r.loc[("mito_volume_per_um", "synapse_density_per_um", "residual after median_diameter_um")]
+    diam_m = r.loc[("median_diameter_um", "mito_volume_per_um", "pearson+ols")]
+    diam_s = r.loc[("median_diameter_um", "synapse_density_per_um", "pearson+ols")]
+    n_cells = int(main.get("n_cells", 0))
     lines = [
-        f"synapse density ~ mito volume/µm: {_fmt(main)}",
-        f"mito volume/µm ~ diameter: {_fmt(r.loc[('median_diameter_um', 'mito_volume_per_um', 'pearson+ols')])}",
-        f"synapse density ~ diameter: {_fmt(r.loc[('median_diameter_um', 'synapse_density_per_um', 'pearson+ols')])}",
-        f"after diameter: {_fmt(r.loc[('mito_volume_per_um', 'synapse_density_per_um', 'residual after median_diameter_um')])}",
+        f"{int(main['n'])} segments of {n_cells} cells: {_fmt(main, few_cells)}; after diameter {_fmt(resid, few_cells)}",
+        f"diameter with mito volume/µm {_fmt(diam_m, few_cells)}, with synapses/µm {_fmt(diam_s, few_cells)}"
+        + ("" if few_cells else " [95 % over cells]"),
     ]
     fig.update_layout(
-        title={"text": "<br>".join(lines), "font": {"size": 11}},
-        xaxis={"title": "mitochondrial volume per µm (µm³/µm)"},
-        yaxis={"title": "input synapses per µm"},
-        margin={"l": 60, "r": 10, "t": 95, "b": 50},
+        title={"text": "<br>".join(lines), "font": {"size": 11}, "x": 0.01, "xanchor": "left", "y": 0.97, "yanchor": "top"},
+        xaxis={"title": label("mito_volume_per_um"), "rangemode": "tozero"},
+        yaxis={"title": label("synapse_density_per_um"), "rangemode": "tozero"},
+        margin={"l": 70, "r": 10, "t": 60, "b": 50},
         plot_bgcolor="#ffffff",
         legend={"orientation": "h", "y": -0.2},
     )

@@ -167,20 +167,20 @@ def test_gradients_dendrogram_and_several_cells(server, xdata, pyramidal_id, tmp
         page.goto(f"{server}/?cell={pyramidal_id}")
         _figure_ready(page, "graph-3d", 5)
         page.get_by_text("Gradients", exact=True).click()
-        # the published statistic first: mean +- SD over segments, and the segment regressions
-        page.wait_for_function("() => /after diameter: /.test(document.querySelector('#graph-density .js-plotly-plot')"
+        # the published statistic first: the mean over segments, and the segment regressions
+        page.wait_for_function("() => /after diameter r = /.test(document.querySelector('#graph-density .js-plotly-plot')"
                                "?.layout?.title?.text || '')", timeout=60_000)  # fmt: skip
         page.screenshot(path=str(OUT / "gradients_segments.png"), full_page=True)
         page.get_by_text("median over cells", exact=True).click()
         page.wait_for_function("() => { const g = document.querySelector('#graph-gradients .js-plotly-plot');"
-                               " return g && g.data.some(t => t.name === 'Basal' && Array.isArray(t.customdata)"
+                               " return g && g.data.some(t => (t.name || '').startsWith('Basal:') && Array.isArray(t.customdata)"
                                " && Array.isArray(t.customdata[0]) && t.customdata[0][0] === 'Basal'); }",
                                timeout=60_000)  # fmt: skip
         _figure_ready(page, "graph-density", 1)
         page.screenshot(path=str(OUT / "gradients.png"), full_page=True)
         # a click on the Basal 20-30 um bin (plotly's own click event on the graph)
         page.evaluate("""() => { const g = document.querySelector('#graph-gradients .js-plotly-plot');
-            const c = g.data.findIndex(t => t.name === 'Basal');
+            const c = g.data.findIndex(t => (t.name || '').startsWith('Basal:'));
             const i = g.data[c].customdata.findIndex(d => d[1] == 20);
             g.emit('plotly_click', {points: [{curveNumber: c, pointNumber: i, customdata: g.data[c].customdata[i],
                                               x: g.data[c].x[i], y: g.data[c].y[i]}]}); }""")

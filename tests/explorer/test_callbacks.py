@@ -1,4 +1,4 @@
-"""Callbacks' pure functions, called directly with what a browser could send."""
+"""The panels' pure functions, called directly with what a browser could send."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+from dash import no_update
 
-from explorer import callbacks as cb
-from explorer.layout import TABLE_COLUMNS
+from explorer.figures.message import message_figure
 from explorer.links import MAX_POINTS, LinkOptions, decode_state, neuroglancer_link
+from explorer.panels import cells, compartments, scatter, view3d
+from explorer.panels import selection as selpanel
+from explorer.panels.cells import TABLE_COLUMNS
 
 VIEWER = "https://neuroglancer.example/"
 OPTS = LinkOptions(viewer_url=VIEWER)  # no dataset: shared links only
@@ -29,44 +32,55 @@ HOST = "http://127.0.0.1:8050/"
     ],
 )
 def test_url_bad_input_gives_a_message(xdata, search, ok, text):
-    cell, msg = cb.cell_from_search(xdata, search)
+    cell, msg = cells.cell_from_search(xdata, search)
     assert cell is None and text in msg
 
 
 def test_url_good_cell(xdata, pyramidal_id):
-    assert cb.cell_from_search(xdata, f"?cell={pyramidal_id}") == (str(pyramidal_id), "")
+    assert cells.cell_from_search(xdata, f"?cell={pyramidal_id}") == (str(pyramidal_id), "")
 
 
 def test_table_filters_and_row_pick(xdata):
-    rows = cb.table_rows(xdata, ["inhibitory"], None, None)
+    rows = cells.table_rows(xdata, ["inhibitory"], None, None)
     assert rows and all(r["cell_type"] == "inhibitory" for r in rows) and isinstance(rows[0]["cell_id"], str)
-    assert cb.search_for_click({"rowId": rows[0]["cell_id"], "colId": "n_mito"}) == f"?cell={rows[0]['cell_id']}"
-    assert cb.search_for_click({"rowId": "12; drop"}) is None and cb.search_for_click(None) is None
-    assert cb.table_rows(xdata, None, None, "no-such") == []
-    assert set(rows[0]) == {c for c, _ in TABLE_COLUMNS}  # only the grid's columns travel
+    assert cells.search_for_click({"rowId": rows[0]["cell_id"], "colId": "n_mito"}) == f"?cell={rows[0]['cell_id']}"
+    assert cells.search_for_click({"rowId": "12; drop"}) is None and cells.search_for_click(None) is None
+    assert cells.table_rows(xdata, None, None, "no-such") == []
+    assert set(rows[0]) == {c for c, *_ in TABLE_COLUMNS}  # only the grid's columns travel
 
 
 def test_cell_view_unknown_and_without_mitochondria(xdata, pyramidal_id):
-    assert cb.cell_view(xdata, "123")[0] == cb.empty_figure(cb.NO_CELL)
-    assert "Pick a cell" in cb.cell_view(xdata, None)[0]["layout"]["annotations"][0]["text"]
+    assert view3d.cell_view(xdata, "123")[0] == message_figure(view3d.NO_CELL).to_dict()
+    assert "Pick a cell" in view3d.cell_view(xdata, None)[0]["layout"]["annotations"][0]["text"]
     ds = copy.copy(xdata.ds)  # a dataset in which this cell has no mitochondria
     ds.mitochondria = ds.mitochondria[ds.mitochondria.cellid != pyramidal_id]
-    fig, info, msg = cb.cell_view(dataclasses.replace(xdata, ds=ds), str(pyramidal_id))
-    assert "has no mitochondria" in msg and not [t for t in fig["data"] if t["type"] == "mesh3d" and t["name"] != "soma"]
+    fig, info, msg, _ = view3d.cell_view(dataclasses.replace(xdata, ds=ds), str(pyramidal_id))
+    assert "has no mitochondria" in msg and not [t for t in fig["data"] if str(t.get("legendgroup", "")).startswith("mito-")]
 
 
 def test_scatter_view_rejects_unknown_columns(xdata, pyramidal_id):
-    assert cb.scatter_view(xdata, str(pyramidal_id), "__class__", "volume_um3", "compartment", [], "cell") == cb.empty_figure()
-    fig = cb.scatter_view(xdata, str(pyramidal_id), "volume_um3", "pc1_um", "compartment", ["log x"], "cell")
+    bad = scatter.scatter_view(xdata, str(pyramidal_id), "__class__", "volume_um3", "compartment", [], "cell")
+    assert "Pick two measures" in bad.layout.annotations[0].text
+    fig = scatter.scatter_view(xdata, str(pyramidal_id), "volume_um3", "pc1_um", "compartment", ["log x"], "cell")
     assert sum(len(t.x) for t in fig.data[1:]) == (xdata.mitos.cellid == pyramidal_id).sum()
 
 
-def test_highlight_patch_targets_trace_zero(xdata, pyramidal_id):
-    ids = xdata.mitos.loc[xdata.mitos.cellid == pyramidal_id, "mito_id"].iloc[:3].tolist()
-    p = cb.highlight_3d(xdata, str(pyramidal_id), ids + [1])
-    ops = p.to_plotly_json()["operations"]
-    assert {tuple(o["location"]) for o in ops} == {("data", 0, "x"), ("data", 0, "y"), ("data", 0, "z")}
-    assert all(len(o["params"]["value"]) == 3 for o in ops)
+def test_a_selection_is_drawn_strongly_and_the_rest_dimmed(xdata, pyramidal_id):
+    fig, *_ = view3d.cell_view(xdata, str(pyramidal_id), False)
+    roles = view3d.trace_roles(fig)
+    assert roles["meshes"] and all(fig["data"][i]["type"] == "mesh3d" for i in roles["meshes"])
+    mine = xdata.mitos[xdata.mitos.cellid == pyramidal_id]
+    ids = mine["mito_id"].iloc[:3].tolist()
+    ops = {tuple(o["location"]): o["params"]["value"] for o in view3d.highlight_3d(xdata, str(pyramidal_id), ids + [1], roles)
+           .to_plotly_json()["operations"]}  # fmt: skip
+    assert all(len(ops[("data", 0, a)]) == 3 for a in "xyz")  # the selection's centres, ringed
+    meshes = xdata.display_meshes(pyramidal_id)
+    n_vertices = int(np.diff(meshes.vertex_offsets)[np.isin(meshes.ids, ids)].sum())
+    assert len(ops[("data", 1, "x")]) == len(ops[("data", 1, "vertexcolor")]) == n_vertices > 0  # their meshes, opaque
+    assert {ops[("data", i, "opacity")] for i in roles["meshes"]} == {view3d.DIMMED}  # the rest dimmed
+    clear = {tuple(o["location"]): o["params"]["value"] for o in view3d.highlight_3d(xdata, str(pyramidal_id), [], roles)
+             .to_plotly_json()["operations"]}  # fmt: skip
+    assert {clear[("data", i, "opacity")] for i in roles["meshes"]} == {1.0} and clear[("data", 1, "x")] == []
 
 
 def mito_annotations(state: dict) -> list[dict]:
@@ -77,7 +91,7 @@ def mito_annotations(state: dict) -> list[dict]:
 
 def test_selection_panel_link_contains_the_points(xdata, pyramidal_id):
     rows = xdata.mitos[xdata.mitos.cellid == pyramidal_id].iloc[:4]
-    summary, href, text, _, msg = cb.selection_panel(
+    summary, href, text, _, msg = selpanel.selection_panel(
         xdata, {"ids": rows.mito_id.astype(str).tolist()}, str(pyramidal_id), OPTS, HOST
     )
     assert href == text and href.startswith(VIEWER) and msg == ""
@@ -95,10 +109,10 @@ def test_selection_panel_link_contains_the_points(xdata, pyramidal_id):
 
 
 def test_selection_panel_empty_and_capped(xdata):
-    summary, href, _, _, _ = cb.selection_panel(xdata, {"ids": []}, None, OPTS, HOST)
+    summary, href, _, _, _ = selpanel.selection_panel(xdata, {"ids": []}, None, OPTS, HOST)
     assert href is None and "Nothing selected" in summary
     ids = xdata.mitos.mito_id.iloc[: MAX_POINTS + 20].astype(str).tolist() + ["; rm -rf /"]
-    summary, href, _, _, msg = cb.selection_panel(xdata, {"ids": ids}, None, OPTS, HOST)
+    summary, href, _, _, msg = selpanel.selection_panel(xdata, {"ids": ids}, None, OPTS, HOST)
     assert f"first {MAX_POINTS} of {MAX_POINTS + 20}" in msg
     ann = mito_annotations(decode_state(href))
     assert len(ann) == MAX_POINTS
@@ -134,7 +148,7 @@ def test_link_layers_by_compartment_and_synapses_linked_to_both_partners(xdata, 
     from explorer.palette import COMPARTMENT_COLORS
 
     rows = xdata.mitos[xdata.mitos.cellid == pyramidal_id].groupby("compartment").head(2)
-    _, href, _, _, _ = cb.selection_panel(xdata, {"ids": rows.mito_id.astype(str).tolist()}, str(pyramidal_id), OPTS, HOST)
+    _, href, _, _, _ = selpanel.selection_panel(xdata, {"ids": rows.mito_id.astype(str).tolist()}, str(pyramidal_id), OPTS, HOST)
     layers = {layer["name"]: layer for layer in decode_state(href)["layers"] if layer["type"] == "annotation"}
     for comp, g in rows.groupby("compartment"):
         layer = layers[f"mitochondria: {comp}"]
@@ -157,24 +171,25 @@ def test_link_layers_by_compartment_and_synapses_linked_to_both_partners(xdata, 
 
 def test_export_csv(xdata):
     ids = xdata.mitos.mito_id.iloc[:5].tolist()
-    out = cb.export_csv(xdata, {"ids": [str(i) for i in ids]})
+    out = selpanel.export_csv(xdata, {"ids": [str(i) for i in ids]})
     assert out["filename"].endswith(".csv") and len(out["content"].strip().splitlines()) == 6
-    assert cb.export_csv(xdata, {"ids": []}) is None
+    assert selpanel.export_csv(xdata, {"ids": []}) is None
 
 
 def test_compartments_view_scopes(xdata, pyramidal_id):
-    rows = cb.table_rows(xdata, ["pyramidal"], None, None)
-    fig, tests = cb.compartments_view(xdata, str(pyramidal_id), "table", rows)
+    rows = cells.table_rows(xdata, ["pyramidal"], None, None)
+    fig, tests = compartments.compartments_view(xdata, str(pyramidal_id), "table", rows)
     assert "cells in the table" in fig.layout.title.text
-    assert cb.compartments_view(xdata, None, "cell", rows) == (cb.empty_figure(cb.NO_CELL), [])
+    fig, tests = compartments.compartments_view(xdata, None, "cell", rows)
+    assert "Pick a cell" in fig.layout.annotations[0].text and tests == []
 
 
 def test_compartments_view_reports_the_published_mann_whitney_tests(xdata):
     from scipy import stats
 
-    _, block = cb.compartments_view(xdata, None, "all", [])
+    _, block = compartments.compartments_view(xdata, None, "all", [])
     rows = [[c.children for c in tr.children] for tr in block[0].children]
-    assert rows[0] == ["measure", "test", "U", "p", "n"]
+    assert rows[0] == ["measure", "test", "U", "p", "n", "ratio of medians, 95 % over cells"]
     vol = {r[1]: r for r in rows[1:] if r[0] == "volume"}
     assert list(vol) == ["Axonal < Somatic", "Somatic < Apical", "Apical < Basal"]
     m = xdata.mitos[xdata.mitos.compartment_method == "vertex vote"]
@@ -186,36 +201,36 @@ def test_compartments_view_reports_the_published_mann_whitney_tests(xdata):
 
 def test_clicked_mito(xdata):
     mid = int(xdata.mitos.mito_id.iloc[0])
-    assert cb.clicked_mito(xdata, {"points": [{"customdata": str(mid)}]}) == mid
-    assert cb.clicked_mito(xdata, {"points": [{"customdata": "x"}]}) is None
-    assert cb.clicked_mito(xdata, None) is None
+    assert view3d.clicked_mito(xdata, {"points": [{"customdata": str(mid)}]}) == mid
+    assert view3d.clicked_mito(xdata, {"points": [{"customdata": "x"}]}) is None
+    assert view3d.clicked_mito(xdata, None) is None
 
 
 def test_click_highlights_in_scatter_and_shows_the_row(xdata):
     row = xdata.mitos.iloc[7]
     click = {"ids": [str(row.mito_id)], "source": "click"}  # what a 3D click puts in the selection store
-    ops = cb.highlight_scatter_ids(xdata, click, "volume_um3", "pc1_um").to_plotly_json()["operations"]
+    ops = scatter.highlight_scatter_ids(xdata, click, "volume_um3", "pc1_um").to_plotly_json()["operations"]
     got = {tuple(o["location"]): o["params"]["value"] for o in ops}
     assert got == {("data", 0, "x"): [row.volume_um3], ("data", 0, "y"): [row.pc1_um]}
-    assert cb.highlight_scatter_ids(xdata, click, "__init__", "pc1_um") is cb.no_update  # not a column: nothing to move
-    table = cb.mito_row_table(xdata, int(row.mito_id))
+    assert scatter.highlight_scatter_ids(xdata, click, "__init__", "pc1_um") is no_update  # not a column: nothing to move
+    table = view3d.mito_row_table(xdata, int(row.mito_id))
     assert str(row.mito_id) in table[0].children and len(table[1].children) == len(xdata.mitos.columns)
 
 
 def test_scatter_selection_from_browser_ids(xdata):
     ids = xdata.mitos.mito_id.iloc[:3].astype(str).tolist()
-    sel = cb.selection_from_ids({"ids": ids + ["x; drop"], "total": 25_000})
+    sel = scatter.selection_from_ids({"ids": ids + ["x; drop"], "total": 25_000})
     assert sel["ids"] == ids and sel["total"] == 25_000
-    summary, href, _, _, msg = cb.selection_panel(xdata, sel, None, OPTS, HOST)
+    summary, href, _, _, msg = selpanel.selection_panel(xdata, sel, None, OPTS, HOST)
     assert "25,000" in msg and "3 mitochondria selected" in summary
-    assert cb.selection_from_ids(None) == {"ids": [], "source": "scatter"}
-    assert str(cb.MAX_SELECTION) in cb.SCATTER_IDS_JS  # the browser caps what it sends
+    assert scatter.selection_from_ids(None) == {"ids": [], "source": "scatter"}
+    assert str(scatter.MAX_SELECTION) in scatter.SCATTER_IDS_JS  # the browser caps what it sends
 
 
 def test_scatter_key_names_what_the_scatter_shows():
     """Equal keys mean equal figures: picking cells while the scatter shows all of them does not
     rebuild (and the browser does not redraw) its points; in one-cell scope it does."""
-    key = cb.scatter_key
+    key = scatter.scatter_key
     base = ("volume_um3", "complexityindex", "compartment", ["log x", "log y"])
     assert key("123", *base, "all") == key("456", *base, "all") == key(None, *base, "all")
     assert key("123", *base, "cell") != key("456", *base, "cell")
@@ -228,16 +243,18 @@ def test_scatter_key_names_what_the_scatter_shows():
 
 
 def test_the_scatter_shows_synapses_with_their_nearest_mitochondrion(xdata, pyramidal_id):
-    cols, x, cols_y, y = cb.scatter_axes(xdata, "synapses")
-    assert cols == ["size", "nearest_mito_path_um", "path_dist_to_soma_um"] and (x, y) == ("nearest_mito_path_um", "size")
-    fig = cb.scatter_view(xdata, str(pyramidal_id), x, y, "compartment", [], "cell", "synapses")
+    cols, x, cols_y, y = scatter.scatter_axes(xdata, "synapses")
+    assert [c["value"] for c in cols] == ["size", "nearest_mito_path_um", "path_dist_to_soma_um"]
+    assert (x, y) == ("nearest_mito_path_um", "size")
+    assert cols[0]["label"] == "synaptic cleft size (voxels)"  # words and unit, not the column name
+    fig = scatter.scatter_view(xdata, str(pyramidal_id), x, y, "compartment", [], "cell", "synapses")
     syn = xdata.ds.cell_synapses(pyramidal_id)
     data = [t for t in fig.data[1:]]
     assert sum(len(t.x) for t in data) == len(syn) and all(t.customdata is None for t in fig.data)  # no mito ids to select
     assert sorted(float(v) for t in data for v in t.y) == pytest.approx(sorted(syn["size"].astype(float)))
-    assert cb.scatter_axes(xdata, "mitochondria")[1:2] == (xdata.scatter_defaults()[0],)
+    assert scatter.scatter_axes(xdata, "mitochondria")[1:2] == (xdata.scatter_defaults()[0],)
     # a selection of mitochondria is not drawn over synapses
-    assert cb.highlight_scatter_ids(xdata, {"ids": ["1"], "source": "click"}, "size", "size", "synapses") is cb.no_update
-    assert cb.scatter_key(str(pyramidal_id), x, y, "compartment", [], "cell", "synapses") != cb.scatter_key(
+    assert scatter.highlight_scatter_ids(xdata, {"ids": ["1"], "source": "click"}, "size", "size", "synapses") is no_update
+    assert scatter.scatter_key(str(pyramidal_id), x, y, "compartment", [], "cell", "synapses") != scatter.scatter_key(
         str(pyramidal_id), x, y, "compartment", [], "cell", "mitochondria"
     )

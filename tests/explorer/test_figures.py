@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
@@ -23,50 +24,69 @@ def parts(xdata, pyramidal_id):
     )
 
 
+def _mito_meshes(fig):
+    return [t for t in fig.data if t.type == "mesh3d" and (t.legendgroup or "").startswith("mito-")]
+
+
 def test_cell_figure_trace_budget_and_colours(parts, pyramidal_id):
     nodes, mitos, meshes, syn = parts
-    fig = go.Figure(cell_figure(pyramidal_id, nodes, mitos, meshes, syn))
+    fig = go.Figure(cell_figure(pyramidal_id, nodes, mitos, meshes, syn, show_synapses=True))
     comps = sorted(mitos.compartment.unique())
-    meshes3d = [t for t in fig.data if t.type == "mesh3d" and t.name != "soma"]
     assert [t.name for t in fig.data if t.type == "mesh3d"].count("soma") == 1  # the cell body
-    assert len(meshes3d) == len(comps)  # one merged mesh per compartment, never one per mitochondrion
-    for t in meshes3d:
+    assert len(_mito_meshes(fig)) == len(comps)  # one merged mesh per compartment, never one per mitochondrion
+    for t in _mito_meshes(fig):
         name = t.name.split(": ")[1].rsplit(" (", 1)[0]
-        assert t.color == COMPARTMENT_COLORS[name]
-    skel = [t for t in fig.data if t.name.startswith("skeleton")]
+        assert t.color == COMPARTMENT_COLORS[name] and t.opacity == 1.0  # opaque: the mitochondria are in front
+    skel = [t for t in fig.data if t.legendgroup == "skeleton"]
     assert len(skel) == nodes.loc[nodes.parent >= 0, "label"].nunique()  # edges take the child's label
+    assert [t.showlegend for t in skel].count(True) == 1  # one legend entry for the skeleton
     for t in skel:
         x = np.asarray(t.x, float)
         assert np.isnan(x[2::3]).all() and np.isfinite(x[0::3]).all()  # NaN-broken segments
-        assert t.line.color == COMPARTMENT_COLORS[t.name.split(": ")[1]]
+    assert {t.line.color for t in skel} <= set(COMPARTMENT_COLORS.values()) and len({t.line.color for t in skel}) == len(skel)
     roles = {t.legendgroup for t in fig.data if (t.legendgroup or "").startswith("syn-")}
     assert roles == {f"syn-{r}" for r in syn.synapse_type.unique()}
     pre = next(t for t in fig.data if t.legendgroup == "syn-pre")
     post = next(t for t in fig.data if t.legendgroup == "syn-post")
     assert (pre.marker.symbol, pre.marker.color) != (post.marker.symbol, post.marker.color)
     assert pre.marker.color == SYNAPSE_STYLE["pre"]["color"]
+    assert post.marker.size < 2 and post.marker.line.width == 0  # small, without outlines
     assert fig.data[HIGHLIGHT_TRACE].name == "selected" and len(fig.data[HIGHLIGHT_TRACE].x) == 0
     assert fig.layout.uirevision == str(pyramidal_id)
-    assert fig.layout.scene.xaxis.title.text == "x (nm)"
-    assert len(fig.data) <= 1 + 6 + 2 * 7 + 3
+    assert len(fig.data) <= 2 + 6 + 1 + 2 * 7 + 3 + 2
 
 
-def test_cell_figure_coordinates_are_nm(parts, pyramidal_id):
+def test_cell_figure_is_in_um_with_pia_up_and_a_scale_bar(parts, pyramidal_id):
     nodes, mitos, meshes, syn = parts
     fig = go.Figure(cell_figure(pyramidal_id, nodes, mitos, meshes, syn))
-    lo = nodes[["x", "y", "z"]].min().to_numpy() - 5000
-    hi = nodes[["x", "y", "z"]].max().to_numpy() + 5000
-    m = next(t for t in fig.data if t.type == "mesh3d" and t.name != "soma")
+    lo = nodes[["x", "y", "z"]].min().to_numpy() / 1000 - 5
+    hi = nodes[["x", "y", "z"]].max().to_numpy() / 1000 + 5
+    m = _mito_meshes(fig)[0]
     xyz = np.c_[m.x, m.y, m.z]
-    assert (xyz >= lo).all() and (xyz <= hi).all() and xyz[:, 0].min() > 1e5  # nm, Phase 1 frame
-    n_vertices = sum(len(t.x) for t in fig.data if t.type == "mesh3d" and t.name != "soma")
-    assert n_vertices == len(meshes.vertices)
+    assert (xyz >= lo).all() and (xyz <= hi).all() and 100 < xyz[:, 0].min() < 1e4  # µm, Phase 1 frame
+    assert sum(len(t.x) for t in _mito_meshes(fig)) == len(meshes.vertices)
+    scene = fig.layout.scene
+    assert scene.xaxis.title.text == "x (µm)" and "pia up" in scene.yaxis.title.text
+    # the release's y grows with depth: -y up on screen, x to the right (eye on -z)
+    assert (scene.camera.up.x, scene.camera.up.y, scene.camera.up.z) == (0, -1, 0) and scene.camera.eye.z < 0
+    bar = next(t for t in fig.data if (t.name or "").startswith("scale bar"))
+    length = float(bar.name.split(": ")[1].split(" ")[0])
+    assert bar.x[1] - bar.x[0] == length and bar.text[1] == f"{length:g} µm"
+    assert any(t.text and "pia" in t.text[0] for t in fig.data if getattr(t, "mode", None) == "text")
+
+
+def test_many_synapses_are_hidden_until_asked(parts, pyramidal_id):
+    nodes, mitos, meshes, syn = parts
+    many = go.Figure(cell_figure(pyramidal_id, nodes, mitos, meshes, pd.concat([syn] * (400 // len(syn) + 1))))
+    assert {t.visible for t in many.data if (t.legendgroup or "").startswith("syn-")} == {"legendonly"}
+    few = go.Figure(cell_figure(pyramidal_id, nodes, mitos, meshes, syn.iloc[:50]))
+    assert {t.visible for t in few.data if (t.legendgroup or "").startswith("syn-")} == {True}
 
 
 def test_without_meshes_markers_sized_by_volume(parts, pyramidal_id):
     nodes, mitos, _, syn = parts
     fig = go.Figure(cell_figure(pyramidal_id, nodes, mitos, None, syn))
-    assert not [t for t in fig.data if t.type == "mesh3d" and t.name != "soma"]
+    assert not _mito_meshes(fig)
     markers = [t for t in fig.data if (t.legendgroup or "").startswith("mito-")]
     assert all(t.showlegend for t in markers)
     big = max(markers, key=lambda t: len(t.x))
@@ -80,14 +100,12 @@ def test_mitochondrion_without_mesh_is_a_volume_sized_marker(parts, pyramidal_id
     fewer = meshes.subset(meshes.ids != lost)  # as if its mesh could not be had
     fig = go.Figure(cell_figure(pyramidal_id, nodes, mitos, fewer, syn))
     comp = mitos.set_index("mito_id").loc[lost, "compartment"]
-    centres = next(t for t in fig.data if t.legendgroup == f"mito-{comp}" and t.type == "scatter3d")
-    sizes = np.broadcast_to(np.asarray(centres.marker.size, float), (len(centres.x),))
-    ids = np.asarray(centres.customdata).astype(np.int64)
-    assert sizes[ids == lost][0] > 2 and (sizes[np.isin(ids, fewer.ids)] == 2).all()
-    meshed = mitos[mitos.mito_id.isin(meshes.ids)]
-    full = go.Figure(cell_figure(pyramidal_id, nodes, meshed, meshes, syn))
-    centre_traces = [t for t in full.data if t.type == "scatter3d" and (t.legendgroup or "").startswith("mito-")]
-    assert centre_traces and all(np.ndim(t.marker.size) == 0 for t in centre_traces)
+    centres = [t for t in fig.data if t.legendgroup == f"mito-{comp}" and t.type == "scatter3d"]
+    meshed, alone = centres[0], centres[1]
+    assert alone.name.endswith("without mesh") and list(alone.customdata) == [str(lost)]
+    assert np.ndim(meshed.marker.size) == 0 and str(lost) not in set(meshed.customdata)  # every other one: one size
+    full = go.Figure(cell_figure(pyramidal_id, nodes, mitos[mitos.mito_id.isin(meshes.ids)], meshes, syn))
+    assert not [t for t in full.data if (t.name or "").endswith("without mesh")]
 
 
 def test_scatter_one_trace_per_category(xdata):
@@ -122,10 +140,14 @@ def test_compartment_figure_boxes(xdata):
     fig = compartment_figure(xdata.mitos, "all")
     boxes = [t for t in fig.data if isinstance(t, go.Box)]
     assert {b.x[0] for b in boxes} == set(xdata.mitos.compartment)
+    order = [b.x[0] for b in boxes if b.xaxis == "x"]
+    assert order[:4] == ["Axonal", "Somatic", "Apical", "Basal"]  # the published tests' order, as analyze
     for b in boxes:
         assert b.marker.color == COMPARTMENT_COLORS[b.x[0]]
     basal = xdata.mitos.loc[xdata.mitos.compartment == "Basal", "volume_um3"]
     b = next(b for b in boxes if b.x[0] == "Basal" and b.xaxis == "x")
     assert b.median[0] == pytest.approx(basal.median())
     st = box_stats(np.array([1, 2, 3, 4, 100.0]))
-    assert st["upperfence"] == 4 and st["median"] == 3
+    assert (st["lowerfence"], st["median"], st["upperfence"]) == pytest.approx(
+        tuple(np.percentile([1, 2, 3, 4, 100], [5, 50, 95]))
+    )

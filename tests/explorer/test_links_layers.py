@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 
 from explorer.data import ExplorerData
-from explorer.links import PHASE1_EM, SYNAPSE_COLOR, LinkOptions, decode_state
+from explorer.links import MAX_POINTS, PHASE1_EM, SYNAPSE_COLOR, LinkOptions, decode_state
 from explorer.palette import COMPARTMENT_COLORS
-from explorer.selection import selection_panel
+from explorer.panels.selection import selection_panel
 
 HOST = "http://127.0.0.1:8050/"
 
@@ -50,7 +50,8 @@ def test_mesh_layer_colours_the_meshed_mitochondria_in_their_compartments_colour
     colours = layers["mitochondrion meshes"]["segmentColors"]
     rows = xdata.mito_rows([int(i) for i in sel["ids"]])
     meshed = rows[rows["mesh_missing"] == ""]
-    assert set(colours) == {str(m) for m in meshed["mito_id"].iloc[:500]}
+    carried = rows.iloc[:MAX_POINTS]  # a link carries the first MAX_POINTS points; of those, the meshed ones
+    assert set(colours) == {str(m) for m in carried.loc[carried["mesh_missing"] == "", "mito_id"]}
     want = {str(m): COMPARTMENT_COLORS[c].lower() for m, c in zip(meshed["mito_id"], meshed["compartment"].astype(str))}
     assert {k: v.lower() for k, v in colours.items()} == {k: want[k] for k in colours}
 

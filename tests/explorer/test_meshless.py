@@ -7,10 +7,10 @@ import pytest
 from builder.config import BuildConfig
 from builder.pipeline import build_dataset
 from builder.sources.phase1 import NO_MESHES, Phase1Source
-from explorer.callbacks import scatter_view
 from explorer.data import ExplorerData
 from explorer.figures.scatter import scatter_figure
-from explorer.layout import make_layout
+from explorer.layout import shell
+from explorer.panels.scatter import scatter_view
 from tests.conftest import SMALL
 
 
@@ -31,7 +31,7 @@ def test_defaults_have_values_and_a_note_says_why_the_rest_is_empty(meshless, sm
     assert "no mitochondrion meshes (build report reason: built without meshes (--mesh-source none))" in note
     empty = note.split(", so ")[1].split(" have no values")[0].split(", ")
     assert {"complexityindex", "surface_area", "mesh_volume_um3"} <= set(empty) and "volume_um3" not in empty
-    assert note in str(make_layout(meshless))
+    assert note in str(shell(meshless))
     full = ExplorerData.load(small_dataset)  # with meshes: the usual defaults and no note
     assert full.scatter_defaults()[:2] == ("volume_um3", "complexityindex") and full.mesh_note() == ""
 
@@ -45,4 +45,4 @@ def test_default_scatter_has_points(meshless):
 
 def test_an_axis_without_values_says_so_instead_of_an_empty_plot(meshless):
     fig = scatter_figure(meshless.mitos, "volume_um3", "complexityindex")
-    assert not fig.data and "No values of complexityindex" in fig.layout.annotations[0].text
+    assert not fig.data and "No values of mitochondrial complexity index (MCI)" in fig.layout.annotations[0].text

@@ -21,7 +21,7 @@ from builder.sources.phase1 import NO_MESHES, Phase1Source
 from explorer.data import ExplorerData
 from explorer.links import LinkOptions, decode_state
 from explorer.palette import COMPARTMENT_COLORS
-from explorer.selection import selection_panel
+from explorer.panels.selection import selection_panel
 from explorer.viewer import LAYER_STATUS_JS
 from tests.conftest import SMALL
 from tests.explorer.test_browser import CHROMIUM, FLAGS, start_explorer

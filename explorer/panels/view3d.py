@@ -1,0 +1,232 @@
+"""The 3D view: the current cell (or the ticked cells, or the cell with its partners) with its
+mitochondria coloured by compartment, the selection drawn strongly and the rest dimmed.
+
+Reads the current cell (:data:`explorer.ids.CELL`), the ticked rows of the table and the
+selection (:data:`explorer.ids.SELECTION`); a click on a mitochondrion selects it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from dash import Dash, Input, Output, Patch, State, dcc, html, no_update
+
+from builder.errors import DatasetError
+from explorer import ids
+from explorer.data import MAX_SELECTION, ExplorerData, parse_id, parse_ids
+from explorer.figures.cell3d import (
+    DIMMED,
+    HIGHLIGHT_TRACE,
+    SELECTED_MESH_TRACE,
+    SYNAPSES_SHOWN_BELOW,
+    cell_figure,
+    merged_mesh,
+    um,
+)
+from explorer.figures.cells3d import cells_figure
+from explorer.figures.message import message_figure
+from explorer.inputs import as_dict, as_event, as_opt_str, as_records, as_str_list
+from explorer.palette import COMPARTMENT_COLORS
+
+GRAPH, INFO, PARTNERS, SYNAPSES, MITO_ROW, TRACES = (
+    "graph-3d",
+    "cell-info",
+    "with-partners",
+    "show-synapses",
+    "mito-row",
+    "view3d-traces",
+)
+GRAPHS: tuple[str, ...] = (GRAPH,)
+MAX_CELLS_3D = 12
+NO_CELL = "Pick a cell in the table (click its row), or tick several to see them together."
+
+
+def trace_roles(fig: dict) -> dict:
+    """Indices of the figure's mitochondrion meshes and synapse traces (what the selection dims
+    and the synapse switch shows), for the patches."""
+    data = fig.get("data", [])
+    return {
+        "meshes": [
+            i for i, t in enumerate(data) if t.get("type") == "mesh3d" and str(t.get("legendgroup", "")).startswith("mito-")
+        ],
+        "synapses": [i for i, t in enumerate(data) if str(t.get("legendgroup", "")).startswith("syn-")],
+    }
+
+
+def cell_view(data: ExplorerData, cell: str | None, show_synapses: bool | None = None) -> tuple:
+    """3D figure, info line, message and synapse switch for the current cell."""
+    cid = parse_id(cell)
+    if cid is None or not data.ds.has_cell(cid):
+        return message_figure(NO_CELL).to_dict(), "", "", []
+    row = data.ds.cell(cid)
+    mitos = data.ds.cell_mitochondria(cid)
+    syn = data.ds.cell_synapses(cid)
+    show = len(syn) < SYNAPSES_SHOWN_BELOW if show_synapses is None else show_synapses
+    fig = cell_figure(cid, data.display_skeleton(cid), mitos, data.display_meshes(cid), syn, show)
+    counts = mitos["compartment"].value_counts()
+    info = (f"cell {cid} · {row.cell_type} ({row.cell_subtype}) · {int(row.n_mito)} mitochondria ("
+            + ", ".join(f"{counts[c]} {c.lower()}" for c in counts.index) + f") · {int(row.n_syn_in)} synapses in, "
+            f"{int(row.n_syn_out)} out · {row.cable_length_um:.0f} µm of cable")  # fmt: skip
+    msg = "" if len(mitos) else f"Cell {cid} has no mitochondria in this dataset; showing its skeleton and synapses."
+    if len(mitos) and not data.ds.has_meshes:
+        msg = "This dataset has no mitochondrion meshes: mitochondria are drawn as markers sized by volume."
+    if not show and len(syn):
+        info += " · synapses hidden so that the mitochondria show: tick 'synapses' to draw them"
+    return fig, info, msg, ["synapses"] if show else []
+
+
+def selected_cells(data: ExplorerData, rows: list[dict] | None) -> list[int]:
+    """Cell ids of the ticked rows that are in the dataset (at most :data:`MAX_CELLS_3D`)."""
+    found = [c for c in parse_ids([r.get("cell_id") for r in rows or []], limit=1000) if data.ds.has_cell(c)]
+    return found[:MAX_CELLS_3D]
+
+
+def partner_cells(data: ExplorerData, cell_id: int) -> list[int]:
+    """The cell and its synaptic partners that are cells of the dataset, most synapses first
+    (at most :data:`MAX_CELLS_3D` in all)."""
+    syn = data.ds.cell_synapses(cell_id)
+    partner = np.where(syn["synapse_type"] == "pre", syn["post_root_id"], syn["pre_root_id"])
+    counts = pd.Series(partner[partner != cell_id]).value_counts()
+    known = [int(c) for c in counts.index if data.ds.has_cell(int(c))]
+    return [int(cell_id), *known][:MAX_CELLS_3D]
+
+
+def cells_view(data: ExplorerData, cells: list[int]) -> tuple[dict, str]:
+    """3D figure and info line for several cells."""
+    skel = {c: data.display_skeleton(c, spacing_um=2.0) for c in cells}
+    mitos = data.mitos[data.mitos["cellid"].isin(cells)]
+    types = data.ds.cells.set_index("cell_id").loc[cells, "cell_type"].value_counts()
+    info = f"{len(cells)} cells ({', '.join(f'{v} {k}' for k, v in types.items())}) · {len(mitos)} mitochondria"
+    return cells_figure(skel, mitos), info
+
+
+def several_or_one(data: ExplorerData, cell: str | None, ticked: list[dict], partners: bool, synapses: bool | None) -> tuple:
+    """The ticked cells when there are several, the cell with its synaptic partners when asked,
+    else the cell alone: figure, info, message, synapse switch."""
+    many = selected_cells(data, ticked)
+    cid = parse_id(cell)
+    if len(many) < 2 and partners and cid is not None and data.ds.has_cell(cid):
+        many = partner_cells(data, cid)
+        if len(many) < 2:
+            fig, info, _, sw = cell_view(data, cell, synapses)
+            return fig, info, f"Cell {cid} has no synaptic partner among the cells of this dataset.", sw
+    if len(many) >= 2:
+        return (*cells_view(data, many), "", [])
+    return cell_view(data, cell, synapses)
+
+
+def highlight_3d(data: ExplorerData, cell: str | None, selected: list[int], roles: dict) -> Patch:
+    """Patch of the 3D figure for a selection: its centres ringed, its meshes opaque in their
+    compartment's colour, every other mitochondrion dimmed (all back when nothing is selected)."""
+    cid = parse_id(cell)
+    rows = data.mito_rows(selected)
+    rows = rows[rows["cellid"] == cid] if cid is not None else rows.iloc[:0]
+    p = Patch()
+    xyz = um(rows[["x", "y", "z"]].to_numpy())
+    for k, axis in enumerate("xyz"):
+        p["data"][HIGHLIGHT_TRACE][axis] = xyz[:, k].tolist()
+    v, f, colors = np.zeros((3, 0)), np.zeros((3, 0), np.int64), []
+    meshes = data.display_meshes(cid) if cid is not None and len(rows) else None
+    if meshes is not None:
+        keep = np.isin(meshes.ids, rows["mito_id"].to_numpy())
+        v, f = merged_mesh(meshes, keep)
+        comp = rows.set_index("mito_id")["compartment"].reindex(meshes.ids[keep]).to_numpy()
+        colors = np.repeat(
+            [COMPARTMENT_COLORS.get(c, "#000000") for c in comp], np.diff(meshes.subset(keep).vertex_offsets)
+        ).tolist()
+    for k, axis in enumerate("xyz"):
+        p["data"][SELECTED_MESH_TRACE][axis] = np.asarray(v[k], np.float64).round(3).tolist()
+    for k, axis in enumerate("ijk"):
+        p["data"][SELECTED_MESH_TRACE][axis] = np.asarray(f[k]).tolist()
+    p["data"][SELECTED_MESH_TRACE]["vertexcolor"] = colors
+    for i in (roles or {}).get("meshes", []):
+        p["data"][i]["opacity"] = DIMMED if len(rows) else 1.0
+    return p
+
+
+def clicked_mito(data: ExplorerData, click: dict | None) -> int | None:
+    """The mitochondrion clicked in the 3D view (its centre marker), if any."""
+    if not click or not click.get("points"):
+        return None
+    cd = click["points"][0].get("customdata")
+    cd = cd[0] if isinstance(cd, list) and cd else cd
+    mid = parse_id(cd)
+    return mid if mid is not None and (data.mitos["mito_id"] == mid).any() else None
+
+
+def mito_row_table(data: ExplorerData, mito_id: int | None) -> list:
+    """All morphometrics of one mitochondrion as a small two-column table, labels with units."""
+    from explorer.labels import label
+
+    if mito_id is None:
+        return []
+    row = data.mito_rows([mito_id]).iloc[0]
+    cells = [html.Tr([html.Th(label(k)), html.Td(f"{v:.4g}" if isinstance(v, float) else str(v))]) for k, v in row.items()]
+    return [html.H3(f"mitochondrion {mito_id}"), html.Table(cells, className="kv")]
+
+
+def layout(data: ExplorerData) -> html.Section:
+    return html.Section(
+        [
+            html.Div(id=INFO, className="cell-info"),
+            html.Div(
+                [
+                    dcc.Checklist(
+                        id=PARTNERS,
+                        options=[{"label": "with its synaptic partners in the dataset", "value": "partners"}],
+                        value=[],
+                        inline=True,
+                    ),
+                    dcc.Checklist(id=SYNAPSES, options=[{"label": "synapses", "value": "synapses"}], value=[], inline=True),
+                ],
+                className="controls",
+            ),  # fmt: skip
+            dcc.Store(id=TRACES),
+            dcc.Loading(dcc.Graph(id=GRAPH, style={"height": "600px"}, config={"displaylogo": False})),
+            html.Div(id=MITO_ROW, className="mito-row"),
+        ],
+        className="panel view3d",
+    )
+
+
+def register(app: Dash, data: ExplorerData) -> None:
+    @app.callback(
+        Output(GRAPH, "figure"), Output(INFO, "children"), Output(ids.MESSAGE, "children", allow_duplicate=True),
+        Output(SYNAPSES, "value"), Output(TRACES, "data"),
+        Input(ids.CELL, "data"), Input(ids.TABLE, "selectedRows"), Input(PARTNERS, "value"),
+        prevent_initial_call="initial_duplicate",
+    )  # fmt: skip
+    def _cell(cell, ticked, partners):
+        try:
+            fig, info, msg, sw = several_or_one(
+                data, as_opt_str(cell, 40), as_records(ticked), "partners" in as_str_list(partners), None
+            )
+        except DatasetError as exc:
+            return message_figure(str(exc)).to_dict(), "", str(exc), [], {}
+        return fig, info, msg, sw, trace_roles(fig)
+
+    @app.callback(
+        Output(GRAPH, "figure", allow_duplicate=True), Input(SYNAPSES, "value"), State(TRACES, "data"), prevent_initial_call=True
+    )
+    def _synapses(value, roles):
+        p = Patch()
+        for i in as_dict(roles).get("synapses", []):
+            p["data"][i]["visible"] = True if "synapses" in as_str_list(value) else "legendonly"
+        return p
+
+    @app.callback(
+        Output(MITO_ROW, "children"), Output(ids.SELECTION, "data", allow_duplicate=True),
+        Input(GRAPH, "clickData"), prevent_initial_call=True,
+    )  # fmt: skip
+    def _click(click):
+        mid = clicked_mito(data, as_event(click))
+        if mid is None:
+            return no_update, no_update
+        return mito_row_table(data, mid), {"ids": [str(mid)], "source": "click"}
+
+    @app.callback(
+        Output(GRAPH, "figure", allow_duplicate=True), Input(ids.SELECTION, "data"), State(ids.CELL, "data"),
+        State(TRACES, "data"), prevent_initial_call=True,
+    )  # fmt: skip
+    def _highlight(selection, cell, roles):
+        return highlight_3d(data, as_opt_str(cell, 40), parse_ids(as_dict(selection).get("ids"))[:MAX_SELECTION], as_dict(roles))
