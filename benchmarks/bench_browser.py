@@ -14,16 +14,32 @@ it is not there), with Debian's headless Chromium driven by Playwright, median o
 
 next to the same figures on the 40-cell demo, so the cost of scale shows as a ratio.
 
+Then, on the 40-cell demo, the page with the explorer's partial plotly.js bundle
+(``assets/plotly-explorer.min.js``, built by ``tools/plotly-bundle/build.sh``, loaded by
+``assets/plotly-explorer-loader.js``) against the full ``plotly.min.js`` that dcc.Graph loads
+without it (the explorer started with ``EXPLORER_FULL_PLOTLY=1``), one session of each in turn,
+each with its own explorer:
+
+* landing page, time to first paint, as above (new browser profile);
+* opening a cell: navigation to ``/?cell=ID`` in a new browser profile until its 3D view is
+  drawn: plotly has plotted that cell's figure (the graph's ``uirevision`` is the cell's id and
+  its WebGL scene exists) and two animation frames have passed (gl-plot3d draws in its
+  animation-frame loop); checked after the clock stops: the WebGL canvas has pixels unlike its
+  background. ID is the pyramidal cell with the most mitochondria;
+* switching cells: a click on another row of the cells table (the pyramidal cell with the
+  second most mitochondria, found with the table's search box first) until its 3D view is drawn.
+
 With ``--disable-gpu``, WebGL runs in software (SwiftShader): one redraw of the 200,000-point
 scatter costs 0.3-0.5 s of CPU here (a GPU does it in milliseconds), and a box selection
 redraws it at every mouse move and twice after the release.
 
-Usage: ``python benchmarks/bench_browser.py [--data data/bench450] [--runs 3]``
+Usage: ``python benchmarks/bench_browser.py [--data data/bench450] [--small data/demo] [--runs 3]``
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import shutil
@@ -52,6 +68,20 @@ HOLDS_ALL = """(n) => {
 }"""
 #: resolves after two animation frames: what the graph holds has been drawn
 TWO_FRAMES = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(() => done(true))))"
+#: the 3D view holds the figure of cell ``id``, plotted (its WebGL scene exists)
+CELL_PLOTTED = """(id) => { const g = document.querySelector('#graph-3d .js-plotly-plot');
+  return !!(g && g.layout && String(g.layout.uirevision) === id && g._fullLayout.scene && g._fullLayout.scene._scene); }"""
+#: pixels of the 3D view's WebGL canvas unlike its corner, redrawn and read in one task (as
+#: plotly's toImage: the canvas does not preserve its drawing buffer)
+DRAWN_PIXELS = """() => { const s = document.querySelector('#graph-3d .js-plotly-plot')._fullLayout.scene._scene;
+  s.glplot.redraw();
+  const gl = s.glplot.gl, w = gl.drawingBufferWidth, h = gl.drawingBufferHeight, px = new Uint8Array(w * h * 4);
+  gl.readPixels(0, 0, w, h, gl.RGBA, gl.UNSIGNED_BYTE, px);
+  let n = 0;
+  for (let i = 0; i < px.length; i += 4) if (px[i] !== px[0] || px[i + 1] !== px[1] || px[i + 2] !== px[2]) n++;
+  return n; }"""
+REPO = Path(__file__).resolve().parents[1]
+BUNDLE = REPO / "assets" / "plotly-explorer.min.js"
 
 
 def ensure_dataset(path: Path, cells: int) -> Path:
@@ -120,26 +150,33 @@ def _paint(page, url: str, n_mito: int, watch: Watch, retries: int = 1) -> float
     raise AssertionError("unreachable")
 
 
-def one_session(data: Path, n_mito: int, profile: Path) -> dict:
-    from playwright.sync_api import sync_playwright
-
+def _serve(data: Path, server_log: Path, full_plotly: bool = False) -> tuple[subprocess.Popen, str, float]:
+    """``python -m explorer`` on a free port (with the full plotly.js when ``full_plotly``), once
+    its page answers: the process, its address and the seconds it took."""
     port = _port()
-    server_log = profile.parent / f"{profile.name}-explorer.log"
+    env = {**os.environ, "EXPLORER_FULL_PLOTLY": "1" if full_plotly else ""}
     t0 = time.perf_counter()
     with server_log.open("wb") as log_file:
         proc = subprocess.Popen([sys.executable, "-m", "explorer", "--data", str(data), "--port", str(port)],
-                                stdout=log_file, stderr=subprocess.STDOUT)  # fmt: skip
+                                stdout=log_file, stderr=subprocess.STDOUT, env=env)  # fmt: skip
     url = f"http://127.0.0.1:{port}/"
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return proc, url, time.perf_counter() - t0
+        except OSError as exc:
+            if proc.poll() is not None or time.perf_counter() - t0 > 300:
+                proc.kill()
+                raise RuntimeError(f"explorer did not start: {server_log.read_text(errors='replace')[-2000:]}") from exc
+            time.sleep(0.05)
+
+
+def one_session(data: Path, n_mito: int, profile: Path) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    server_log = profile.parent / f"{profile.name}-explorer.log"
+    proc, url, startup = _serve(data, server_log)
     try:
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=1)
-                break
-            except OSError as exc:
-                if proc.poll() is not None or time.perf_counter() - t0 > 300:
-                    raise RuntimeError("explorer did not start") from exc
-                time.sleep(0.05)
-        startup = time.perf_counter() - t0
         with sync_playwright() as p:
             ctx = p.chromium.launch_persistent_context(str(profile), executable_path=CHROMIUM, args=FLAGS,
                                                        headless=True, viewport={"width": 1400, "height": 1300})  # fmt: skip
@@ -191,18 +228,143 @@ def measure(data: Path, runs: int) -> dict:
     return {"mitochondria": n, **med, "summary": out[-1]["summary"]}
 
 
+def _cell_drawn(page, cell: int, timeout_ms: int = 120_000) -> None:
+    """Wait until the 3D view shows ``cell``, plotted and drawn (two animation frames)."""
+    page.wait_for_function(CELL_PLOTTED, arg=str(cell), timeout=timeout_ms, polling=20)
+    page.evaluate(TWO_FRAMES)
+
+
+def _open_and_switch(ctx, url: str, cells: tuple[int, int], watch_log: Path) -> tuple[float, float]:
+    """Seconds to open ``cells[0]`` by its link in a new page of a new profile until its 3D view
+    is drawn, then to switch to ``cells[1]`` with a click on its row of the cells table."""
+    a, b = cells
+    page = ctx.new_page()
+    watch = Watch(page, watch_log)
+    page.goto("about:blank")
+    t = time.perf_counter()
+    page.goto(f"{url}?cell={a}")
+    _cell_drawn(page, a)
+    open_s = time.perf_counter() - t
+    page.fill("#f-search", str(b))
+    page.press("#f-search", "Enter")
+    row = page.locator("#cell-table .ag-row [col-id='cell_id']", has_text=str(b)).first
+    row.wait_for(timeout=60_000)
+    t = time.perf_counter()
+    row.click()
+    _cell_drawn(page, b)
+    switch_s = time.perf_counter() - t
+    if page.evaluate(DRAWN_PIXELS) == 0:
+        raise RuntimeError(f"the 3D view of cell {b} is empty: {watch.report(page, 0)}")
+    if watch.errors:
+        raise RuntimeError(f"browser errors: {watch.errors[-10:]}")
+    return open_s, switch_s
+
+
+def bundle_session(data: Path, n_mito: int, cells: tuple[int, int], full: bool, tmp: Path) -> dict:
+    """One explorer serving the partial plotly.js bundle (or, ``full``, leaving it out): the
+    landing page's first paint and opening a cell, each in a new browser profile, and switching
+    cells. Raises if the page did not load the plotly.js it should."""
+    from playwright.sync_api import sync_playwright
+
+    server_log = tmp / "explorer.log"
+    proc, url, _ = _serve(data, server_log, full_plotly=full)
+    scripts: list[str] = []
+    try:
+        with sync_playwright() as p:
+            out = {}
+            for step in ("landing", "cell"):
+                ctx = p.chromium.launch_persistent_context(str(tmp / step), executable_path=CHROMIUM, args=FLAGS,
+                                                           headless=True, viewport={"width": 1400, "height": 1300})  # fmt: skip
+                ctx.on("request", lambda r: scripts.append(r.url.split("?")[0]) if "plotly" in r.url else None)
+                if step == "landing":
+                    page = ctx.new_page()
+                    out["landing_paint_s"] = _paint(page, url, n_mito, Watch(page, server_log))
+                else:
+                    out["open_cell_s"], out["switch_cell_s"] = _open_and_switch(ctx, url, cells, server_log)
+                ctx.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    wanted, unwanted = ("/plotly.min.js", BUNDLE.name) if full else (BUNDLE.name, "/plotly.min.js")
+    if not any(u.endswith(wanted) for u in scripts) or any(u.endswith(unwanted) for u in scripts):
+        raise RuntimeError(f"the page with {'the full' if full else 'the partial'} plotly.js loaded: {scripts}")
+    return out
+
+
+def _two_cells(data: Path) -> tuple[int, int]:
+    """The pyramidal cells with the most and the second most mitochondria (any cells, if fewer
+    than two are pyramidal)."""
+    import pandas as pd
+
+    c = pd.read_parquet(data / "tables" / "cells.parquet", columns=["cell_id", "cell_type", "n_mito"])
+    c = c.sort_values(["n_mito", "cell_id"], ascending=[False, True])
+    pyr = c[c.cell_type == "pyramidal"]
+    ids = (pyr if len(pyr) >= 2 else c).cell_id.iloc[:2]
+    return int(ids.iloc[0]), int(ids.iloc[1])
+
+
+def measure_bundles(data: Path, runs: int) -> dict:
+    """Medians of ``runs`` sessions with the partial bundle and with the full plotly.js, taken in
+    turn (partial, full, partial, ...) so that a change in the machine's load falls on both."""
+    import pandas as pd
+    import plotly
+
+    n = len(pd.read_parquet(data / "tables" / "mitochondria.parquet", columns=["mito_id"]))
+    cells = _two_cells(data)
+    res: dict[str, list[dict]] = {"bundle": [], "full": []}
+    for _ in range(runs):
+        for mode in res:
+            with tempfile.TemporaryDirectory() as tmp:
+                res[mode].append(bundle_session(data, n, cells, mode == "full", Path(tmp)))
+    med = {mode: {k: statistics.median(r[k] for r in rows) for k in rows[0]} for mode, rows in res.items()}
+    full_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"  # what dcc.Graph loads
+    sizes = {name: {"bytes": f.stat().st_size, "gzip_bytes": len(gzip.compress(f.read_bytes(), 6))}
+             for name, f in (("bundle", BUNDLE), ("full", full_js))}  # fmt: skip
+    return {"cells": list(cells), "mitochondria": n, **med, "sizes": sizes, "sessions": res}
+
+
+def print_bundles(b: dict, runs: int) -> None:
+    """The partial bundle's figures next to the full plotly.js's, and their ratio."""
+    sz = b["sizes"]
+    mb = {k: f"{v['bytes'] / 1e6:.2f} MB ({v['gzip_bytes'] / 1e6:.2f} MB gzipped)" for k, v in sz.items()}
+    print(f"\nplotly.js in the page, 40-cell demo ({b['mitochondria']} mitochondria), median of {runs}: "
+          f"the explorer's bundle {mb['bundle']} against the full plotly.min.js {mb['full']}")  # fmt: skip
+    rows = [
+        ("landing page, time to first paint (new browser profile)", "landing_paint_s"),
+        (f"open a cell by its link until its 3D view is drawn (new profile; cell {b['cells'][0]})", "open_cell_s"),
+        (f"switch cells (a click on a row) until the 3D view is drawn (cell {b['cells'][1]})", "switch_cell_s"),
+    ]
+    w = max(len(r[0]) for r in rows)
+    print(f"{'':<{w}}  {'bundle':>8}  {'full':>8}  bundle/full")
+    for name, key in rows:
+        print(f"{name:<{w}}  {b['bundle'][key]:>7.2f}s  {b['full'][key]:>7.2f}s  {b['bundle'][key] / b['full'][key]:>5.2f}x")
+    print(f"{'plotly.js script bytes':<{w}}  {sz['bundle']['bytes'] / 1e6:>6.2f}MB  {sz['full']['bytes'] / 1e6:>6.2f}MB  "
+          f"{sz['bundle']['bytes'] / sz['full']['bytes']:>5.2f}x")  # fmt: skip
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path("data/bench450"))
     ap.add_argument("--small", type=Path, default=Path("data/demo"))
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--json", type=Path, default=Path("benchmarks/results/browser.json"), help="where the figures are written")
+    ap.add_argument("--plotly-only", action="store_true", help="only the partial plotly.js bundle against the full one")
     args = ap.parse_args()
     if not Path(CHROMIUM).exists():
         print("Debian chromium is not installed: make browser")
         return 2
-    large = measure(ensure_dataset(args.data, 450), args.runs)
-    small = measure(ensure_dataset(args.small, 40), args.runs)
+    res: dict = {"plotly_bundle": measure_bundles(ensure_dataset(args.small, 40), args.runs), "runs": args.runs}
+    if not args.plotly_only:
+        res["cells_450"], res["cells_40"] = measure(ensure_dataset(args.data, 450), args.runs), measure(args.small, args.runs)
+        print_scale(res["cells_450"], res["cells_40"], args.runs)
+    print_bundles(res["plotly_bundle"], args.runs)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(res, indent=2))
+    return 0
+
+
+def print_scale(large: dict, small: dict, runs: int) -> None:
+    """The 450-cell figures next to the 40-cell ones, and their ratio."""
     rows = [
         ("explorer start-up (process launched -> page answers)", "startup_s"),
         ("all-cells scatter, time to first paint (new browser profile)", "first_paint_s"),
@@ -210,17 +372,13 @@ def main() -> int:
         ("box selection highlighted in the browser", "select_client_s"),
         ("box selection answered by the server (panel shows it)", "select_server_s"),
     ]
-    print(f"\nmedian of {args.runs} browser sessions; 450 cells: {large['mitochondria']} mitochondria, "
+    print(f"\nmedian of {runs} browser sessions; 450 cells: {large['mitochondria']} mitochondria, "
           f"40 cells: {small['mitochondria']}")  # fmt: skip
     w = max(len(r[0]) for r in rows)
     print(f"{'':<{w}}  {'450 cells':>10}  {'40 cells':>10}  {'ratio':>6}   target")
     for name, key in rows:
         print(f"{name:<{w}}  {large[key]:>9.2f}s  {small[key]:>9.2f}s  {large[key] / small[key]:>5.1f}x   < 2 s")
     print(f"selection (450 cells): {large['summary'].splitlines()[0] if large['summary'] else ''}")
-    out = args.json
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"cells_450": large, "cells_40": small, "runs": args.runs}, indent=2))
-    return 0
 
 
 if __name__ == "__main__":

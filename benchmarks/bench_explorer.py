@@ -96,8 +96,8 @@ def new_views(data_dir: Path, cell_id: int, runs: int) -> dict:
     (figure built) + JSON + gzip, cold (fresh app data) and warm; medians."""
     import plotly.io as pio_
 
-    from explorer.panels import dendrogram, gradients, view3d
     from explorer.data import ExplorerData
+    from explorer.panels import dendrogram, gradients, view3d
 
     def serialise(fig) -> int:
         js = pio_.to_json(fig) if hasattr(fig, "to_plotly_json") else json.dumps(fig, default=lambda o: o.tolist())

@@ -16,8 +16,8 @@ from explorer import ids, panels
 from explorer.data import ExplorerData
 from explorer.inputs import MAX_BODY, callback_request_problem
 from explorer.layout import shell
-from explorer.links import DEFAULT_VIEWER, LinkOptions
-from explorer.viewer import OfflineViewer, PublicProbe, register_routes
+from explorer.links import DEFAULT_VIEWER, LinkOptions, StateStore
+from explorer.viewer import STATES_DIR, OfflineViewer, PublicProbe, register_routes
 
 log = logging.getLogger(__name__)
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -53,7 +53,8 @@ def create_app(
     app.server.config["COMPRESS_LEVEL"] = 3
     app.layout = shell(data)
     probe = PublicProbe(public_layers)
-    register_panels(app, data, LinkOptions(viewer_url, layers_url, Path(data_dir), probe.reachable))
+    states = StateStore(Path(data_dir) / STATES_DIR)
+    register_panels(app, data, LinkOptions(viewer_url, layers_url, Path(data_dir), probe.reachable, states))
     register_routes(app.server, Path(data_dir), OfflineViewer())
     _guard(app)
     log.info("explorer ready for %s (%d cells)", data_dir, len(data.ds.cells))
@@ -81,10 +82,12 @@ def register_panels(app: Dash, data: ExplorerData, opts: LinkOptions) -> None:
 
 
 def _assets_ignore() -> str:
-    """Dash's ``assets_ignore``: nothing, or with ``EXPLORER_FULL_PLOTLY=1`` the partial plotly.js
-    bundle (``assets/plotly-explorer.min.js``, built by ``tools/plotly-bundle/build.sh``), so
-    that dcc.Graph loads the full ``plotly.min.js`` instead: the benchmarks' baseline."""
-    return r"^plotly-explorer\.min\.js$" if os.environ.get("EXPLORER_FULL_PLOTLY") == "1" else ""
+    """Dash's ``assets_ignore``, the assets the page does not list: the partial plotly.js bundle
+    (``assets/plotly-explorer.min.js``, built by ``tools/plotly-bundle/build.sh``), which
+    ``assets/plotly-explorer-loader.js`` loads without holding up the page; with
+    ``EXPLORER_FULL_PLOTLY=1`` the loader too, so that dcc.Graph loads the full ``plotly.min.js``
+    (the benchmarks' baseline)."""
+    return r"^plotly-explorer" if os.environ.get("EXPLORER_FULL_PLOTLY") == "1" else r"^plotly-explorer\.min\.js$"
 
 
 def _warm_up_later(delay_s: float = 3.0) -> None:

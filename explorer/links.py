@@ -13,10 +13,11 @@ ids; synthetic demo points are still placed in Phase 1 coordinates over the real
 
 from __future__ import annotations
 
+import hashlib
 import json
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -49,9 +50,11 @@ class DatasetLayers:
 
     @classmethod
     def of(cls, base: str, dataset: Path | str) -> DatasetLayers | None:
-        """The layers of ``dataset`` (those with an ``info``) served at ``base``; None if it has none."""
-        root = Path(dataset) / "precomputed"
-        present = frozenset(n for n in ("skeletons", "mitochondria", "synapses", "mito_centres") if (root / n / "info").is_file())
+        """The layers of ``dataset`` (those with an ``info``, as the builder's reader finds
+        them) served at ``base``; None if it has none."""
+        from builder.store.reader import layer_names
+
+        present = layer_names(dataset)
         return cls(base.rstrip("/"), present) if present else None
 
     def source(self, layer: str) -> str:
@@ -92,7 +95,7 @@ def _add_dataset_layers(vs, layers: DatasetLayers, cells: list[int], mitos: pd.D
             vs.add_layer(SegmentationLayer(name="mitochondrion meshes", source=layers.source("mitochondria"),
                                            segments=list(colors), segment_colors=colors))  # fmt: skip
     if "synapses" in layers.present:
-        vs.add_layer(AnnotationLayer(name="synapses", source=layers.source("synapses"), shader=point_shader(SYNAPSE_COLOR, 3),
+        vs.add_layer(AnnotationLayer(name="synapses", source=layers.source("synapses"), shader=point_shader(SYNAPSE_COLOR, 2, 0.45),
                                      linked_segmentation={"pre": "cells", "post": "cells"} if linked else None,
                                      filter_by_segmentation=["pre", "post"] if linked else False))  # fmt: skip
     if "mito_centres" in layers.present:
@@ -109,6 +112,8 @@ class Link:
     n_points: int
     n_selected: int
     segments: tuple[int, ...]
+    #: the state itself (a short link names it instead of carrying it)
+    state: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def capped(self) -> bool:
@@ -116,12 +121,13 @@ class Link:
         return self.n_points < self.n_selected
 
 
-def point_shader(color: str, size: float = 6) -> str:
+def point_shader(color: str, size: float = 6, opacity: float = 1.0) -> str:
     """An annotation shader drawing points in ``color`` (a UI control in the viewer: the
-    explorer's palette by default, changeable there) at ``size`` pixels."""
+    explorer's palette by default, changeable there) at ``size`` pixels and ``opacity``."""
     return (
         f'#uicontrol vec3 colour color(default="{color}")\n#uicontrol float size slider(min=1, max=20, default={size:g})\n'
-        "void main() {\n  setColor(colour);\n  setPointMarkerSize(size);\n}\n"
+        f"#uicontrol float opacity slider(min=0, max=1, default={opacity:g})\n"
+        "void main() {\n  setColor(vec4(colour, opacity));\n  setPointMarkerSize(size);\n}\n"
     )
 
 
@@ -134,6 +140,7 @@ def neuroglancer_link(
     synapses: pd.DataFrame | None = None,
     layers: DatasetLayers | None = None,
     public: bool = True,
+    frame_nm: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Link:
     """Neuroglancer state with the Phase 1 EM, the cells' segments and the selected points.
 
@@ -163,6 +170,9 @@ def neuroglancer_link(
     public : bool
         Add the public Phase 1 EM and segmentation (False when they cannot be reached: the
         viewer would report a layer error).
+    frame_nm : (lo, hi), optional
+        Corners (nm, shape (3,) each) of what the view must show whole, e.g. the cell: the view
+        is centred on it and zoomed out to hold it with a margin (default: the selection's centre).
 
     Returns
     -------
@@ -187,38 +197,100 @@ def neuroglancer_link(
     if layers is not None:
         _add_dataset_layers(vs, layers, [int(s) for s in segment_ids], shown)
     vx = nm_to_layer_vx(shown[["x", "y", "z"]].to_numpy(float))
-    comp = shown["compartment"].astype(str).to_numpy() if "compartment" in shown else np.full(len(shown), "selection")
-    data = pd.DataFrame({"x": vx[:, 0], "y": vx[:, 1], "z": vx[:, 2], "description": shown["description"].to_numpy()})
-    for name in pd.unique(comp):  # one layer per compartment, in the explorer's colour
-        color = COMPARTMENT_COLORS.get(name, HIGHLIGHT_COLOR)
-        layer_name = "selection" if name == "selection" else f"mitochondria: {name}"
-        vs.add_points(
-            data[comp == name], name=layer_name, point_column=["x", "y", "z"], description_column="description",
-            data_resolution=layer, linked_segmentation=bool(real), shader=point_shader(color), color=color,
-        )  # fmt: skip
+    _add_selection(vs, shown, vx, bool(real))
     if synapses is not None and len(synapses) and not (layers is not None and "synapses" in layers.present):
-        syn = synapses.iloc[:max_points]  # the dataset's synapse layer holds them all, when it is there
-        svx = nm_to_layer_vx(syn[["x", "y", "z"]].to_numpy(float))
-        sdata = pd.DataFrame({
-            "x": svx[:, 0], "y": svx[:, 1], "z": svx[:, 2],
-            "segments": [[int(a), int(b)] for a, b in zip(syn["pre_root_id"], syn["post_root_id"])],
-            "description": (syn["synapse_type"].astype(str) + " synapse " + syn["pre_root_id"].astype(str) + " -> "
-                            + syn["post_root_id"].astype(str)).to_numpy(),
-        })  # fmt: skip
-        vs.add_points(
-            sdata, name="synapses", point_column=["x", "y", "z"], segment_column="segments", description_column="description",
-            data_resolution=layer, linked_segmentation="seg" if real else False, shader=point_shader(SYNAPSE_COLOR, 3),
-            swap_visible_segments_on_move=False,
-        )  # fmt: skip
+        _add_synapses(vs, synapses.iloc[:max_points], bool(real))  # the dataset's synapse layer holds them all
+    for added in vs.layers:  # nglui moves the view to an annotation layer's first point: the view is ours
+        if hasattr(added, "set_position"):
+            added.set_position = False
     vs.position = vx.mean(axis=0).round(1).tolist()
+    if frame_nm is not None:
+        _frame(vs, *frame_nm)
     if not public:  # no EM to cut sections of: the 3D view alone
         vs.layout = "3d"
-    return Link(url=vs.to_url(target_url=viewer_url), n_points=len(shown), n_selected=len(points), segments=real)
+    return Link(url=vs.to_url(target_url=viewer_url), n_points=len(shown), n_selected=len(points), segments=real,
+                state=vs.to_dict())  # fmt: skip
+
+
+def _add_selection(vs, shown: pd.DataFrame, vx: np.ndarray, linked: bool) -> None:
+    """The selected points, one annotation layer per compartment in the explorer's colour."""
+    comp = shown["compartment"].astype(str).to_numpy() if "compartment" in shown else np.full(len(shown), "selection")
+    data = pd.DataFrame({"x": vx[:, 0], "y": vx[:, 1], "z": vx[:, 2], "description": shown["description"].to_numpy()})
+    for name in pd.unique(comp):
+        color = COMPARTMENT_COLORS.get(name, HIGHLIGHT_COLOR)
+        vs.add_points(
+            data[comp == name], name="selection" if name == "selection" else f"mitochondria: {name}", point_column=["x", "y", "z"],
+            description_column="description", data_resolution=list(LAYER_VOXEL_NM), linked_segmentation=linked,
+            shader=point_shader(color), color=color,
+        )  # fmt: skip
+
+
+def _add_synapses(vs, syn: pd.DataFrame, linked: bool) -> None:
+    """The cell's synapses as points linked to both partner segments (small, faint light grey)."""
+    svx = nm_to_layer_vx(syn[["x", "y", "z"]].to_numpy(float))
+    sdata = pd.DataFrame({
+        "x": svx[:, 0], "y": svx[:, 1], "z": svx[:, 2],
+        "segments": [[int(a), int(b)] for a, b in zip(syn["pre_root_id"], syn["post_root_id"])],
+        "description": (syn["synapse_type"].astype(str) + " synapse " + syn["pre_root_id"].astype(str) + " -> "
+                        + syn["post_root_id"].astype(str)).to_numpy(),
+    })  # fmt: skip
+    vs.add_points(
+        sdata, name="synapses", point_column=["x", "y", "z"], segment_column="segments", description_column="description",
+        data_resolution=list(LAYER_VOXEL_NM), linked_segmentation="seg" if linked else False,
+        shader=point_shader(SYNAPSE_COLOR, 2, 0.45), swap_visible_segments_on_move=False,
+    )  # fmt: skip
+
+
+#: Margin around a framed cell (the 3D view's height holds this much more than the cell; 1.3 left a
+#: dendrite at the edge of a 1200 x 900 window).
+FRAME_MARGIN = 1.6
+
+
+def _frame(vs, lo_nm: np.ndarray, hi_nm: np.ndarray) -> None:
+    """Centre the views on a box and zoom the 3D view out to hold it whole: ``projectionScale``
+    is the 3D viewport's height in the state's canonical units (nm x 4 here, the layer voxel;
+    neuroglancer's state JSON), so the box's largest side in layer voxels, with a margin."""
+    lo, hi = np.asarray(lo_nm, float), np.asarray(hi_nm, float)
+    vs.position = nm_to_layer_vx(((lo + hi) / 2)[None, :])[0].round(1).tolist()
+    side_vx = float(np.max((hi - lo)[:2])) / LAYER_VOXEL_NM[0]
+    vs.set_camera(projection_scale=FRAME_MARGIN * side_vx)
 
 
 def decode_state(url: str) -> dict:
     """The JSON state of a neuroglancer URL (``...#!{json}``)."""
     return json.loads(urllib.parse.unquote(url.split("#!", 1)[1]))
+
+
+@dataclass(frozen=True)
+class StateStore:
+    """Neuroglancer states as content-addressed JSON files, for short links.
+
+    A long state (a selection of hundreds of mitochondria with the cell's synapses is 190,000
+    characters in a URL) becomes ``<viewer>#!<url of the state's JSON>``: neuroglancer reads a
+    state given as a URL after ``#!`` through its key-value stores (its client's
+    ``UrlHashBinding.updateFromUrlHash``: ``#!<scheme>://...`` is read, http(s), gs:// and s3://
+    alike). The files are named by the sha256 of their bytes, so writing one twice writes the
+    same file, and are served by the explorer at ``/states/`` and uploaded beside the layers by
+    ``python -m builder publish`` (``DESTINATION/states/``).
+    """
+
+    folder: Path
+
+    def put(self, state: dict) -> str:
+        """Write ``state`` (once) and return its file name, ``<sha256>.json``."""
+        from builder.store.atomic import write_bytes
+
+        data = json.dumps(state, separators=(",", ":"), sort_keys=True).encode()
+        name = hashlib.sha256(data).hexdigest() + ".json"
+        path = Path(self.folder) / name
+        if not path.is_file():
+            write_bytes(path, data)
+        return name
+
+
+def short_url(viewer_url: str, base: str, name: str) -> str:
+    """``viewer#!base/states/name``: the viewer reads the state from the file."""
+    return f"{viewer_url.rstrip('#')}#!{base.rstrip('/')}/states/{name}"
 
 
 @dataclass(frozen=True)
@@ -231,16 +303,24 @@ class LinkOptions:
     published: str | None = None
     dataset: Path | None = None
     public_reachable: Callable[[], bool] = lambda: True
+    #: where short links' states are written (None: links carry their state)
+    states: StateStore | None = None
 
     def links(self, host_url: str, points: pd.DataFrame, segment_ids: list[int], **kw) -> tuple[Link, Link | None]:
         """The shared link (public viewer) and the offline one (``host_url`` is the explorer's
-        own address: its ``/offline-viewer`` and ``/precomputed/``); None when the dataset has
-        no layers to show offline."""
+        own address: its ``/offline-viewer``, ``/precomputed/`` and ``/states/``); None when the
+        dataset has no layers to show offline. With a state store, both are short: the offline
+        one names the state served by this explorer, the shared one the state uploaded beside the
+        published layers (``python -m builder publish``; long when nothing is published)."""
         shared = neuroglancer_link(points, segment_ids, viewer_url=self.viewer_url, **kw,
                                    layers=DatasetLayers.of(self.published, self.dataset) if self.published and self.dataset else None)  # fmt: skip
+        if self.states is not None and self.published:
+            shared = replace(shared, url=short_url(self.viewer_url, self.published, self.states.put(shared.state)))
         own = DatasetLayers.of(host_url.rstrip("/") + "/precomputed", self.dataset) if self.dataset else None
         if own is None:
             return shared, None
-        offline = neuroglancer_link(points, segment_ids, viewer_url=host_url.rstrip("/") + "/offline-viewer", **kw,
-                                    layers=own, public=self.public_reachable())  # fmt: skip
+        viewer = host_url.rstrip("/") + "/offline-viewer"
+        offline = neuroglancer_link(points, segment_ids, viewer_url=viewer, **kw, layers=own, public=self.public_reachable())
+        if self.states is not None:
+            offline = replace(offline, url=short_url(viewer, host_url, self.states.put(offline.state)))
         return shared, offline

@@ -22,9 +22,13 @@ from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 
 from flask import Flask, Response, abort, redirect, request, send_file
-from werkzeug.security import safe_join
+
+from builder.store.reader import served_file
 
 log = logging.getLogger(__name__)
+#: The dataset's folder of link states (:class:`explorer.links.StateStore`), and their names.
+STATES_DIR = "states"
+STATE_NAME = re.compile(r"[0-9a-f]{64}\.json")
 CORS = MappingProxyType(
     {
         "Access-Control-Allow-Origin": "*",
@@ -158,46 +162,38 @@ class OfflineViewer:
             return self._url
 
 
-def layer_file(root: Path, subpath: str) -> Path | None:
-    """The file of ``root`` (a resolved ``precomputed/`` folder) that ``/precomputed/<subpath>``
-    may serve, or None.
-
-    Only a regular file whose real path (symbolic links resolved) lies inside ``root``: a link
-    to a file of the layers is served, a link (or a linked folder) leading out of them is not,
-    nor a file being written (``.tmp-``), nor a name the file system refuses.
-    """
-    full = safe_join(str(root), subpath) if len(subpath) <= 512 else None  # layer paths are short
-    if full is None or ".tmp-" in Path(full).name:
-        return None
-    try:
-        real = Path(full).resolve(strict=True)
-        ok = real.is_relative_to(root) and real.is_file() and ".tmp-" not in real.name
-    except (OSError, RuntimeError, ValueError):  # missing, a link loop, too long, NUL
-        return None
-    return real if ok else None
-
-
 def register_routes(server: Flask, data_dir: Path, viewer: OfflineViewer) -> None:
-    """``/precomputed/<path>`` (the dataset's layers) and ``/offline-viewer`` on ``server``.
+    """``/precomputed/<path>`` (the dataset's layers), ``/states/<name>`` (the states of short
+    links) and ``/offline-viewer`` on ``server``; files found through the builder's reader
+    (:func:`builder.store.reader.served_file`).
 
-    Every answer under ``/precomputed/`` carries the CORS headers, errors included (404, 405,
-    416, 304): a viewer on another origin then sees the status, not a network error.
+    Every answer under ``/precomputed/`` and ``/states/`` carries the CORS headers, errors
+    included (404, 405, 416, 304): a viewer on another origin then sees the status, not a
+    network error.
     """
-    root = (Path(data_dir) / "precomputed").resolve()
 
     @server.route("/precomputed/<path:subpath>", methods=["GET", "HEAD", "OPTIONS"])
     def _layer_file(subpath: str) -> Response:
         if request.method == "OPTIONS":  # CORS preflight
             return Response(status=204)
-        path = layer_file(root, subpath)
+        path = served_file(data_dir, "precomputed", subpath)
         if path is None:
             abort(404)
         mimetype = "application/json" if PurePosixPath(subpath).name == "info" else "application/octet-stream"
         return send_file(path, mimetype=mimetype, conditional=True, max_age=0)
 
+    @server.route(f"/{STATES_DIR}/<name>", methods=["GET", "HEAD", "OPTIONS"])
+    def _state_file(name: str) -> Response:
+        if request.method == "OPTIONS":
+            return Response(status=204)
+        path = served_file(data_dir, STATES_DIR, name) if STATE_NAME.fullmatch(name) else None
+        if path is None:
+            abort(404)
+        return send_file(path, mimetype="application/json", conditional=True, max_age=0)
+
     @server.after_request
-    def _layer_cors(resp: Response) -> Response:
-        if request.path.startswith("/precomputed/"):
+    def _cors(resp: Response) -> Response:
+        if request.path.startswith(("/precomputed/", f"/{STATES_DIR}/")):
             resp.headers.update(CORS)
         return resp
 

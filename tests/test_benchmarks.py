@@ -80,8 +80,10 @@ def test_bench_browser(small_dataset, tmp_path):
         pytest.skip("Debian chromium not installed: run `make browser`")
     out = _run("bench_browser.py", "--data", str(small_dataset), "--small", str(small_dataset), "--runs", "1",
                "--json", str(tmp_path / "w.json"))  # fmt: skip
-    for row in ("explorer start-up", "all-cells scatter, time to first paint", "box selection answered by the server"):
+    for row in ("explorer start-up", "all-cells scatter, time to first paint", "box selection answered by the server",
+                "landing page, time to first paint", "open a cell by its link", "switch cells"):  # fmt: skip
         assert re.search(r"\d+\.\d\ds\s+\d+\.\d\ds\s+" + RATIO, _line(out, row)), out
+    assert json.loads((tmp_path / "w.json").read_text())["plotly_bundle"]["sizes"]["bundle"]["bytes"] > 0
 
 
 def test_bench_layers(small_dataset, tmp_path):

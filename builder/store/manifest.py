@@ -48,7 +48,7 @@ _PACKAGES = (
 _NOT_CHECKSUMMED = {"manifest.json", "build_report.json"}
 #: Folders written after the build by other commands (``python -m builder analyze``): not part
 #: of the checksummed dataset, so that they never make a complete build look changed.
-_DERIVED_DIRS = {"analysis"}
+_DERIVED_DIRS = {"analysis", "states"}
 
 
 def package_versions() -> dict[str, str]:

@@ -47,12 +47,13 @@ from builder.store.reader_checks import (
     rebuild_hint,
 )
 from builder.store.reader_files import MemberFiles, load_file_layout, read_associations
+from builder.store.reader_layers import layer_names, served_file
 from builder.store.tables import MESH_SCHEMA_U16, NODE_SCHEMA
 
 if TYPE_CHECKING:
     import navis
 
-__all__ = ["BUILD_HINT", "Dataset", "dataset_problems"]
+__all__ = ["BUILD_HINT", "Dataset", "dataset_problems", "layer_names", "served_file"]
 
 
 class _RowGroupIndex:

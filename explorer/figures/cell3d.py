@@ -103,7 +103,7 @@ def _mito_hover(sel: pd.DataFrame, name: str) -> tuple[np.ndarray, str]:
     return np.array(text, dtype=object), "mitochondrion %{customdata}<br>" + name + "<br>%{text}<extra></extra>"
 
 
-def mito_traces(mitos: pd.DataFrame, meshes: MeshBatch | None) -> list[dict]:
+def mito_traces(mitos: pd.DataFrame, meshes: MeshBatch | None, mesh_data: bool = True) -> list[dict]:
     """Per compartment: one merged, opaque Mesh3d (or volume-sized markers without meshes) + centres.
 
     Parameters
@@ -112,6 +112,9 @@ def mito_traces(mitos: pd.DataFrame, meshes: MeshBatch | None) -> list[dict]:
         One cell's mitochondria (``mito_id, compartment, x, y, z, volume_um3, ...``; nm).
     meshes : MeshBatch or None
         Their meshes (nm); None draws markers sized by volume instead.
+    mesh_data : bool
+        False leaves the Mesh3d traces empty, to be filled by :func:`mesh_patch_data` after the
+        first draw (at the scale of a whole cell the centres show the mitochondria).
     """
     traces: list = []
     mesh_comp = None
@@ -125,7 +128,11 @@ def mito_traces(mitos: pd.DataFrame, meshes: MeshBatch | None) -> list[dict]:
         text, hover = _mito_hover(sel, name)
         by_volume = np.clip(4 * np.cbrt(sel["volume_um3"].to_numpy() / 0.05), 2, 14)
         if meshes is not None:
-            v, f = merged_mesh(meshes, mesh_comp == name)
+            v, f = (
+                merged_mesh(meshes, mesh_comp == name)
+                if mesh_data
+                else (np.zeros((3, 0), np.float32), np.zeros((3, 0), np.uint16))
+            )
             traces.append(dict(type="mesh3d", x=v[0], y=v[1], z=v[2], i=f[0], j=f[1], k=f[2], color=color, opacity=1.0,
                                name=label, legendgroup=group, showlegend=True, hoverinfo="skip", flatshading=False,
                                lighting={"ambient": 0.55, "diffuse": 0.7, "specular": 0.15}))  # fmt: skip
@@ -149,33 +156,50 @@ def _centres(sel: pd.DataFrame, name: str, group: str, color: str, text: np.ndar
                 customdata=sel["mito_id"].astype(str).to_numpy(), text=text, hovertemplate=hover)  # fmt: skip
 
 
+def synapse_points(synapses: pd.DataFrame, role: str) -> dict:
+    """The data of one role's synapse trace: ``x, y, z`` (µm) and ``customdata`` (partner, cleft)."""
+    sel = synapses[synapses["synapse_type"] == role]
+    partner = np.where(role == "pre", sel["post_root_id"], sel["pre_root_id"]).astype(str)
+    size = sel["size"].to_numpy() if "size" in sel else np.zeros(len(sel))
+    xyz = um(sel[["x", "y", "z"]].to_numpy())
+    return {"x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2], "customdata": np.stack([partner, size.astype(str)], axis=1)}
+
+
 def synapse_traces(synapses: pd.DataFrame, visible: bool = True) -> list[dict]:
     """One marker trace per synapse role: small dots without outlines, behind the mitochondria
-    in importance (``visible=False`` keeps them in the legend, hidden until clicked)."""
+    in importance. ``visible=False`` keeps them in the legend, hidden and empty: nothing that
+    is hidden is sent (the switch fills them, :func:`synapse_points`)."""
     traces = []
     for role, style in SYNAPSE_STYLE.items():
-        sel = synapses[synapses["synapse_type"] == role]
-        if sel.empty:
+        n = int((synapses["synapse_type"] == role).sum())
+        if not n:
             continue
-        partner = np.where(role == "pre", sel["post_root_id"], sel["pre_root_id"]).astype(str)
-        size = sel["size"].to_numpy() if "size" in sel else np.zeros(len(sel))
         words = {"pre": "output synapse onto cell", "post": "input synapse from cell", "autapse": "autapse of cell"}[role]
-        xyz = um(sel[["x", "y", "z"]].to_numpy())
-        traces.append(dict(type="scatter3d", x=xyz[:, 0], y=xyz[:, 1], z=xyz[:, 2], mode="markers",
-                           name=f"{style['name']} ({len(sel)})", legendgroup=f"syn-{role}", visible=True if visible else "legendonly",
+        pts = synapse_points(synapses, role) if visible else {"x": [], "y": [], "z": [], "customdata": []}
+        traces.append(dict(type="scatter3d", mode="markers", name=f"{style['name']} ({n})", legendgroup=f"syn-{role}",
+                           visible=True if visible else "legendonly", **pts,
                            marker={"size": 1.4, "color": style["color"], "symbol": style["symbol"], "opacity": 0.6, "line": {"width": 0}},
-                           customdata=np.stack([partner, size.astype(str)], axis=1),
                            hovertemplate=f"{words} %{{customdata[0]}}<br>cleft %{{customdata[1]}} voxels<extra></extra>"))  # fmt: skip
     return traces
 
 
-def soma_trace(centre_nm: np.ndarray, radius_nm: float, name: str = "soma") -> dict:
-    """A translucent sphere (icosphere, 162 vertices) at the soma, so the cell has a body (µm)."""
-    import trimesh
+def sphere(n_lat: int = 10, n_lon: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """A unit UV sphere: vertices, shape (V, 3), and triangles, shape (F, 3) (the poles repeated
+    on each meridian: degenerate triangles there are harmless for display)."""
+    lat = np.linspace(0, np.pi, n_lat + 1)[:, None]
+    lon = np.linspace(0, 2 * np.pi, n_lon, endpoint=False)[None, :]
+    v = np.stack(np.broadcast_arrays(np.sin(lat) * np.cos(lon), np.sin(lat) * np.sin(lon), np.cos(lat)), -1).reshape(-1, 3)
+    a = (np.arange(n_lat)[:, None] * n_lon + np.arange(n_lon)[None, :]).ravel()
+    b = (np.arange(n_lat)[:, None] * n_lon + (np.arange(n_lon)[None, :] + 1) % n_lon).ravel()
+    f = np.concatenate([np.stack([a, a + n_lon, b], 1), np.stack([b, a + n_lon, b + n_lon], 1)])
+    return v, f
 
-    sphere = trimesh.creation.icosphere(subdivisions=2, radius=float(radius_nm))
-    v = um(sphere.vertices + np.asarray(centre_nm, np.float64)).T
-    f = np.asarray(sphere.faces).T.astype(np.uint16)
+
+def soma_trace(centre_nm: np.ndarray, radius_nm: float, name: str = "soma") -> dict:
+    """A translucent sphere (220 vertices) at the soma, so the cell has a body (µm)."""
+    unit, faces = sphere()
+    v = um(unit * float(radius_nm) + np.asarray(centre_nm, np.float64)).T
+    f = faces.T.astype(np.uint16)
     return dict(type="mesh3d", x=v[0], y=v[1], z=v[2], i=f[0], j=f[1], k=f[2], color=COMPARTMENT_COLORS["Somatic"],
                 opacity=0.15, name=name, showlegend=True, hoverinfo="skip")  # fmt: skip
 
@@ -187,11 +211,12 @@ def soma_radius_nm(nodes: pd.DataFrame) -> float:
 
 
 def highlight_traces(points_nm: np.ndarray | None = None) -> list[dict]:
-    """Trace 0 (the selection's centres: black rings) and trace 1 (the selection's meshes, opaque),
-    empty until a selection patches them."""
+    """Trace 0 (the selection's centres: dots in their compartment's colour, ringed in black) and
+    trace 1 (the selection's meshes, opaque), empty until a selection patches them."""
     pts = um(np.zeros((0, 3)) if points_nm is None else np.asarray(points_nm).reshape(-1, 3))
     ring = dict(type="scatter3d", x=pts[:, 0].tolist(), y=pts[:, 1].tolist(), z=pts[:, 2].tolist(), mode="markers",
-                name=HIGHLIGHT_NAME, marker={"size": 5, "color": HIGHLIGHT_COLOR, "symbol": "circle-open", "line": {"width": 4}},
+                name=HIGHLIGHT_NAME, marker={"size": 6, "color": HIGHLIGHT_COLOR, "symbol": "circle",
+                                             "line": {"color": HIGHLIGHT_COLOR, "width": 2}},
                 hoverinfo="skip", showlegend=True)  # fmt: skip
     mesh = dict(type="mesh3d", x=[], y=[], z=[], i=[], j=[], k=[], vertexcolor=[], opacity=1.0, name="selected meshes",
                 showlegend=False, hoverinfo="skip", flatshading=False)  # fmt: skip
@@ -238,6 +263,7 @@ def cell_figure(
     meshes: MeshBatch | None,
     synapses: pd.DataFrame,
     show_synapses: bool | None = None,
+    mesh_data: bool = True,
 ) -> dict:
     """The 3D figure of one cell (µm). ``uirevision`` keeps the camera across updates.
 
@@ -250,6 +276,8 @@ def cell_figure(
     synapses : DataFrame, the cell's synapse rows (nm)
     show_synapses : bool, optional
         Draw the synapses (None: when the cell has fewer than :data:`SYNAPSES_SHOWN_BELOW`).
+    mesh_data : bool
+        False sends the mitochondria's Mesh3d traces empty (see :func:`mito_traces`).
 
     Returns
     -------
@@ -261,6 +289,30 @@ def cell_figure(
     root = nodes.loc[nodes["parent"] < 0, ["x", "y", "z"]].to_numpy(np.float64)
     soma = [soma_trace(root[0], soma_radius_nm(nodes))] if len(root) else []
     xyz = um(nodes[["x", "y", "z"]].to_numpy())
-    data = [*highlight_traces(), *skeleton_traces(nodes), *soma, *mito_traces(mitos, meshes), *synapse_traces(synapses, show),
+    data = [*highlight_traces(), *skeleton_traces(nodes), *soma, *mito_traces(mitos, meshes, mesh_data), *synapse_traces(synapses, show),
             *scale_bar(xyz.min(axis=0), xyz.max(axis=0))]  # fmt: skip
     return {"data": data, "layout": scene_layout(str(cell_id))}
+
+
+_DTYPES = {np.dtype(np.float32): "f4", np.dtype(np.uint16): "u2", np.dtype(np.uint32): "u4"}
+
+
+def typed(a: np.ndarray) -> dict:
+    """A numpy array as plotly.js's typed-array spec (``dtype``, base64 ``bdata``), which it
+    decodes itself: a Patch would otherwise send the numbers as text, about 3x the bytes."""
+    import base64
+
+    a = np.ascontiguousarray(a)
+    return {"dtype": _DTYPES[a.dtype], "bdata": base64.b64encode(a.astype(a.dtype.newbyteorder("<")).tobytes()).decode()}
+
+
+def mesh_patch_data(mitos: pd.DataFrame, meshes: MeshBatch) -> dict[str, dict]:
+    """Per compartment, the merged mesh of its mitochondria (``x, y, z`` µm, ``i, j, k``, typed
+    arrays), for filling the Mesh3d traces :func:`mito_traces` sent empty."""
+    comp = pd.Series(mitos["compartment"].to_numpy(), index=mitos["mito_id"].to_numpy()).reindex(meshes.ids).to_numpy()
+    out = {}
+    for name in COMPARTMENT_ORDER:
+        if (mitos["compartment"] == name).any():
+            v, f = merged_mesh(meshes, comp == name)
+            out[name] = {k: typed(a) for k, a in zip("xyzijk", (*v, *f))}
+    return out

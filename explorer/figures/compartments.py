@@ -52,7 +52,7 @@ def compartment_figure(mitos: pd.DataFrame, title: str = "") -> go.Figure:
     fig.update_yaxes(type="log", row=1, col=1)
     fig.update_layout(
         title={"text": title, "font": {"size": 13}, "x": 0.01, "xanchor": "left"},
-        margin={"l": 60, "r": 10, "t": 60, "b": 40}, plot_bgcolor="#ffffff", boxmode="group",
+        margin={"l": 60, "r": 10, "t": 60, "b": 40}, plot_bgcolor="#ffffff", boxmode="overlay",
         legend={"orientation": "h", "y": -0.12, "x": 0},
         annotations=[*fig.layout.annotations, {"text": "boxes: quartiles; whiskers: 5th and 95th percentiles (as published)",
                                                "x": 1, "y": 1.1, "xref": "paper", "yref": "paper", "xanchor": "right",

@@ -84,56 +84,8 @@ def dendrogram_figure(
     y = row.astype(np.float64)
     fig = go.Figure([go.Scatter(x=[], y=[], mode="lines", line={"color": HIGHLIGHT_COLOR, "width": 10},
                                 opacity=0.5, hoverinfo="skip", showlegend=False, name="selected")])  # fmt: skip
-    # cable: one horizontal line per run of preorder nodes with the same row and label, and an
-    # elbow from each side branch's branch point
-    o_par = parent[order]
-    new_run = np.ones(len(order), bool)
-    new_run[1:] = (row[order][1:] != row[order][:-1]) | (lab[order][1:] != lab[order][:-1])
-    start = order[new_run]  # first node of each run
-    end = order[np.r_[np.flatnonzero(new_run)[1:] - 1, len(order) - 1]]
-    first_par = o_par[new_run]
-    x0 = np.where(first_par >= 0, x[np.maximum(first_par, 0)], x[start])  # joins its parent
-    y0 = np.where(first_par >= 0, y[np.maximum(first_par, 0)], y[start])
-    for code in np.unique(lab):
-        sel = lab[start] == code
-        if not sel.any():
-            continue
-        xs = np.stack([x0[sel], x0[sel], x[end[sel]]], axis=1)
-        ys = np.stack([y0[sel], y[start[sel]], y[end[sel]]], axis=1)
-        px, py = _segments(xs, ys)
-        name = LABEL_NAMES.get(int(code), str(code))
-        fig.add_trace(go.Scattergl(x=px, y=py, mode="lines", name=f"{name} cable", legendgroup=name,
-                                   line={"color": COMPARTMENT_COLORS.get(name, "#999999"), "width": 1.5},
-                                   hoverinfo="skip"))  # fmt: skip
-    # mitochondria: from the most proximal to the most distal node they cover, on the row of the
-    # most proximal one
-    ids = mitos["mito_id"].to_numpy(np.int64)
-    lo, hi, mrow = mito_intervals(x, y, assoc, ids)
-    has = np.isfinite(mrow)
-    if has.any():
-        comp = mitos["compartment"].to_numpy()
-        for name in pd.unique(comp[has]):
-            sel = has & (comp == name)
-            px, py = _segments(np.stack([lo[sel], hi[sel]], 1), np.stack([mrow[sel], mrow[sel]], 1))
-            cd = np.repeat(ids[sel].astype(str), 3)
-            fig.add_trace(go.Scattergl(
-                x=px, y=py, mode="lines+markers", name=f"{name} mitochondria", legendgroup=name,
-                line={"color": COMPARTMENT_COLORS.get(name, "#999999"), "width": 6},
-                marker={"size": 3, "color": COMPARTMENT_COLORS.get(name, "#999999")},
-                customdata=cd, hovertemplate="mito %{customdata}<br>%{x:.1f} µm from the soma<extra></extra>",
-            ))  # fmt: skip
-    # synapses: ticks above the cable for inputs, below for outputs
-    if len(synapses):
-        sn = synapses["node_id"].to_numpy(np.int64)
-        kind = synapses["synapse_type"].to_numpy()
-        for k, dy, sym in (("post", 0.3, "triangle-down"), ("pre", -0.3, "triangle-up"), ("autapse", 0.0, "diamond")):
-            s = kind == k
-            if s.any():
-                fig.add_trace(go.Scattergl(
-                    x=x[sn[s]], y=y[sn[s]] + dy, mode="markers", name={"post": "inputs", "pre": "outputs"}.get(k, k),
-                    marker={"symbol": sym, "size": 5, "color": "#333333"},
-                    hovertemplate=f"{k} synapse<br>%{{x:.1f}} µm from the soma<extra></extra>",
-                ))  # fmt: skip
+    fig.add_traces([*_cable_traces(parent, x, y, lab, order, row), *_mito_traces(mitos, assoc, x, y),
+                    *_synapse_traces(synapses, x, y)])  # fmt: skip
     fig.update_layout(
         dragmode="select",
         uirevision="dendrogram",
@@ -146,6 +98,69 @@ def dendrogram_figure(
     if highlight_ids:
         set_highlight(fig, mitos, assoc, nodes, highlight_ids)
     return fig
+
+
+def _cable_traces(parent, x, y, lab, order, row) -> list:
+    """One horizontal line per run of preorder nodes with the same row and label, and an elbow
+    from each side branch's branch point; a trace per compartment."""
+    o_par = parent[order]
+    new_run = np.ones(len(order), bool)
+    new_run[1:] = (row[order][1:] != row[order][:-1]) | (lab[order][1:] != lab[order][:-1])
+    start = order[new_run]  # first node of each run
+    end = order[np.r_[np.flatnonzero(new_run)[1:] - 1, len(order) - 1]]
+    first_par = o_par[new_run]
+    x0 = np.where(first_par >= 0, x[np.maximum(first_par, 0)], x[start])  # joins its parent
+    y0 = np.where(first_par >= 0, y[np.maximum(first_par, 0)], y[start])
+    traces = []
+    for code in np.unique(lab):
+        sel = lab[start] == code
+        if not sel.any():
+            continue
+        px, py = _segments(
+            np.stack([x0[sel], x0[sel], x[end[sel]]], axis=1), np.stack([y0[sel], y[start[sel]], y[end[sel]]], axis=1)
+        )
+        name = LABEL_NAMES.get(int(code), str(code))
+        traces.append(go.Scattergl(x=px, y=py, mode="lines", name=f"{name} cable", legendgroup=name,
+                                   line={"color": COMPARTMENT_COLORS.get(name, "#999999"), "width": 1.5}, hoverinfo="skip"))  # fmt: skip
+    return traces
+
+
+def _mito_traces(mitos: pd.DataFrame, assoc: dict, x: np.ndarray, y: np.ndarray) -> list:
+    """Mitochondria from the most proximal to the most distal node they cover, on the row of the
+    most proximal one; a trace per compartment, ``customdata`` the mito id."""
+    ids = mitos["mito_id"].to_numpy(np.int64)
+    lo, hi, mrow = mito_intervals(x, y, assoc, ids)
+    has = np.isfinite(mrow)
+    traces = []
+    comp = mitos["compartment"].to_numpy()
+    for name in pd.unique(comp[has]) if has.any() else []:
+        sel = has & (comp == name)
+        px, py = _segments(np.stack([lo[sel], hi[sel]], 1), np.stack([mrow[sel], mrow[sel]], 1))
+        traces.append(go.Scattergl(
+            x=px, y=py, mode="lines+markers", name=f"{name} mitochondria", legendgroup=name,
+            line={"color": COMPARTMENT_COLORS.get(name, "#999999"), "width": 6},
+            marker={"size": 3, "color": COMPARTMENT_COLORS.get(name, "#999999")}, customdata=np.repeat(ids[sel].astype(str), 3),
+            hovertemplate="mitochondrion %{customdata}<br>%{x:.1f} µm from the soma<extra></extra>",
+        ))  # fmt: skip
+    return traces
+
+
+def _synapse_traces(synapses: pd.DataFrame, x: np.ndarray, y: np.ndarray) -> list:
+    """Synapses as ticks above the cable for inputs, below for outputs."""
+    if not len(synapses):
+        return []
+    sn = synapses["node_id"].to_numpy(np.int64)
+    kind = synapses["synapse_type"].to_numpy()
+    traces = []
+    for k, dy, sym in (("post", 0.3, "triangle-down"), ("pre", -0.3, "triangle-up"), ("autapse", 0.0, "diamond")):
+        s = kind == k
+        if s.any():
+            traces.append(go.Scattergl(
+                x=x[sn[s]], y=y[sn[s]] + dy, mode="markers", name={"post": "inputs", "pre": "outputs"}.get(k, k),
+                marker={"symbol": sym, "size": 5, "color": "#333333"},
+                hovertemplate=f"{k} synapse<br>%{{x:.1f}} µm from the soma<extra></extra>",
+            ))  # fmt: skip
+    return traces
 
 
 def mito_intervals(x: np.ndarray, row: np.ndarray, assoc: dict[int, list[int]], ids: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -40,8 +40,11 @@ def selection_panel(data: ExplorerData, selection: dict | None, cell: str | None
     cells = sorted(rows["cellid"].unique().tolist())
     real_mitos = [] if data.ds.synthetic else rows["mito_id"].iloc[:MAX_POINTS].tolist()
     cid = parse_id(cell)
-    syn = data.ds.cell_synapses(cid) if cid is not None and data.ds.has_cell(cid) else None
-    link, offline = opts.links(host_url, pts, cells, mito_ids=real_mitos, synapses=syn)
+    known = cid is not None and data.ds.has_cell(cid)
+    syn = data.ds.cell_synapses(cid) if known else None
+    link, offline = opts.links(
+        host_url, pts, cells, mito_ids=real_mitos, synapses=syn, frame_nm=_frame(data, cid if known else None, rows)
+    )
     counts = rows["compartment"].value_counts()
     summary = f"{len(rows)} mitochondria selected in {len(cells)} cell(s): " + ", ".join(f"{k} {v}" for k, v in counts.items())
     msg = ""
@@ -53,6 +56,13 @@ def selection_panel(data: ExplorerData, selection: dict | None, cell: str | None
     if data.ds.synthetic:
         summary += " (synthetic demo: points are placed over the real Phase 1 EM, without segments)"
     return summary, link.url, link.url, offline.url if offline else None, msg
+
+
+def _frame(data: ExplorerData, cell_id: int | None, rows: pd.DataFrame) -> tuple:
+    """What the links' view must hold whole: the current cell's skeleton (nm), else the selection."""
+    xyz = data.display_skeleton(cell_id)[["x", "y", "z"]] if cell_id is not None else rows[["x", "y", "z"]]
+    a = xyz.to_numpy(float)
+    return a.min(axis=0), a.max(axis=0)
 
 
 def export_csv(data: ExplorerData, selection: dict | None) -> dict | None:

@@ -21,6 +21,9 @@ from explorer.figures.cell3d import (
     SYNAPSES_SHOWN_BELOW,
     cell_figure,
     merged_mesh,
+    mesh_patch_data,
+    synapse_points,
+    typed,
     um,
 )
 from explorer.figures.cells3d import cells_figure
@@ -42,14 +45,18 @@ NO_CELL = "Pick a cell in the table (click its row), or tick several to see them
 
 
 def trace_roles(fig: dict) -> dict:
-    """Indices of the figure's mitochondrion meshes and synapse traces (what the selection dims
-    and the synapse switch shows), for the patches."""
+    """Indices of the figure's mitochondrion meshes and centres and of its synapse traces (what
+    the selection dims and the synapse switch shows), for the patches."""
     data = fig.get("data", [])
+    mito = [i for i, t in enumerate(data) if str(t.get("legendgroup", "")).startswith("mito-")]
+    syn = [i for i, t in enumerate(data) if str(t.get("legendgroup", "")).startswith("syn-")]
     return {
-        "meshes": [
-            i for i, t in enumerate(data) if t.get("type") == "mesh3d" and str(t.get("legendgroup", "")).startswith("mito-")
-        ],
-        "synapses": [i for i, t in enumerate(data) if str(t.get("legendgroup", "")).startswith("syn-")],
+        "meshes": [i for i in mito if data[i].get("type") == "mesh3d"],
+        "mesh_compartments": [data[i]["legendgroup"][5:] for i in mito if data[i].get("type") == "mesh3d"],
+        "centres": [i for i in mito if data[i].get("type") == "scatter3d"],
+        "synapses": syn,
+        "synapse_roles": [data[i]["legendgroup"][4:] for i in syn],
+        "cell": str(fig.get("layout", {}).get("uirevision", "")),
     }
 
 
@@ -62,7 +69,10 @@ def cell_view(data: ExplorerData, cell: str | None, show_synapses: bool | None =
     mitos = data.ds.cell_mitochondria(cid)
     syn = data.ds.cell_synapses(cid)
     show = len(syn) < SYNAPSES_SHOWN_BELOW if show_synapses is None else show_synapses
-    fig = cell_figure(cid, data.display_skeleton(cid), mitos, data.display_meshes(cid), syn, show)
+    # the first draw: skeleton and the mitochondria's centres (what shows at this scale); their
+    # meshes follow in a patch (mesh_patch), so the cell is on screen before they are made
+    meshes = data.ds.mito_meshes(cid) if data.ds.has_meshes else None
+    fig = cell_figure(cid, data.display_skeleton(cid), mitos, meshes, syn, show, mesh_data=False)
     counts = mitos["compartment"].value_counts()
     info = (f"cell {cid} · {row.cell_type} ({row.cell_subtype}) · {int(row.n_mito)} mitochondria ("
             + ", ".join(f"{counts[c]} {c.lower()}" for c in counts.index) + f") · {int(row.n_syn_in)} synapses in, "
@@ -115,9 +125,39 @@ def several_or_one(data: ExplorerData, cell: str | None, ticked: list[dict], par
     return cell_view(data, cell, synapses)
 
 
+def mesh_patch(data: ExplorerData, roles: dict) -> Patch | object:
+    """Patch filling the mitochondria's Mesh3d traces of the drawn cell (display meshes, typed arrays)."""
+    cid = parse_id(roles.get("cell"))
+    if cid is None or not data.ds.has_cell(cid) or not roles.get("meshes"):
+        return no_update
+    meshes = data.display_meshes(cid)
+    if meshes is None:
+        return no_update
+    by_comp = mesh_patch_data(data.ds.cell_mitochondria(cid), meshes)
+    p = Patch()
+    for i, comp in zip(roles["meshes"], roles.get("mesh_compartments", [])):
+        for axis, arr in by_comp.get(comp, {}).items():
+            p["data"][i][axis] = arr
+    return p
+
+
+def synapse_patch(data: ExplorerData, roles: dict, show: bool) -> Patch:
+    """Patch showing the drawn cell's synapses (their points sent now) or hiding them (emptied)."""
+    cid = parse_id(roles.get("cell"))
+    syn = data.ds.cell_synapses(cid) if cid is not None and data.ds.has_cell(cid) else None
+    p = Patch()
+    for i, role in zip(roles.get("synapses", []), roles.get("synapse_roles", [])):
+        p["data"][i]["visible"] = True if show else "legendonly"
+        pts = synapse_points(syn, role) if show and syn is not None else {"x": [], "y": [], "z": [], "customdata": []}
+        for key, value in pts.items():
+            p["data"][i][key] = typed(value) if show and key != "customdata" else np.asarray(value).tolist()
+    return p
+
+
 def highlight_3d(data: ExplorerData, cell: str | None, selected: list[int], roles: dict) -> Patch:
-    """Patch of the 3D figure for a selection: its centres ringed, its meshes opaque in their
-    compartment's colour, every other mitochondrion dimmed (all back when nothing is selected)."""
+    """Patch of the 3D figure for a selection: its centres drawn as dots in their compartment's
+    colour ringed in black, its meshes opaque, every other mitochondrion (mesh and centre)
+    dimmed; all back when nothing is selected."""
     cid = parse_id(cell)
     rows = data.mito_rows(selected)
     rows = rows[rows["cellid"] == cid] if cid is not None else rows.iloc[:0]
@@ -125,6 +165,7 @@ def highlight_3d(data: ExplorerData, cell: str | None, selected: list[int], role
     xyz = um(rows[["x", "y", "z"]].to_numpy())
     for k, axis in enumerate("xyz"):
         p["data"][HIGHLIGHT_TRACE][axis] = xyz[:, k].tolist()
+    p["data"][HIGHLIGHT_TRACE]["marker"]["color"] = [COMPARTMENT_COLORS.get(c, "#000000") for c in rows["compartment"]]
     v, f, colors = np.zeros((3, 0)), np.zeros((3, 0), np.int64), []
     meshes = data.display_meshes(cid) if cid is not None and len(rows) else None
     if meshes is not None:
@@ -141,6 +182,8 @@ def highlight_3d(data: ExplorerData, cell: str | None, selected: list[int], role
     p["data"][SELECTED_MESH_TRACE]["vertexcolor"] = colors
     for i in (roles or {}).get("meshes", []):
         p["data"][i]["opacity"] = DIMMED if len(rows) else 1.0
+    for i in (roles or {}).get("centres", []):
+        p["data"][i]["marker"]["opacity"] = DIMMED if len(rows) else 1.0
     return p
 
 
@@ -205,14 +248,15 @@ def register(app: Dash, data: ExplorerData) -> None:
             return message_figure(str(exc)).to_dict(), "", str(exc), [], {}
         return fig, info, msg, sw, trace_roles(fig)
 
+    @app.callback(Output(GRAPH, "figure", allow_duplicate=True), Input(TRACES, "data"), prevent_initial_call=True)
+    def _meshes(roles):
+        return mesh_patch(data, as_dict(roles))
+
     @app.callback(
         Output(GRAPH, "figure", allow_duplicate=True), Input(SYNAPSES, "value"), State(TRACES, "data"), prevent_initial_call=True
     )
     def _synapses(value, roles):
-        p = Patch()
-        for i in as_dict(roles).get("synapses", []):
-            p["data"][i]["visible"] = True if "synapses" in as_str_list(value) else "legendonly"
-        return p
+        return synapse_patch(data, as_dict(roles), "synapses" in as_str_list(value))
 
     @app.callback(
         Output(MITO_ROW, "children"), Output(ids.SELECTION, "data", allow_duplicate=True),

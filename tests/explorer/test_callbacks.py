@@ -12,6 +12,7 @@ from dash import no_update
 
 from explorer.figures.message import message_figure
 from explorer.links import MAX_POINTS, LinkOptions, decode_state, neuroglancer_link
+from explorer.palette import COMPARTMENT_COLORS
 from explorer.panels import cells, compartments, scatter, view3d
 from explorer.panels import selection as selpanel
 from explorer.panels.cells import TABLE_COLUMNS
@@ -78,6 +79,9 @@ def test_a_selection_is_drawn_strongly_and_the_rest_dimmed(xdata, pyramidal_id):
     n_vertices = int(np.diff(meshes.vertex_offsets)[np.isin(meshes.ids, ids)].sum())
     assert len(ops[("data", 1, "x")]) == len(ops[("data", 1, "vertexcolor")]) == n_vertices > 0  # their meshes, opaque
     assert {ops[("data", i, "opacity")] for i in roles["meshes"]} == {view3d.DIMMED}  # the rest dimmed
+    assert {ops[("data", i, "marker", "opacity")] for i in roles["centres"]} == {view3d.DIMMED}
+    comps = mine.set_index("mito_id").loc[ids, "compartment"]
+    assert ops[("data", 0, "marker", "color")] == [COMPARTMENT_COLORS[c] for c in comps]  # in their own colours
     clear = {tuple(o["location"]): o["params"]["value"] for o in view3d.highlight_3d(xdata, str(pyramidal_id), [], roles)
              .to_plotly_json()["operations"]}  # fmt: skip
     assert {clear[("data", i, "opacity")] for i in roles["meshes"]} == {1.0} and clear[("data", 1, "x")] == []
@@ -153,7 +157,10 @@ def test_link_layers_by_compartment_and_synapses_linked_to_both_partners(xdata, 
     for comp, g in rows.groupby("compartment"):
         layer = layers[f"mitochondria: {comp}"]
         assert len(layer["annotations"]) == len(g)
-        assert f'color(default="{COMPARTMENT_COLORS[comp]}")' in layer["shader"] and "setColor(colour)" in layer["shader"]
+        assert (
+            f'color(default="{COMPARTMENT_COLORS[comp]}")' in layer["shader"]
+            and "setColor(vec4(colour, opacity))" in layer["shader"]
+        )
     syn = xdata.ds.cell_synapses(pyramidal_id)
     ann = layers["synapses"]["annotations"]
     assert len(ann) == min(len(syn), MAX_POINTS)
@@ -189,7 +196,7 @@ def test_compartments_view_reports_the_published_mann_whitney_tests(xdata):
 
     _, block = compartments.compartments_view(xdata, None, "all", [])
     rows = [[c.children for c in tr.children] for tr in block[0].children]
-    assert rows[0] == ["measure", "test", "U", "p", "n", "ratio of medians, 95 % over cells"]
+    assert rows[0] == ["measure", "test", "U", "p", "n", "ratio of medians [95 % over cells]"]
     vol = {r[1]: r for r in rows[1:] if r[0] == "volume"}
     assert list(vol) == ["Axonal < Somatic", "Somatic < Apical", "Apical < Basal"]
     m = xdata.mitos[xdata.mitos.compartment_method == "vertex vote"]
@@ -258,3 +265,34 @@ def test_the_scatter_shows_synapses_with_their_nearest_mitochondrion(xdata, pyra
     assert scatter.scatter_key(str(pyramidal_id), x, y, "compartment", [], "cell", "synapses") != scatter.scatter_key(
         str(pyramidal_id), x, y, "compartment", [], "cell", "mitochondria"
     )
+
+
+def test_the_first_draw_is_light_and_the_meshes_follow(xdata, pyramidal_id):
+    """The cell is drawn from its skeleton and the mitochondria's centres; the meshes and any
+    hidden synapses are not sent with it, and arrive as patches."""
+    import base64
+
+    from plotly.io.json import to_json_plotly
+
+    fig, _, _, switch = view3d.cell_view(xdata, str(pyramidal_id), False)
+    roles = view3d.trace_roles(fig)
+    assert all(len(fig["data"][i]["x"]) == 0 for i in roles["meshes"] + roles["synapses"]) and switch == []
+    light = len(to_json_plotly(fig))
+    ops = {tuple(o["location"]): o["params"]["value"] for o in view3d.mesh_patch(xdata, roles).to_plotly_json()["operations"]}
+    meshes = xdata.display_meshes(pyramidal_id)
+    n = sum(len(base64.b64decode(ops[("data", i, "x")]["bdata"])) // 4 for i in roles["meshes"])
+    assert n == len(meshes.vertices)  # every display mesh vertex, as float32
+    assert light < 0.5 * (light + sum(len(str(v)) for v in ops.values()))  # the meshes were the larger part
+    shown = {
+        tuple(o["location"]): o["params"]["value"]
+        for o in view3d.synapse_patch(xdata, roles, True).to_plotly_json()["operations"]
+    }
+    n_syn = sum(len(shown[("data", i, "customdata")]) for i in roles["synapses"])
+    assert n_syn == len(xdata.ds.cell_synapses(pyramidal_id)) and all(
+        shown[("data", i, "visible")] is True for i in roles["synapses"]
+    )
+    hidden = {
+        tuple(o["location"]): o["params"]["value"]
+        for o in view3d.synapse_patch(xdata, roles, False).to_plotly_json()["operations"]
+    }
+    assert all(hidden[("data", i, "x")] == [] and hidden[("data", i, "visible")] == "legendonly" for i in roles["synapses"])

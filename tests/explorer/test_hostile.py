@@ -211,6 +211,7 @@ ROUTES = {
     "/_favicon.ico": ["/_favicon.ico?v=" + "9" * 5000],
     "/precomputed/<path:subpath>": ["/precomputed/../manifest.json", "/precomputed/skeletons/info%00", "/precomputed/nope"],
     "/offline-viewer": ["/offline-viewer?x=" + "../" * 1000],
+    "/states/<name>": ["/states/../manifest.json", "/states/" + "a" * 64 + ".json", "/states/%00", "/states/" + "f" * 5000],
 }  # fmt: skip
 HOSTILE_BODIES = [
     ("application/json", _deep(5000)), ("application/json", b"{not json"), ("text/plain", b"\x00\xff" * 100),
@@ -286,3 +287,20 @@ def test_layer_route_answers_every_status_with_cors(small_dataset):
         for name, value in CORS.items():
             assert r.headers.get(name) == value, (status, name, dict(r.headers))
     assert client.head(url).status_code == 200 and client.head(url).headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_state_route_serves_only_state_files_inside_the_dataset(small_dataset, tmp_path):
+    ds, outside = _layers_copy(small_dataset, tmp_path)
+    states = ds / "states"
+    states.mkdir(exist_ok=True)  # the dataset may hold states already (explorers write them there)
+    good = "a" * 64 + ".json"
+    (states / good).write_text('{"layers": []}')
+    (states / ("b" * 64 + ".json")).symlink_to(outside / "secret.txt")
+    (states / "notes.txt").write_text("not a state")
+    client = create_app(ds).server.test_client()
+    r = client.get(f"/states/{good}")
+    assert r.status_code == 200 and r.json == {"layers": []} and r.headers["Access-Control-Allow-Origin"] == "*"
+    for name in ("b" * 64 + ".json", "notes.txt", "A" * 64 + ".json"):
+        r = client.get(f"/states/{name}")
+        assert r.status_code == 404 and b"SECRET" not in r.data and r.headers["Access-Control-Allow-Origin"] == "*"
+    assert b"format_version" not in client.get("/states/../manifest.json").data  # the page, never the manifest

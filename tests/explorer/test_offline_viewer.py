@@ -93,9 +93,10 @@ def _offline_link(data: ExplorerData, dataset: Path, url: str, ids, cell: int | 
     return offline
 
 
-def _open(browser, link: str, name: str, timeout_s: float = 180) -> tuple[object, np.ndarray]:
-    """Open ``link``; wait for every layer to load without error and the display to be drawn;
-    return the page and its screenshot (H x W x 3 uint8), also saved as ``name``.png."""
+def _open(browser, link: str, name: str, timeout_s: float = 180, state: dict | None = None) -> tuple[object, np.ndarray]:
+    """Open ``link`` (whose ``state``, for a short link, is in a file); wait for every layer to
+    load without error and the display to be drawn; return the page and its screenshot
+    (H x W x 3 uint8), also saved as ``name``.png."""
     from PIL import Image
 
     ctx, hosts, failed = browser
@@ -111,7 +112,7 @@ def _open(browser, link: str, name: str, timeout_s: float = 180) -> tuple[object
     assert wait_until(settled, timeout=timeout_s, interval=0.25), f"{name}: layers still loading after {timeout_s} s: {status}"
     errors = {s["name"]: s["errors"] for s in status if s["errors"]}
     assert not errors, f"{name}: layer errors {errors}"
-    wanted = [layer["name"] for layer in decode_state(link)["layers"]]
+    wanted = [layer["name"] for layer in (state or decode_state(link))["layers"]]
     assert [s["name"] for s in status] == wanted, f"{name}: the client dropped layers of the link"
     drawn = wait_until(lambda: page.evaluate("() => window.viewer.display.isReady()"), timeout=timeout_s, interval=0.25)
     assert drawn, f"{name}: the display was not drawn in {timeout_s} s"
@@ -187,5 +188,54 @@ def test_a_meshless_dataset_opens_without_a_mesh_layer(meshless_explorer, browse
     assert "cells" in names and "mitochondrion meshes" not in names
     page, img = _open(browser, link, "meshless")
     assert sum(n >= 200 for n in _colour_pixels(img).values()) >= 3
+    page.close()
+    _only_127(browser[1])
+
+
+@pytest.fixture(scope="module")
+def own_explorer(small_dataset, tmp_path_factory):
+    """An explorer on a copy of the small dataset: it writes the states of short links into it."""
+    import shutil
+
+    ds = tmp_path_factory.mktemp("short") / "ds"
+    shutil.copytree(small_dataset, ds)
+    proc, url = _start_explorer(ds)
+    try:
+        yield ExplorerData.load(ds), ds, url
+    finally:
+        stop(proc)
+
+
+def _cell_pixels_box(page, img: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Rows and columns of compartment-coloured pixels inside the 3D panel, and the panel's box."""
+    box = page.evaluate("() => { const r = document.querySelector('.neuroglancer-rendered-data-panel')"
+                        ".getBoundingClientRect(); return {top: r.top, bottom: r.bottom, left: r.left, right: r.right}; }")  # fmt: skip
+    mask = np.zeros(img.shape[:2], bool)
+    for hexc in (COMPARTMENT_COLORS[c] for c in ("Somatic", "Axonal", "Basal", "Apical")):
+        rgb = np.array([int(hexc[i : i + 2], 16) for i in (1, 3, 5)])
+        mask |= np.abs(img.astype(int) - rgb).max(axis=2) <= 12
+    t, b, left, r = (int(box[k]) for k in ("top", "bottom", "left", "right"))
+    rows, cols = np.nonzero(mask[t:b, left:r])
+    return np.array([rows.min(), rows.max(), cols.min(), cols.max(), b - t, r - left]), box
+
+
+def test_a_short_link_opens_framed_on_the_whole_cell(own_explorer, browser):
+    import json
+
+    from explorer.links import StateStore
+
+    data, dataset, url = own_explorer
+    cell = _densest_cell(data)
+    ids = data.mitos.loc[data.mitos.cellid == cell, "mito_id"].tolist()
+    opts = LinkOptions(dataset=dataset, public_reachable=OFFLINE.public_reachable, states=StateStore(dataset / "states"))
+    offline = selection_panel(data, {"ids": [str(i) for i in ids]}, str(cell), opts, url)[3]
+    name = offline.rsplit("/", 1)[1]
+    assert offline == f"{url}offline-viewer#!{url}states/{name}" and len(offline) < 200  # not 190,000 characters
+    state = json.loads((dataset / "states" / name).read_text())
+    page, img = _open(browser, offline, "short-link", state=state)
+    top, bottom, left, right, height, width = _cell_pixels_box(page, img)[0]
+    # the whole cell in view: clear of every edge of the 3D panel, and filling a good part of it
+    assert top > 0.02 * height and bottom < 0.98 * height and left > 0.02 * width and right < 0.98 * width, (top, bottom, height)
+    assert bottom - top > 0.35 * height
     page.close()
     _only_127(browser[1])

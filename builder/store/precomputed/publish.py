@@ -68,8 +68,20 @@ def publish(dataset: Path, destination: str, parallel: int = 1) -> tuple[int, in
         if damaged:  # never share layers that are not the ones the build wrote
             raise BuilderError(f"{dataset}/{damaged[0]}; rewrite the layers with python -m builder neuroglancer {dataset}")
         plan = upload_plan(root, destination)
-        size = sum((root / e["path"]).stat().st_size for e in plan)
-        entries = ({**e, "content": (root / e["path"]).read_bytes()} for e in plan)
+        files = {e["path"]: root / e["path"] for e in plan}
+        states = state_plan(Path(dataset) / "states", destination)
+        files.update({e["path"]: Path(dataset) / e["path"] for e in states})
+        plan += states
+        size = sum(f.stat().st_size for f in files.values())
+        entries = ({**e, "content": files[e["path"]].read_bytes()} for e in plan)
         CloudFiles(destination.rstrip("/"), progress=True).puts(entries, total=len(plan), parallel=parallel)
-        log.info("published %d files (%d bytes) of %s to %s", len(plan), size, root, destination)
+        log.info("published %d files (%d bytes, %d link states) of %s to %s", len(plan), size, len(states), root, destination)
         return len(plan), size
+
+
+def state_plan(folder: Path, destination: str) -> list[dict]:
+    """The ``puts`` entries of the explorer's link states (``DATASET/states/<sha256>.json``),
+    uploaded beside the layers (``DESTINATION/states/``) so that short links open anywhere."""
+    bucket = not destination.startswith("file://")
+    names = sorted(p.name for p in folder.glob("*.json") if p.is_file() and ".tmp-" not in p.name) if folder.is_dir() else []
+    return [{"path": f"states/{n}", "content_type": "application/json", "compress": "gzip" if bucket else None} for n in names]
