@@ -178,10 +178,10 @@ def _main(argv: list[str] | None) -> int:
     except BuilderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    except OSError as exc:  # the file system refused (read-only, full, permissions): a message, not a traceback
+    except OSError as exc:  # the file system or the network refused: a message, not a traceback
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{exc.strerror or exc}. Free disk space or fix permissions, then rerun the same command",
-              file=sys.stderr)  # fmt: skip
+        print(f"error: {where}{exc.strerror or exc}. Check the path, the free disk space, the permissions or the network, "
+              "then rerun the same command", file=sys.stderr)  # fmt: skip
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume", file=sys.stderr)

@@ -154,6 +154,8 @@ def _build_locked(config: BuildConfig, source: Source, paths: DatasetPaths) -> B
             return BuildResult(paths.root, complete=True, up_to_date=True, counts=manifest.get("counts", {}))
         log.info("dataset in %s changed on disk (%s ...); rebuilding", paths.root, problems[0])
     t0 = time.perf_counter()
+    raw_dir = getattr(source, "raw_dir", None)
+    inputs = RawInputs.of(Path(raw_dir)) if raw_dir is not None else None  # the raw files as they are read
     tables = source.tables()  # inputs checked before anything of the dataset is replaced
     tasks = make_tasks(tables, fingerprint)
     log.info("tables read and split per cell in %.1f s", time.perf_counter() - t0)
@@ -176,9 +178,8 @@ def _build_locked(config: BuildConfig, source: Source, paths: DatasetPaths) -> B
     result.cells_computed = len(todo)
     result.timings = stage_timings([done[t.cell_id] for t in todo if done[t.cell_id].ok])
     report = _report(result, fingerprint, source.label_names)
-    raw_dir = getattr(source, "raw_dir", None)
-    if raw_dir is not None:
-        report["inputs"] = RawInputs.of(Path(raw_dir)).as_dict()
+    if inputs is not None:
+        report["inputs"] = inputs.as_dict()
     write_bytes(paths.report, (json.dumps(report, indent=2) + "\n").encode())
     t0 = time.perf_counter()
     write_manifest(

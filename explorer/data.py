@@ -7,6 +7,7 @@ exceed JavaScript's 2^53 integer precision) and are parsed back here.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,9 @@ SYNAPSE_SCATTER_COLUMNS = ("size", "nearest_mito_path_um", "path_dist_to_soma_um
 DISPLAY_CELLS_ACROSS = 2.0
 #: Cells whose display meshes, and (cell, spacing) pairs whose thinned skeletons, stay cached.
 DISPLAY_CACHE = 16
+#: Views of a scope (statistics with their bootstrap) kept, so that a click elsewhere that leaves
+#: the scope's cells as they were does not compute them again.
+VIEW_CACHE = 32
 
 
 def parse_id(text: object) -> int | None:
@@ -57,6 +61,7 @@ class ExplorerData:
     _display: LRUCache[MeshBatch | None] = field(default_factory=lambda: LRUCache(DISPLAY_CACHE), repr=False)
     _skeletons: LRUCache[pd.DataFrame] = field(default_factory=lambda: LRUCache(DISPLAY_CACHE), repr=False)
     _synapses: list = field(default_factory=list, repr=False)
+    _views: LRUCache = field(default_factory=lambda: LRUCache(VIEW_CACHE), repr=False)
 
     @classmethod
     def load(cls, root: Path | str) -> ExplorerData:
@@ -152,6 +157,11 @@ class ExplorerData:
             return thin
 
         return self._skeletons.get((int(cell_id), float(spacing_um)), make)
+
+    def memo(self, name: str, cells: np.ndarray, params: tuple, make):  # noqa: ANN001, ANN201 - any view
+        """``make()``, kept for the view ``name`` of these ``cells`` (int64 ids) and ``params``."""
+        key = (name, hashlib.sha256(np.ascontiguousarray(cells, np.int64).tobytes()).hexdigest(), params)
+        return self._views.get(key, make)
 
     def mito_rows(self, ids: list[int]) -> pd.DataFrame:
         """Rows of the given mitochondria, in the order of the table."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -35,6 +36,7 @@ PHASE1_SEG = "precomputed://gs://microns_public_datasets/pinky100_v185/seg"
 PHASE1_MITO = DEFAULT_MESH_SOURCE
 DEFAULT_VIEWER = "https://neuroglancer-demo.appspot.com/"
 MAX_POINTS = 500
+log = logging.getLogger(__name__)
 #: Synapses in links: light grey, seen on the 3D view's black and the EM's grey alike.
 SYNAPSE_COLOR = "#d9d9d9"
 
@@ -114,6 +116,8 @@ class Link:
     segments: tuple[int, ...]
     #: the state itself (a short link names it instead of carrying it)
     state: dict = field(default_factory=dict, compare=False, repr=False)
+    #: the state's file name, for a short link
+    state_name: str = ""
 
     @property
     def capped(self) -> bool:
@@ -208,8 +212,8 @@ def neuroglancer_link(
         _frame(vs, *frame_nm)
     if not public:  # no EM to cut sections of: the 3D view alone
         vs.layout = "3d"
-    return Link(url=vs.to_url(target_url=viewer_url), n_points=len(shown), n_selected=len(points), segments=real,
-                state=vs.to_dict())  # fmt: skip
+    url = vs.to_url(target_url=viewer_url)
+    return Link(url=url, n_points=len(shown), n_selected=len(points), segments=real, state=stable_ids(decode_state(url)))
 
 
 def _add_selection(vs, shown: pd.DataFrame, vx: np.ndarray, linked: bool) -> None:
@@ -249,11 +253,23 @@ FRAME_MARGIN = 1.6
 def _frame(vs, lo_nm: np.ndarray, hi_nm: np.ndarray) -> None:
     """Centre the views on a box and zoom the 3D view out to hold it whole: ``projectionScale``
     is the 3D viewport's height in the state's canonical units (nm x 4 here, the layer voxel;
-    neuroglancer's state JSON), so the box's largest side in layer voxels, with a margin."""
+    neuroglancer's state JSON), so the larger of the box's x and y sides (the view looks along
+    z) in layer voxels, with a margin."""
     lo, hi = np.asarray(lo_nm, float), np.asarray(hi_nm, float)
     vs.position = nm_to_layer_vx(((lo + hi) / 2)[None, :])[0].round(1).tolist()
     side_vx = float(np.max((hi - lo)[:2])) / LAYER_VOXEL_NM[0]
     vs.set_camera(projection_scale=FRAME_MARGIN * side_vx)
+
+
+def stable_ids(state: dict) -> dict:
+    """``state`` with each annotation's random id (nglui draws them) replaced by one made of its
+    layer, place and point, so that the same selection gives the same state, byte for byte (the
+    short links' files are named by their content)."""
+    for layer in state.get("layers", []):
+        for k, ann in enumerate(layer.get("annotations", []) or []):
+            key = f"{layer.get('name')}:{k}:{ann.get('point')}".encode()
+            ann["id"] = hashlib.sha1(key).hexdigest()
+    return state
 
 
 def decode_state(url: str) -> dict:
@@ -276,16 +292,35 @@ class StateStore:
 
     folder: Path
 
-    def put(self, state: dict) -> str:
-        """Write ``state`` (once) and return its file name, ``<sha256>.json``."""
+    def put(self, state: dict) -> str | None:
+        """Write ``state`` (once) and return its file name, ``<sha256>.json``; None when it cannot
+        be written (a read-only dataset: the links then carry their state)."""
+        from builder.errors import OutputWriteError
         from builder.store.atomic import write_bytes
 
         data = json.dumps(state, separators=(",", ":"), sort_keys=True).encode()
         name = hashlib.sha256(data).hexdigest() + ".json"
         path = Path(self.folder) / name
         if not path.is_file():
-            write_bytes(path, data)
+            try:
+                write_bytes(path, data)
+            except OutputWriteError as exc:
+                log.warning("%s; links carry their state instead", exc)
+                return None
         return name
+
+    def published(self, name: str, destination: str) -> bool:
+        """Whether ``python -m builder publish`` has uploaded the state ``name`` to ``destination``
+        (it records what it uploaded in ``states/.published.json``)."""
+        try:
+            record = json.loads((Path(self.folder) / PUBLISHED_RECORD).read_text())
+        except (OSError, ValueError):
+            return False
+        return isinstance(record, dict) and name in record.get(destination.rstrip("/"), [])
+
+
+#: What ``publish`` uploaded, per destination (``{destination: [state file names]}``).
+PUBLISHED_RECORD = ".published.json"
 
 
 def short_url(viewer_url: str, base: str, name: str) -> str:
@@ -314,13 +349,21 @@ class LinkOptions:
         published layers (``python -m builder publish``; long when nothing is published)."""
         shared = neuroglancer_link(points, segment_ids, viewer_url=self.viewer_url, **kw,
                                    layers=DatasetLayers.of(self.published, self.dataset) if self.published and self.dataset else None)  # fmt: skip
-        if self.states is not None and self.published:
-            shared = replace(shared, url=short_url(self.viewer_url, self.published, self.states.put(shared.state)))
+        name = self.states.put(shared.state) if self.states is not None and self.published else None
+        if name and self.published:
+            shared = replace(shared, url=short_url(self.viewer_url, self.published, name), state_name=name)
         own = DatasetLayers.of(host_url.rstrip("/") + "/precomputed", self.dataset) if self.dataset else None
         if own is None:
             return shared, None
         viewer = host_url.rstrip("/") + "/offline-viewer"
         offline = neuroglancer_link(points, segment_ids, viewer_url=viewer, **kw, layers=own, public=self.public_reachable())
-        if self.states is not None:
-            offline = replace(offline, url=short_url(viewer, host_url, self.states.put(offline.state)))
+        name = self.states.put(offline.state) if self.states is not None else None
+        if name:
+            offline = replace(offline, url=short_url(viewer, host_url, name), state_name=name)
         return shared, offline
+
+    def unpublished(self, link: Link) -> bool:
+        """A short shared link whose state ``publish`` has not uploaded yet (others would get a 404)."""
+        return bool(
+            link.state_name and self.published and self.states and not self.states.published(link.state_name, self.published)
+        )

@@ -102,3 +102,17 @@ def test_analyze_refuses_cells_that_are_not_ids(ds, capsys, spec):
     assert main(["analyze", str(ds), "--cells", spec]) == EXIT_ERROR
     err = capsys.readouterr().err
     assert err.startswith("error: --cells") and "Traceback" not in err
+
+
+def test_analyze_never_replaces_a_folder_that_is_not_its_own(ds, tmp_path, capsys):
+    mine = tmp_path / "results"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work")
+    for out in (mine, ds, ds / "tables", ds / "analysis"):
+        before = _tree(ds)
+        assert main(["analyze", str(ds), "--out", str(out), "--no-figures"]) == EXIT_ERROR, out
+        assert "analyze replaces its output folder whole" in capsys.readouterr().err
+        assert _tree(ds) == before
+    assert (mine / "thesis.tex").read_text() == "years of work"
+    assert main(["analyze", str(ds), "--out", str(tmp_path / "new"), "--no-figures"]) == EXIT_OK
+    assert main(["analyze", str(ds), "--out", str(tmp_path / "new"), "--no-figures"]) == EXIT_OK  # its own: replaced

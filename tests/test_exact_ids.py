@@ -30,14 +30,14 @@ def _ids(values: list[str]) -> pd.DataFrame:
 def test_ids_parse_exactly_and_bad_ones_are_named():
     from builder.sources.csv_checks import parse_ids
 
-    df = _ids([BIG, "", "abc", "9223372036854775807", "9223372036854775808", " 17 ", "5.0", "2.5"])
+    df = _ids([BIG, "", "abc", "9223372036854775807", "9223372036854775808", " 17 ", "5.0", "2.5", "123.00000000000000001"])
     ids, why = parse_ids(df, "cellid", Path("t.csv"))
     assert ids.dtype == np.int64
     assert ids[0] == int(BIG) and ids[3] == 2**63 - 1 and ids[5] == 17 and ids[6] == 5
     assert why[1] == "blank cellid" and "not an integer ('abc')" in why[2]
     assert why[4] == "cellid outside the int64 range"  # not wrapped to -9223372036854775808
-    assert why[7] == "cellid is not an integer"
-    assert [w is None for w in why] == [True, False, False, True, False, True, True, False]
+    assert why[7] == why[8] == "cellid is not an integer"  # even when float64 rounds it to an integer
+    assert [w is None for w in why] == [True, False, False, True, False, True, True, False, False]
 
 
 def test_a_column_written_in_floating_point_is_refused_by_name():
@@ -127,3 +127,17 @@ def test_validate_catches_a_build_that_lost_rows(raw_copy, tmp_path, monkeypatch
     code, _ = _build(raw_copy, tmp_path / "ds")
     problems = validate_dataset(tmp_path / "ds")
     assert any(p.startswith("mitochondria: 1 cell(s) hold other rows than") for p in problems), problems
+
+
+def test_a_duplicated_id_with_other_values_is_a_loss_not_a_repeat(raw_copy, tmp_path):
+    path = raw_copy / SYNAPSE_TABLE
+    lines = path.read_bytes().split(b"\n")
+    fields = lines[5].split(b",")
+    fields[2] = b"123456789"  # the same synapse id, another postsynaptic cell
+    path.write_bytes(path.read_bytes().rstrip(b"\n") + b"\n" + b",".join(fields) + b"\n" + lines[6] + b"\n")
+    code, report = _build(raw_copy, tmp_path / "ds")
+    assert code == EXIT_PARTIAL
+    kinds = {i["reason"].split(": ", 1)[1]: i["dropped"] for i in report["input_issues"] if "duplicated id" in i["reason"]}
+    assert kinds == {f"duplicated id in {SYNAPSE_TABLE}: holds other values than the first row, which was kept": True,
+                     f"duplicated id in {SYNAPSE_TABLE}: repeats the first row": False}  # fmt: skip
+    assert validate_dataset(tmp_path / "ds") == []

@@ -123,6 +123,7 @@ def run_analysis(
     ds = Dataset.open(dataset)
     ids = scope.select(ds)
     out = Path(out_dir) if out_dir is not None else ds.root / "analysis" / scope.name
+    check_out_folder(ds.root, out)
     with folder_lock(ds.root, "python -m builder analyze"), _out_lock(ds.root, out):
         result = published_analysis(ds.mitochondria, ds.segments, ids, f, include_meshless)
         dataset = {"path": str(ds.root), "fingerprint": ds.manifest.get("fingerprint"), "synthetic": ds.synthetic,
@@ -133,6 +134,21 @@ def run_analysis(
             _write_outputs(tmp, result, summary, title=f"{scope.name}, {len(ids)} cells of {ds.root.name}" if figures else None)
     log.info("analysis of %d cells written to %s", len(ids), out)
     return result, out, summary
+
+
+def check_out_folder(root: Path, out: Path) -> None:
+    """Refuse an output folder that analyze would wrongly replace: the dataset itself, a folder
+    holding it or inside it other than ``analysis/``, or an existing folder that is not an
+    earlier analysis (no ``analysis.json``). The folder is replaced whole, so it must be ours."""
+    root, target = Path(root).resolve(), Path(out).resolve()
+    analysis = root / "analysis"
+    inside_dataset = target.is_relative_to(root) and not target.is_relative_to(analysis)
+    if root.is_relative_to(target) or inside_dataset or target == analysis:
+        raise DatasetError(f"--out {out}: analyze replaces its output folder whole, and this one holds the dataset or a "
+                           f"part of it; give a new folder, or leave --out out (default {analysis}/<scope>)")  # fmt: skip
+    if target.is_dir() and any(target.iterdir()) and not (target / "analysis.json").is_file():
+        raise DatasetError(f"--out {out}: holds files that are not an analysis (no analysis.json); analyze replaces its "
+                           "output folder whole, so give a new or empty folder")  # fmt: skip
 
 
 def _out_lock(root: Path, out: Path) -> contextlib.AbstractContextManager:

@@ -88,7 +88,7 @@ def bin_mean_intervals(values: np.ndarray, cell_ids: np.ndarray, bins: np.ndarra
     DataFrame indexed by bin
         ``mean_lo, mean_hi``: the interval of the bin's mean when the scope's cells are
         resampled (a resample without a segment in the bin is left out); NaN with fewer than
-        ``boot.min_cells`` cells in the scope.
+        ``boot.min_cells`` cells in the scope or in the bin.
     """
     keys, b_idx = np.unique(np.asarray(bins), return_inverse=True)
     c_idx, n_cells = _cell_index(cell_ids)
@@ -103,6 +103,8 @@ def bin_mean_intervals(values: np.ndarray, cell_ids: np.ndarray, bins: np.ndarra
     with np.errstate(invalid="ignore", divide="ignore"):
         reps = (w @ sums) / (w @ counts)
     out["mean_lo"], out["mean_hi"] = boot.interval(reps)
+    few = (counts > 0).sum(axis=0) < boot.min_cells  # a bin of one or two cells: no interval, not a zero-width one
+    out.loc[few, ["mean_lo", "mean_hi"]] = np.nan
     return out
 
 
@@ -199,7 +201,9 @@ def _clustered_slope(x: np.ndarray, y: np.ndarray, c_idx: np.ndarray) -> tuple[f
 
     if np.ptp(x) == 0:
         return np.nan, np.nan
-    fit = sm.OLS(y, sm.add_constant(x, has_constant="add")).fit(cov_type="cluster", cov_kwds={"groups": c_idx})
+    # use_t: a t distribution with G - 1 degrees of freedom (G cells), not the normal one, which
+    # gives too small a p value with few clusters
+    fit = sm.OLS(y, sm.add_constant(x, has_constant="add")).fit(cov_type="cluster", cov_kwds={"groups": c_idx}, use_t=True)
     return float(fit.bse[1]), float(fit.pvalues[1])
 
 
@@ -232,8 +236,10 @@ def median_replicates(values: np.ndarray, c_idx: np.ndarray, w: np.ndarray, chun
         Cell counts of each resample (:meth:`Bootstrap.weights`), shared by every statistic
         compared within one resample.
 
-    The median of a resample is the weighted median of the values, each weighted by how many
-    times its cell was drawn: one sort, then a cumulative sum per resample (``chunk`` resamples
+    The median of a resample is the (lower) weighted median of the values, each weighted by how
+    many times its cell was drawn (the point estimate is ``np.median``, which averages the two
+    middle values of an even count: the same within one value's spacing): one sort, then a
+    cumulative sum per resample (``chunk`` resamples
     at a time, so memory stays ``chunk x n``). NaN for a resample without any of the values.
     """
     v = np.asarray(values, np.float64)
@@ -268,10 +274,11 @@ def compartment_intervals(
     medians : DataFrame, one row per compartment present
         ``compartment, n_cells, volume_median_lo, volume_median_hi, mci_median_lo, mci_median_hi``.
     ratios : DataFrame, one row per (measure, consecutive pair)
-        ``measure, a, b, ratio`` (median of b / median of a), ``ratio_lo, ratio_hi`` and
+        ``measure, a, b``, ``ratio_lo, ratio_hi`` (the interval of the median of b / the median
+        of a) and
         ``p_bootstrap``: the share of resamples (cells drawn with replacement, the same cells
         for both compartments) in which b's median is not above a's, (k + 1) / (B + 1).
-        Intervals and p are NaN below ``boot.min_cells`` cells.
+        Intervals and p are NaN below ``boot.min_cells`` cells (in the scope, or in a compartment).
     """
     c_idx, n_cells = _cell_index(mito["cellid"].to_numpy(np.int64))
     w = boot.weights(n_cells) if n_cells >= boot.min_cells else np.zeros((0, n_cells))
@@ -287,6 +294,8 @@ def compartment_intervals(
             v = mito[col].to_numpy(np.float64)
             ok = here & np.isfinite(v)
             reps[(measure, c)] = median_replicates(v[ok], c_idx[ok], w)
+            if row["n_cells"] < boot.min_cells:  # a compartment of one or two cells: no interval
+                reps[(measure, c)][:] = np.nan
             row[f"{measure}_median_lo"], row[f"{measure}_median_hi"] = (
                 boot.interval(reps[(measure, c)]) if len(w) else (np.nan, np.nan)
             )
@@ -298,7 +307,8 @@ def compartment_intervals(
             with np.errstate(invalid="ignore", divide="ignore"):
                 ratio = rb / ra
             lo, hi = boot.interval(ratio) if len(w) else (np.nan, np.nan)
-            p = (np.sum(~(rb > ra)) + 1) / (len(w) + 1) if len(w) else np.nan
+            valid = np.isfinite(ra) & np.isfinite(rb)
+            p = (np.sum(~(rb[valid] > ra[valid])) + 1) / (valid.sum() + 1) if valid.any() else np.nan
             ratio_rows.append({"measure": name, "a": a, "b": b, "ratio_lo": lo, "ratio_hi": hi, "p_bootstrap": p})
     return pd.DataFrame(rows), pd.DataFrame(ratio_rows, columns=["measure", "a", "b", "ratio_lo", "ratio_hi", "p_bootstrap"])
 

@@ -100,7 +100,9 @@ def parse_ids(df: pd.DataFrame, column: str, path: Path) -> tuple[np.ndarray, np
     if is_float.any():
         as_float = pd.to_numeric(text[is_float]).to_numpy(np.float64)
         _refuse_rounded(df, column, path, text, is_float, as_float)
-        exact = np.isfinite(as_float) & (as_float == np.round(as_float))
+        # "5.0" or "5e3" is an integer; "123.00000000000000001" is not, though float64 rounds it to 123
+        whole_text = ~text[is_float].str.fullmatch(r"[+-]?\d*\.\d*[1-9]\d*(?:[eE].*)?").to_numpy(bool)
+        exact = np.isfinite(as_float) & (as_float == np.round(as_float)) & whole_text
         idx = np.flatnonzero(is_float)
         values[idx[exact]] = as_float[exact].astype(np.int64)
         reasons[idx[~exact]] = f"{column} is not an integer"
@@ -190,8 +192,12 @@ def _last_line(path: Path, size: int = 1 << 16) -> tuple[bytes, bytes, bool]:
     return header, lines[-1], ends
 
 
-def drop_truncated_tail(df: pd.DataFrame, path: Path, kind: str, id_col: str, issues: list[SourceIssue]) -> pd.DataFrame:
-    """Drop an incomplete last row (a truncated file) and report it; warn about a missing final newline."""
+def drop_truncated_tail(
+    df: pd.DataFrame, path: Path, kind: str, id_col: str, issues: list[SourceIssue], ids: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """Drop an incomplete last row (a truncated file) and report it; warn about a missing final
+    newline, and drop that last row too when its last field is an id (``ids``): a cut id
+    (``86469113546``) looks like a whole one."""
     if df.empty:
         return df
     header, last, ends = _last_line(path)
@@ -203,6 +209,14 @@ def drop_truncated_tail(df: pd.DataFrame, path: Path, kind: str, id_col: str, is
             SourceIssue(
                 kind, rid, f"line {line}: incomplete last line (file truncated?); re-download {path.name}", path.name,
                 line=line,
+            )
+        )  # fmt: skip
+        return df.iloc[:-1]
+    if not ends and df.columns[-1] in ids:
+        issues.append(
+            SourceIssue(
+                kind, rid, f"line {line}: {path.name} does not end with a newline (truncated?) and its last field, "
+                f"{df.columns[-1]}, is an id that may be cut: the row was left out; re-download the file", path.name, line=line,
             )
         )  # fmt: skip
         return df.iloc[:-1]
@@ -244,14 +258,19 @@ def drop_bad_rows(
 
 
 def drop_duplicates(df: pd.DataFrame, id_col: str, kind: str, path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
-    """Keep the first row of each ``id_col``; report the others (removed, nothing lost: ``dropped`` False)."""
+    """Keep the first row of each ``id_col``; report the others: nothing lost (``dropped``
+    False) when a row repeats the first exactly, dropped when it holds other values."""
     dup = df[id_col].duplicated(keep="first").to_numpy()
+    if not dup.any():
+        return df
+    first = df.loc[~dup].drop_duplicates(id_col).set_index(id_col)
     for pos in np.flatnonzero(dup):
-        line = line_of(df, pos)
+        line, rid = line_of(df, pos), df[id_col].iloc[pos]
+        same = df.iloc[pos].drop(id_col).equals(first.loc[rid])
+        what = "repeats the first row" if same else "holds other values than the first row, which was kept"
         issues.append(
             SourceIssue(
-                kind, int(df[id_col].iloc[pos]), f"line {line}: duplicated {id_col} in {path.name}; kept the first row",
-                path.name, dropped=False, line=line,
+                kind, int(rid), f"line {line}: duplicated {id_col} in {path.name}: {what}", path.name, dropped=not same, line=line,
             )
         )  # fmt: skip
     return df.loc[~dup]

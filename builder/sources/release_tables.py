@@ -39,7 +39,7 @@ def read_soma_table(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
     in the segmentation); both rows are kept here, see :func:`one_soma_per_cell`.
     """
     df = read_csv_checked(path, ("id", "cell_type", "pt_position", "pt_root_id"), ids=("id", "pt_root_id"))
-    df = drop_truncated_tail(df, path, "cell", "pt_root_id", issues)
+    df = drop_truncated_tail(df, path, "cell", "pt_root_id", issues, ids=("id", "pt_root_id"))
     df = drop_bad_ids(df, ["id", "pt_root_id"], "pt_root_id", "cell", path, issues)
     xyz = vx_to_nm(parse_position_strings(df["pt_position"], path, "pt_position"))
     out = pd.DataFrame({"soma_id": df["id"], "cell_id": df["pt_root_id"], "valence": df["cell_type"].astype(str)})
@@ -65,7 +65,7 @@ def one_soma_per_cell(somata: pd.DataFrame, path: Path, issues: list[SourceIssue
 def read_cell_types(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
     """Cell-type classification -> ``cell_id, cell_type, cell_subtype`` (source vocabulary)."""
     df = read_csv_checked(path, ("cell_segid", "cell_type", "cell_subtype"), ids=("cell_segid",))
-    df = drop_truncated_tail(df, path, "cell", "cell_segid", issues)
+    df = drop_truncated_tail(df, path, "cell", "cell_segid", issues, ids=("cell_segid",))
     df = drop_bad_ids(df, ["cell_segid"], "cell_segid", "cell", path, issues)
     out = pd.DataFrame(
         {"cell_id": df["cell_segid"], "cell_type": df["cell_type"].astype(str), "cell_subtype": df["cell_subtype"].astype(str)}
@@ -104,7 +104,7 @@ def read_synapses(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
     cols = ("id", "pre_root_id", "post_root_id", "cleft_vx", *ctr)
     ids = ("id", "pre_root_id", "post_root_id")
     df = read_csv_checked(path, cols, ids=ids, usecols=lambda c: c in cols)
-    df = drop_truncated_tail(df, path, "synapse", "id", issues)
+    df = drop_truncated_tail(df, path, "synapse", "id", issues, ids=ids)
     df = drop_bad_ids(df, list(ids), "id", "synapse", path, issues)
     df = coerce_numeric(df, ["cleft_vx", *ctr], path)
     out = df.rename(columns={"id": "synapse_id", "cleft_vx": "size"})[["synapse_id", "pre_root_id", "post_root_id", "size"]]
@@ -146,7 +146,7 @@ def read_mito_table(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
     bbox = [f"bbox_{end}_{ax}_vx" for end in ("beg", "end") for ax in _XYZ]
     nm_cols = ["ctr_pos_x_nm", "ctr_pos_y_nm", "ctr_pos_z_nm"]
     df = read_csv_checked(path, cols, ids=("mito_id", "cellid"))
-    df = drop_truncated_tail(df, path, "mitochondrion", "mito_id", issues)
+    df = drop_truncated_tail(df, path, "mitochondrion", "mito_id", issues, ids=("mito_id", "cellid"))
     df = drop_bad_ids(df, ["mito_id", "cellid"], "mito_id", "mitochondrion", path, issues)
     has_bbox = all(c in df.columns for c in bbox)
     has_nm = all(c in df.columns for c in nm_cols)
@@ -194,7 +194,9 @@ def read_overlaps(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
     negative value are dropped and reported.
     """
     df = read_csv_checked(path, tuple(OVERLAP_COLUMNS), ids=("row_id", "col_id"), usecols=list(OVERLAP_COLUMNS))
-    df = drop_truncated_tail(df.rename(columns=OVERLAP_COLUMNS), path, "mitochondrion", "mito_id", issues)
+    df = drop_truncated_tail(
+        df.rename(columns=OVERLAP_COLUMNS), path, "mitochondrion", "mito_id", issues, ids=("mito_id", "cellid")
+    )
     df = drop_bad_ids(df, ["mito_id", "cellid"], "mito_id", "mitochondrion", path, issues)
     df = coerce_numeric(df, ["overlap_vx"], path)
     df = drop_bad_rows(df, ["overlap_vx"], "mito_id", "mitochondrion", path, issues)

@@ -52,7 +52,8 @@ def tests_table(rows: list[dict]) -> list:
     body = [html.Tr([html.Td(v) for v in r.values()]) for r in rows]
     note = html.P("One-sided Mann-Whitney U (scipy.stats.mannwhitneyu, alternative 'less'), as the published "
                   "compartment comparison, which takes mitochondria as independent; mitochondria whose compartment came "
-                  "from their mesh vertices. The interval resamples whole cells (1000 times), so it holds when cells differ.",
+                  f"from their mesh vertices. The {DEFAULT_BOOTSTRAP.level:.0%} interval resamples whole cells "
+                  f"({DEFAULT_BOOTSTRAP.n_boot} times), so it holds when cells differ.",
                   className="hint")  # fmt: skip
     return [html.Table([head, *body], className="kv tests"), note]
 
@@ -66,7 +67,8 @@ def compartments_view(data: ExplorerData, cell: str | None, which: str, rows: li
     if not len(mitos):
         return message_figure(f"No mitochondria in {cells.label}: pick another cell or scope."), []
     title = f"{cells.label}: {len(mitos):,} mitochondria"
-    return compartment_figure(mitos, title), tests_table(compartment_tests_rows(mitos))
+    return data.memo("compartments", cells.ids, (title,), lambda: (compartment_figure(mitos, title),
+                                                                   tests_table(compartment_tests_rows(mitos))))  # fmt: skip
 
 
 def layout(data: ExplorerData) -> html.Div:

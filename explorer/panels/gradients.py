@@ -82,8 +82,10 @@ def gradients_view(
     if not len(cells.ids):
         return message_figure(cells.why_empty), message_figure(cells.why_empty)
     keep = tuple(c for c in comps if c in ("Basal", "Apical")) or ("Basal",)
-    if stat == "segments":
-        return published_view(data, cells, quantity, keep)
+    if stat == "segments":  # the bootstrap of a scope is computed once, whatever is clicked elsewhere
+        return data.memo(
+            "gradients", cells.ids, (cells.label, quantity, keep), lambda: published_view(data, cells, quantity, keep)
+        )
     bins = data.ds.distance_bins
     bins = bins[bins["cell_id"].isin(cells.ids)]
     return gradient_figure(bins, quantity, f"{cells.label}: median over cells", keep), density_figure(bins, keep, cells.label)

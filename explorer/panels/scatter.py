@@ -100,12 +100,13 @@ def highlight_scatter_ids(
     data: ExplorerData, selection: dict | None, x: str, y: str, points: str = "mitochondria"
 ) -> Patch | object:
     """Partial update of the scatter's highlight trace to a selection made elsewhere (3D,
-    dendrogram, a gradient bin); a selection drawn in the scatter is shown by plotly itself,
-    and a scatter of synapses shows no mitochondria."""
+    dendrogram, a gradient bin); a selection drawn in the scatter is shown by plotly itself (the
+    highlight is emptied), and a scatter of synapses shows no mitochondria."""
     sel = selection or {}
-    if points == "synapses" or sel.get("source") == "scatter" or x not in data.numeric_columns or y not in data.numeric_columns:
+    if points == "synapses" or x not in data.numeric_columns or y not in data.numeric_columns:
         return no_update
-    rows = data.mito_rows(parse_ids(sel.get("ids")))
+    # a selection drawn here is shown by plotly itself: clear the highlight of an earlier one
+    rows = data.mito_rows([] if sel.get("source") == "scatter" else parse_ids(sel.get("ids")))
     p = Patch()
     p["data"][HIGHLIGHT_TRACE]["x"] = rows[x].tolist()
     p["data"][HIGHLIGHT_TRACE]["y"] = rows[y].tolist()

@@ -52,7 +52,10 @@ def selection_panel(data: ExplorerData, selection: dict | None, cell: str | None
     if isinstance(total, int) and total > len(sel):
         msg = f"The selection holds {total:,} mitochondria; the first {len(sel):,} are used (draw a smaller box to see all). "
     if link.capped:
-        msg += f"The neuroglancer link carries the first {MAX_POINTS} of {len(rows)} selected mitochondria."
+        msg += f"The neuroglancer link carries the first {MAX_POINTS} of {len(rows)} selected mitochondria. "
+    if opts.unpublished(link):
+        msg += (f"The shared link names a state not uploaded yet: run `python -m builder publish {opts.dataset} "
+                f"{opts.published}` before you share it (it uploads the states beside the layers).")  # fmt: skip
     if data.ds.synthetic:
         summary += " (synthetic demo: points are placed over the real Phase 1 EM, without segments)"
     return summary, link.url, link.url, offline.url if offline else None, msg

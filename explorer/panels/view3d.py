@@ -154,20 +154,30 @@ def synapse_patch(data: ExplorerData, roles: dict, show: bool) -> Patch:
     return p
 
 
+def drawn_cells(roles: dict | None, cell: int | None) -> list[int]:
+    """The cells the figure draws: those of a several-cell view (its ``uirevision`` is
+    ``cells:<id>,<id>...``), else the current cell."""
+    rev = str((roles or {}).get("cell", ""))
+    if rev.startswith("cells:"):
+        return parse_ids(rev[6:].split(","))
+    return [cell] if cell is not None else []
+
+
 def highlight_3d(data: ExplorerData, cell: str | None, selected: list[int], roles: dict) -> Patch:
     """Patch of the 3D figure for a selection: its centres drawn as dots in their compartment's
     colour ringed in black, its meshes opaque, every other mitochondrion (mesh and centre)
     dimmed; all back when nothing is selected."""
     cid = parse_id(cell)
     rows = data.mito_rows(selected)
-    rows = rows[rows["cellid"] == cid] if cid is not None else rows.iloc[:0]
+    rows = rows[rows["cellid"].isin(drawn_cells(roles, cid))]
     p = Patch()
     xyz = um(rows[["x", "y", "z"]].to_numpy())
     for k, axis in enumerate("xyz"):
         p["data"][HIGHLIGHT_TRACE][axis] = xyz[:, k].tolist()
     p["data"][HIGHLIGHT_TRACE]["marker"]["color"] = [COMPARTMENT_COLORS.get(c, "#000000") for c in rows["compartment"]]
     v, f, colors = np.zeros((3, 0)), np.zeros((3, 0), np.int64), []
-    meshes = data.display_meshes(cid) if cid is not None and len(rows) else None
+    one = str((roles or {}).get("cell", "")) == str(cid)  # meshes are drawn in the one-cell view only
+    meshes = data.display_meshes(cid) if cid is not None and one and len(rows) else None
     if meshes is not None:
         keep = np.isin(meshes.ids, rows["mito_id"].to_numpy())
         v, f = merged_mesh(meshes, keep)
@@ -246,7 +256,7 @@ def register(app: Dash, data: ExplorerData) -> None:
             )
         except DatasetError as exc:
             return message_figure(str(exc)).to_dict(), "", str(exc), [], {}
-        return fig, info, msg, sw, trace_roles(fig)
+        return fig, info, msg or no_update, sw, trace_roles(fig)  # no_update: keeps the address bar's message
 
     @app.callback(Output(GRAPH, "figure", allow_duplicate=True), Input(TRACES, "data"), prevent_initial_call=True)
     def _meshes(roles):

@@ -100,3 +100,15 @@ def test_too_few_cells_give_no_interval():
     got = regression_intervals(x, y, cell, BOOT)
     assert np.isnan([got["r_lo"], got["r_hi"], got["p_cluster"]]).all() and np.isfinite(got["r_within"])
     assert bin_mean_intervals(x, cell, np.zeros(len(x)), BOOT).isna().all().all()
+
+
+def test_a_bin_or_compartment_of_few_cells_gets_no_interval_not_a_narrow_one():
+    cell, x, _ = _data(n_cells=12)
+    bins = np.where(cell == cell[0], 99.0, 5.0)  # one bin holds a single cell
+    got = bin_mean_intervals(np.abs(x), cell, bins, BOOT)
+    assert got.loc[99.0].isna().all() and got.loc[5.0].notna().all()
+    comp = np.where(cell == cell[0], "Apical", "Basal")
+    mito = pd.DataFrame({"cellid": cell, "compartment": comp, "volume_um3": np.exp(x), "complexityindex": np.exp(x)})
+    med, ratios = compartment_intervals(mito, ("Apical", "Basal"), BOOT)
+    assert med.set_index("compartment").loc["Apical", ["volume_median_lo", "volume_median_hi"]].isna().all()
+    assert ratios[["ratio_lo", "ratio_hi", "p_bootstrap"]].isna().all().all()

@@ -185,4 +185,19 @@ def test_a_selection_made_elsewhere_is_highlighted_in_the_scatter(xdata, pyramid
     assert {tuple(o["location"]) for o in ops} == {("data", 0, "x"), ("data", 0, "y")} and all(
         len(o["params"]["value"]) == 5 for o in ops
     )
-    assert scatter.highlight_scatter_ids(xdata, {"ids": ids, "source": "scatter"}, "volume_um3", "complexityindex") is no_update
+    # a selection drawn in the scatter is shown by plotly: the highlight of an earlier one is emptied
+    ops = scatter.highlight_scatter_ids(
+        xdata, {"ids": ids, "source": "scatter"}, "volume_um3", "complexityindex"
+    ).to_plotly_json()
+    assert all(o["params"]["value"] == [] for o in ops["operations"])
+
+
+def test_a_selection_in_the_several_cells_view_is_highlighted_in_any_drawn_cell(xdata):
+    cells = xdata.ds.cells.cell_id.iloc[:3].tolist()
+    fig, _ = view3d.cells_view(xdata, cells)
+    roles = view3d.trace_roles(fig)
+    other = xdata.mitos.loc[xdata.mitos.cellid == cells[2], "mito_id"].iloc[:4].tolist()
+    ops = {tuple(o["location"]): o["params"]["value"] for o in view3d.highlight_3d(xdata, str(cells[0]), other, roles)
+           .to_plotly_json()["operations"]}  # fmt: skip
+    assert len(ops[("data", 0, "x")]) == 4  # a mitochondrion of another drawn cell than the current one
+    assert view3d.drawn_cells(roles, cells[0]) == cells

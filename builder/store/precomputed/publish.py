@@ -75,6 +75,7 @@ def publish(dataset: Path, destination: str, parallel: int = 1) -> tuple[int, in
         size = sum(f.stat().st_size for f in files.values())
         entries = ({**e, "content": files[e["path"]].read_bytes()} for e in plan)
         CloudFiles(destination.rstrip("/"), progress=True).puts(entries, total=len(plan), parallel=parallel)
+        _record_published(Path(dataset) / "states", destination, [e["path"].split("/", 1)[1] for e in states])
         log.info("published %d files (%d bytes, %d link states) of %s to %s", len(plan), size, len(states), root, destination)
         return len(plan), size
 
@@ -83,5 +84,24 @@ def state_plan(folder: Path, destination: str) -> list[dict]:
     """The ``puts`` entries of the explorer's link states (``DATASET/states/<sha256>.json``),
     uploaded beside the layers (``DESTINATION/states/``) so that short links open anywhere."""
     bucket = not destination.startswith("file://")
-    names = sorted(p.name for p in folder.glob("*.json") if p.is_file() and ".tmp-" not in p.name) if folder.is_dir() else []
+    names = sorted(p.name for p in folder.glob("*.json") if p.is_file() and not p.name.startswith(".")) if folder.is_dir() else []
     return [{"path": f"states/{n}", "content_type": "application/json", "compress": "gzip" if bucket else None} for n in names]
+
+
+def _record_published(folder: Path, destination: str, names: list[str]) -> None:
+    """Note which states are now at ``destination`` (``states/.published.json``): the explorer
+    tells a user whose short link names a state not uploaded yet."""
+    import json
+
+    from builder.store.atomic import write_bytes
+
+    if not names:
+        return
+    path = folder / ".published.json"
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        record = {}
+    record = record if isinstance(record, dict) else {}
+    record[destination.rstrip("/")] = sorted(set(record.get(destination.rstrip("/"), [])) | set(names))
+    write_bytes(path, (json.dumps(record, indent=1) + "\n").encode())
