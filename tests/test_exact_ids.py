@@ -137,7 +137,9 @@ def test_a_duplicated_id_with_other_values_is_a_loss_not_a_repeat(raw_copy, tmp_
     path.write_bytes(path.read_bytes().rstrip(b"\n") + b"\n" + b",".join(fields) + b"\n" + lines[6] + b"\n")
     code, report = _build(raw_copy, tmp_path / "ds")
     assert code == EXIT_PARTIAL
-    kinds = {i["reason"].split(": ", 1)[1]: i["dropped"] for i in report["input_issues"] if "duplicated synapse_id" in i["reason"]}
+    kinds = {
+        i["reason"].split(": ", 1)[1]: i["dropped"] for i in report["input_issues"] if "duplicated synapse_id" in i["reason"]
+    }
     assert kinds == {f"duplicated synapse_id in {SYNAPSE_TABLE}: holds other values than the first row, which was kept": True,
                      f"duplicated synapse_id in {SYNAPSE_TABLE}: repeats the first row": False}  # fmt: skip
     assert validate_dataset(tmp_path / "ds") == []

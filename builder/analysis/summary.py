@@ -164,7 +164,8 @@ def _regression_lines(summary: dict, pub: dict | None) -> list[str]:
         key = g["kind"] if g["kind"] != "pearson+ols" else f"{g['x']} -> {g['y']}"
         pr = f" ({ref[key]['r']:.3f})" if key in ref else ""
         ps = f" ({ref[key]['slope']:.4g})" if key in ref else ""
-        p = "" if few else f"  p (cell-clustered) {_num(g.get('p_cluster'), '.2g')}"
+        pc = g.get("p_cluster")
+        p = "" if few else f"  p (cell-clustered) {'< 1e-15' if pc is not None and pc < 1e-15 else _num(pc, '.2g')}"
         lines.append(f"    {key:50s} n={g['n']:5d} in {g.get('n_cells', 0):4d} cells  r={_num(g['r'], '.3f')}"
                      f"{_iv(g, 'r_lo', 'r_hi', '.3f')}{pr}  slope={_num(g['slope'], '.4g')}"
                      f"{_iv(g, 'slope_lo', 'slope_hi', '.4g')}{ps}{p}")  # fmt: skip

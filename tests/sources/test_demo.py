@@ -13,6 +13,7 @@ from builder.compute.meshes import mesh_problems
 from builder.config import DemoParams
 from builder.schema import DEMO_SEGMENT_ID_BASE, INHIBITORY_SUBTYPES, is_synthetic_segment_id
 from builder.sources.demo import BOX_LO_UM, BOX_SIZE_UM, cell_roster, generate_demo_volume
+from builder.sources.demo.mitos import MAX_RINGS
 from builder.sources.demo.volume import MAX_MITOS_PER_CELL
 from builder.sources.mesh_bundle import ABSENT_REASON, read_bundle
 from builder.sources.published import (
@@ -99,8 +100,8 @@ def test_skeletons_and_meshes(small_raw):
         assert set(batch.ids) | set(missing) == set(ids) and set(missing.values()) <= {ABSENT_REASON}
         assert len(missing) < 0.02 * len(ids)  # a few, as in a real mesh layer
         assert (mesh_problems(batch) == "").all()  # closed, watertight, finite
-        # k (rings + 6) + 2 vertices, k = 8..16 around, 2..400 rings (demo/mitos.py)
-        assert batch.n_vertices.min() >= 8 * 8 + 2 and batch.n_vertices.max() <= 16 * 306 + 2
+        # k (rings + 6) + 2 vertices, k = 8..16 around, 2..MAX_RINGS rings (demo/mitos.py)
+        assert batch.n_vertices.min() >= 8 * 8 + 2 and batch.n_vertices.max() <= 16 * (MAX_RINGS + 6) + 2
         n = len(ids)
         # pyramidal cells: dendrites tiled at the planted volume per um (real cells: 502 on average)
         assert (100 if sub == "astrocyte" else 150) <= n <= MAX_MITOS_PER_CELL

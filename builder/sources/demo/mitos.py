@@ -19,24 +19,30 @@ Unknown dendritic  0.0679      1.44       7.86        0.582  0.533  0.006
 
 (median V in um^3; ``python benchmarks/fit_mito_shapes.py`` prints this table from the real
 files.) A closed shape cannot have an MCI below a sphere's (9 / 4 pi = 0.72); the real table has
-some, from its voxel volumes and mesh areas, and the demo draws MCI >= 0.8.
+some, from its voxel volumes and mesh areas, and the demo draws MCI >= 0.8. The normal deviates
+are stratified within each compartment of a draw (one in each of n equal-probability strata,
+in random order): a cell's sample keeps the fitted distribution without the sampling noise of
+its quantiles, so the medians of 40 cells are the model's within a few percent.
 
 Shape: a tube of radius ``r0 f(s)`` along a centreline of length ``L``, closed by
 hemispherical caps. ``f`` is 1 with Gaussian constrictions (more of them at higher MCI:
 Poisson with mean (MCI - 2) / 3, depth 25-55 %, width 3 % of the length). Given V and MCI,
 ``L / r0`` follows from the profile's integrals (solved for every mitochondrion at once by
 bisection; the polygon's radius is widened to keep the circle's area, and the target lowered by
-the 5 % that roughness adds), so the mesh's measured MCI is the drawn one within a few percent. The
-radius is capped at 70 % of the neurite's; a neurite too short for ``L`` makes the tube
-shorter and thicker. Neurite mitochondria follow the skeleton from the node they are placed
+the 5 % that roughness adds), so the mesh's measured MCI is the drawn one within a few percent
+(2 % more on the default demo). The radius is capped at 70 % of the neurite's (tiled ones at
+45 % of their dendrite's median radius, :mod:`builder.sources.demo.tiling`); a neurite too short
+for ``L`` makes the tube shorter and thicker. Neurite mitochondria follow the skeleton from the node they are placed
 at, half toward the soma and half away from it (stopping at the soma surface and at ends), off
 the axis by up to 30 % of the neurite radius; somatic ones follow a wavy arc in the
 perinuclear shell.
 
 Vertex counts: ``k`` vertices around (8 to 16, one per 0.05 um of circumference), a ring at
 least every 0.15 um along the tube -- the node spacing of the skeletons, so that every node a
-mitochondrion spans gets vertices nearest to it, as the association needs -- up to 300 rings,
-3 rings per cap and a pole vertex at each end: ``k (rings + 6) + 2`` vertices, 66 to 4,898.
+mitochondrion spans gets vertices nearest to it, as the association needs (with fewer, the
+nodes between rings of a long tube lose their share of its coverage) -- up to 800 rings, 3
+rings per cap and a pole vertex at each end: ``k (rings + 6) + 2`` vertices, 66 to 12,722 on
+the default demo.
 Real Phase 1 mesh sizes are not in ``../shared`` (the mesh layer cannot be reached from here),
 so the counts are set by what the measures need, not copied from the release: finer rings
 only add time to every stage (0.1-um rings cost the 450-cell build 40 % more for the same
@@ -49,6 +55,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
+from scipy.special import ndtr, ndtri
 
 from builder.compute.meshes import MeshBatch
 from builder.compute.morphometrics import cross_columns
@@ -67,12 +74,15 @@ SHAPE_MODEL: dict[int, tuple[float, float, float, float, float]] = {
 #: Real pyramidal medians of MCI per compartment (the check the demo is tested against).
 REAL_MCI_MEDIANS = {"Somatic": 5.15, "Basal": 9.05, "Apical": 7.66, "Axonal": 2.50}
 REAL_SHARES: dict[int, float] = {0: 0.510, 2: 0.299, 3: 0.109, 1: 0.068, 5: 0.009, 4: 0.006}
+#: Mitochondria per interneuron and astrocyte (those of pyramidal cells follow their dendrites:
+#: :mod:`builder.sources.demo.tiling`), drawn uniformly in these bounds.
+MITOS_PER_CELL = {"inhibitory": (250, 600), "astrocyte": (100, 300)}
 ASTRO_MODEL = (0.045, 1.2, 5.0, 0.5, 0.6)  # astrocyte processes: no published reference
 ASTRO_SOMATIC_SHARE = 0.25
 MAX_SD = 2.5  # truncate the normal tails at 2.5 sd
 MIN_MCI = 0.8
 RING_UM = 0.15
-MAX_RINGS = 300
+MAX_RINGS = 800
 CAP_RINGS = 3
 CHORD_UM = 0.05
 AROUND = (8, 16)
@@ -182,11 +192,33 @@ def place_mitochondria(
     return Placement(node=node, intended=intended, somatic=np.arange(n_mito) < n_soma)
 
 
+def stratified_normal(rng: np.random.Generator, groups: np.ndarray) -> np.ndarray:
+    """Standard normal draws, shape (n,), stratified within each group of equal ``groups``: a
+    group of k gets one draw in each of its k equal-probability strata, in random order (the
+    sample of a group keeps the distribution with far less sampling noise in its quantiles)."""
+    groups = np.asarray(groups)
+    out = np.empty(len(groups))
+    for g in np.unique(groups):
+        at = np.flatnonzero(groups == g)
+        out[at] = ndtri((rng.permutation(len(at)) + rng.uniform(size=len(at))) / len(at))
+    return out
+
+
+def model_mean_volume(code: int) -> float:
+    """Mean volume (um^3) of the shape model of compartment ``code``, its ln V clipped at
+    :data:`MAX_SD` standard deviations as :func:`draw_shapes` draws it."""
+    median, s = SHAPE_MODEL.get(int(code), ASTRO_MODEL)[:2]
+    k = MAX_SD
+    body = np.exp(s**2 / 2) * (ndtr(k - s) - ndtr(-k - s))
+    return float(median * (body + (np.exp(k * s) + np.exp(-k * s)) * ndtr(-k)))
+
+
 def draw_shapes(rng: np.random.Generator, intended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Volumes (um^3) and MCIs, shape (n,) each, from the per-compartment model."""
+    """Volumes (um^3) and MCIs, shape (n,) each, from the per-compartment model (normal
+    deviates stratified per compartment: :func:`stratified_normal`)."""
     model = np.array([SHAPE_MODEL.get(int(c), ASTRO_MODEL) for c in intended]).reshape(-1, 5)
-    z = np.clip(rng.normal(size=len(intended)), -MAX_SD, MAX_SD)
-    e = np.clip(rng.normal(size=len(intended)), -MAX_SD, MAX_SD)
+    z = np.clip(stratified_normal(rng, intended), -MAX_SD, MAX_SD)
+    e = np.clip(stratified_normal(rng, intended), -MAX_SD, MAX_SD)
     vol = model[:, 0] * np.exp(model[:, 1] * z)
     mci = model[:, 2] * np.exp(model[:, 3] * model[:, 1] * z + model[:, 4] * e)
     return vol, np.maximum(mci, MIN_MCI)

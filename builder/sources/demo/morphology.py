@@ -176,7 +176,8 @@ def _random_dirs(rng: np.random.Generator, k: int, bias: np.ndarray | None = Non
 
 
 def pyramidal(rng: np.random.Generator, soma: np.ndarray, bounds: np.ndarray) -> Morphology:
-    """Apical dendrite toward the pia with obliques and a tuft, 5-8 basal dendrites, descending axon."""
+    """Apical dendrite toward the pia with obliques and a tuft, 6-10 basal dendrites of 100-250 um with
+    2-4 side branches of 40-130 um each, and a descending axon."""
     g = _Grower(rng, soma, rng.uniform(5.5, 7.5), bounds, labelled=True)
     apical = g.branch(0, PIA + rng.normal(scale=0.15, size=3), rng.uniform(180, 380), 1.8, 0.5, APICAL, 0.12, 0.95)
     g.children(apical[20:] if len(apical) > 30 else apical, int(rng.integers(4, 9)), (40, 120), (0.6, 0.25), APICAL)
@@ -185,8 +186,8 @@ def pyramidal(rng: np.random.Generator, soma: np.ndarray, bounds: np.ndarray) ->
             g.branch(int(apical[-1]), d, rng.uniform(40, 100), 0.5, 0.25, APICAL)
     basal_children: list[np.ndarray] = []
     for d in _random_dirs(rng, int(rng.integers(6, 11)), -PIA, 0.6):
-        b = g.branch(0, d, rng.uniform(80, 200), 1.0, 0.35, BASAL)
-        basal_children += g.children(b, int(rng.integers(2, 5)), (30, 100), (0.5, 0.3), BASAL)
+        b = g.branch(0, d, rng.uniform(100, 250), 1.0, 0.35, BASAL)
+        basal_children += g.children(b, int(rng.integers(2, 5)), (40, 130), (0.5, 0.3), BASAL)
     axon = g.branch(0, -PIA + rng.normal(scale=0.2, size=3), rng.uniform(200, 450), 0.4, 0.2, AXON, 0.3, 0.9)
     g.children(axon[10:] if len(axon) > 20 else axon, int(rng.integers(3, 8)), (50, 200), (0.2, 0.15), AXON, tortuosity=0.4)
     m = g.finish()

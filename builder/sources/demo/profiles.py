@@ -1,29 +1,36 @@
 """What the demo plants along dendrites: the published profiles and their segment-level coupling.
 
 The demo is the positive control of the analysis (``python -m builder analyze``). Along the
-dendrites of pyramidal cells it plants, as functions of the path distance ``d`` to the soma
-surface (um), the published relationships of Turner et al. 2022, Fig. 5 (real basal dendrites,
-MicronsBinder ``distance_to_soma.ipynb``):
+basal dendrites of pyramidal cells it plants, as functions of the path distance ``d`` to the
+soma surface (um), the published relationships of Turner et al. 2022, Fig. 5 (real basal
+dendrites, MicronsBinder ``distance_to_soma.ipynb``):
 
 - median dendrite diameter ``D(d)``: about 0.84 um near the soma tapering to 0.48 um at 150 um;
 - input synapse density ``S(d)``: 0.8 per um near the soma, 1.85 at 55-65 um, about 1.5 at
   145 um (a real pinky100 pyramidal cell has about 1.4 inputs per um of all its cable);
-- mitochondrial volume per um ``M(d)``: 0.021 um^2 rising to 0.031 um^2; the mitochondria tile
-  the cable (each is followed by a gap so that the volume per um follows ``M``: linear coverage
-  0.7-1, published 0.69-0.9).
+- mitochondrial volume per um of cable ``M``: 0.0245 um^2 (apical dendrites 0.026), laid by
+  :mod:`builder.sources.demo.tiling`, whose whole mitochondria realise it with a covered
+  fraction of about 0.8 (published 0.69-0.9); what a segment holds rises from about 0.023 um^2
+  per um near the soma to 0.027 beyond 60 um (published 0.021 to 0.031), as the first tens of
+  um of a branch hold a little less.
 
-Around these means, every dendritic node carries a latent vector ``z`` (diameter, volume per
-um, synapse density) that varies smoothly along the tree: an AR(1) process of correlation
-length :data:`LATENT_UM` along each branch, a child branch starting from its parent's value,
-with correlations :data:`LATENT_CORR`. The node's diameter and synapse rate are the means
-times ``exp(sigma z - sigma^2 / 2)`` (mean-preserving); the volume component chooses which
-mitochondria sit there: at a node with latent value z, the tiling takes a mitochondrion at the
-quantile Phi(z) of its compartment's cross-sections (volume / length), so the drawn shapes keep
-their fitted distribution while thick mitochondria sit where the latent field is high
-(:mod:`builder.sources.demo.tiling`). Poisson synapse counts and whole mitochondria add their own
-noise; the correlations were tuned so that the segment-level correlations beyond 60 um come out
-near the published r (0.51, 0.37, 0.40; 0.18 after diameter). ``demo_truth/`` records both the latent parameters and the
-segments measured on the generator's own geometry (see :mod:`builder.sources.demo.truth`).
+The segment-level relationships are planted between what the mitochondria realise and the
+other two: every dendritic node carries a latent vector (diameter, volume per um, synapse
+density) with correlations :data:`LATENT_CORR`. Its volume component is the volume per um the
+mitochondria realise around the node (over a segment's length), relative to ``M``, over
+:data:`REALISED_CV`; its other two are drawn given it, from two latent fields that vary along
+the tree (AR(1) of correlation length :data:`LATENT_UM`, a child branch starting from its
+parent's value; :func:`coupled_rates`). The node's diameter and input rate are the means times
+``exp(sigma z - sigma^2 / 2)`` (:data:`SIGMA_LOG`), and inputs are Poisson counts per node.
+Interneurons are the negative control: a flat input density, no coupling.
+
+On the default demo ``analyze`` finds, beyond 60 um (published in brackets): r = 0.385 (0.373)
+and slope 17.3 (17.8) for volume per um -> synapse density, 0.507 (0.514) for diameter ->
+volume per um, 0.400 (0.402) for diameter -> synapse density, 0.199 (0.181) after the
+diameter. The correlations and SDs were tuned on the mean of seeds 1-12 (40 cells each: r =
+0.374, 0.515, 0.406, 0.180, SD over seeds about 0.03; slope 17.9, SD 1.6); docs/demo.md has
+the details. ``demo_truth/`` records what was planted and the segments measured on the
+generator's own geometry (:mod:`builder.sources.demo.truth`).
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from builder.schema import Compartment
 #: Control points (distance to the soma surface um, value), linear in between, flat beyond.
 DIAMETER_UM: tuple[tuple[float, float], ...] = ((0.0, 0.84), (150.0, 0.48), (300.0, 0.42))
 SYNAPSES_PER_UM: tuple[tuple[float, float], ...] = ((0.0, 0.8), (60.0, 1.85), (145.0, 1.5), (300.0, 1.4))
-MITO_UM2_PER_UM: tuple[tuple[float, float], ...] = ((0.0, 0.021), (150.0, 0.031), (300.0, 0.031))
+MITO_UM2_PER_UM: tuple[tuple[float, float], ...] = ((0.0, 0.0245), (300.0, 0.0245))
 #: Apical dendrites and their branches: flat profiles (the published figure is of basal ones).
 APICAL = {"diameter_um": None, "synapses_per_um": 1.5, "mito_um2_per_um": 0.026}
 #: Dendrites of interneurons: a flat input density and no planted coupling (a negative control).
@@ -44,13 +51,16 @@ INTERNEURON_SYNAPSES_PER_UM = 1.0
 
 #: Order of the latent components.
 LATENT_NAMES: tuple[str, str, str] = ("diameter", "mito_volume_per_um", "synapse_density")
-#: Correlation of the latent components (diameter, volume per um, synapse density).
-LATENT_CORR = np.array([[1.0, 0.92, 0.5], [0.92, 1.0, 0.62], [0.5, 0.62, 1.0]])
-#: SD in log space of the diameter and synapse-rate components (the volume component picks a
-#: quantile of the mitochondria's cross-sections instead: no SD of its own).
-LATENT_SIGMA = np.array([0.16, 0.0, 0.35])
-#: Correlation length of the latent field along the cable, um.
-LATENT_UM = 40.0
+#: Correlation of the latent components (diameter, volume per um, synapse density); the volume
+#: component is the volume per um the mitochondria realise (:func:`coupled_rates`).
+LATENT_CORR = np.array([[1.0, 0.542, 0.457], [0.542, 1.0, 0.428], [0.457, 0.428, 1.0]])
+#: SD in log space of the diameter and of the input rate around their means.
+SIGMA_LOG = {"diameter": 0.2, "synapse_density": 0.36}
+#: The realised volume per um, relative to its planted mean, has about this SD at the scale of
+#: a segment: its deviation over this is the volume component of the latent vector.
+REALISED_CV = 0.6
+#: Correlation length of the latent fields along the cable, um.
+LATENT_UM = 15.0
 
 DENDRITE = (int(Compartment.BASAL), int(Compartment.APICAL), int(Compartment.UNKNOWN_DENDRITIC), int(Compartment.UNKNOWN))
 
@@ -71,7 +81,7 @@ def chains(parent: np.ndarray) -> list[np.ndarray]:
 
 
 def latent_field(rng: np.random.Generator, parent: np.ndarray, step_um: np.ndarray) -> np.ndarray:
-    """The latent vectors of every node, shape (N, 3), standard normal marginals.
+    """Three independent latent fields at every node, shape (N, 3), standard normal marginals.
 
     One AR(1) filter per branch (vectorised along it), started from the parent node's value.
 
@@ -81,9 +91,8 @@ def latent_field(rng: np.random.Generator, parent: np.ndarray, step_um: np.ndarr
     step_um : ndarray, shape (N,); length of each node's edge to its parent, um
     """
     n = len(parent)
-    chol = np.linalg.cholesky(LATENT_CORR)
     z = np.zeros((n, 3))
-    eps = rng.normal(size=(n, 3)) @ chol.T
+    eps = rng.normal(size=(n, 3))
     for run in chains(parent):
         start = int(parent[run[0]])
         rho = np.exp(-np.median(np.asarray(step_um)[run]) / LATENT_UM) if len(run) else 0.0
@@ -109,32 +118,78 @@ def _grown_labels(parent: np.ndarray, labels: np.ndarray) -> np.ndarray:
 def planted_rates(
     rng: np.random.Generator, parent: np.ndarray, labels: np.ndarray, step_um: np.ndarray, dist_um: np.ndarray, cell_type: str
 ) -> dict[str, np.ndarray]:
-    """Per-node planted diameter (um, NaN where the generator's own taper is kept), input
-    synapse rate (per um), mean mitochondrial volume per um (um^2, NaN where mitochondria are
-    placed at random) and the latent component of the volume per um (standard normal; the
-    tiling picks mitochondria of a cross-section at that quantile), shape (N,) each."""
+    """What is planted at every node before the mitochondria are laid.
+
+    Parameters
+    ----------
+    parent : ndarray, shape (N,), int; parents precede children
+    labels : ndarray, shape (N,), int; our compartment codes
+    step_um : ndarray, shape (N,); each node's edge to its parent, um
+    dist_um : ndarray, shape (N,); path distance to the soma surface, um
+    cell_type : str; ``pyramidal``, ``inhibitory`` or ``astrocyte``
+
+    Returns
+    -------
+    dict of ndarray, shape (N,) each (``latent`` (N, 3))
+        ``diameter_um``: the mean diameter profile, um (NaN where the generator's own taper is
+        kept); ``synapses_per_um``: the mean input rate, per um (the final rates of
+        interneurons); ``mito_um2_per_um``: the mean volume per um of cable the tiling plants,
+        um^2 (NaN where mitochondria are placed at random); ``mito_order``: the latent value
+        the tiling orders them by; ``latent``: the latent fields (that order, and two that
+        :func:`coupled_rates` mixes with the realised volume).
+    """
     n = len(parent)
     lab = np.asarray(labels)
-    diam, rate, mvol, zm = np.full(n, np.nan), np.zeros(n), np.full(n, np.nan), np.zeros(n)
-    out = {"diameter_um": diam, "synapses_per_um": rate, "mito_um2_per_um": mvol, "mito_latent": zm}
+    diam, rate, mvol, order = np.full(n, np.nan), np.zeros(n), np.full(n, np.nan), np.full(n, np.nan)
+    out = {"diameter_um": diam, "synapses_per_um": rate, "mito_um2_per_um": mvol, "mito_order": order,
+           "latent": np.zeros((n, 3))}  # fmt: skip
     dend = np.isin(_grown_labels(parent, lab), DENDRITE) & (lab != int(Compartment.SOMATIC))
     if cell_type == "inhibitory":
         rate[dend] = INTERNEURON_SYNAPSES_PER_UM
         return out
     if cell_type != "pyramidal":
         return out
-    z = latent_field(rng, parent, step_um)
-    zm[:] = z[:, 1]
-    mult = np.exp(LATENT_SIGMA[None, :] * z - LATENT_SIGMA[None, :] ** 2 / 2)
+    out["latent"] = z = latent_field(rng, parent, step_um)
     basal = dend & (lab != int(Compartment.APICAL))
     apical = lab == int(Compartment.APICAL)
     d = np.asarray(dist_um, np.float64)
-    diam[basal] = profile(DIAMETER_UM, d[basal]) * mult[basal, 0]
+    diam[basal] = profile(DIAMETER_UM, d[basal])
+    rate[basal] = profile(SYNAPSES_PER_UM, d[basal])
+    rate[apical] = APICAL["synapses_per_um"]
     mvol[basal] = profile(MITO_UM2_PER_UM, d[basal])
-    rate[basal] = profile(SYNAPSES_PER_UM, d[basal]) * mult[basal, 2]
     mvol[apical] = APICAL["mito_um2_per_um"]
-    rate[apical] = APICAL["synapses_per_um"] * mult[apical, 2]
+    order[np.isfinite(mvol)] = z[np.isfinite(mvol), 0]
     return out
+
+
+def coupled_rates(planted: dict[str, np.ndarray], realised_um2_per_um: np.ndarray) -> dict[str, np.ndarray]:
+    """The final diameter (um) and input rate (per um) of every node, shape (N,) each, drawn
+    conditionally on the volume per um the mitochondria realise there.
+
+    The volume component of the latent vector is the realised volume per um relative to its
+    planted mean, ``(realised / mean - 1) / REALISED_CV`` (clipped to -2.5..3); the diameter and
+    synapse components are mixed from it and two independent latent fields so that the three
+    have the correlations :data:`LATENT_CORR`. Nodes without a realised volume keep the means
+    (the rates of interneurons: no coupling).
+
+    Parameters
+    ----------
+    planted : dict, from :func:`planted_rates`
+    realised_um2_per_um : ndarray, shape (N,)
+        Mitochondrial volume per um of cable realised around each node, um^2; NaN where none
+        was planted.
+    """
+    mean = planted["mito_um2_per_um"]
+    dev = np.clip((np.asarray(realised_um2_per_um, np.float64) / mean - 1) / REALISED_CV, -2.5, 3.0)
+    have = np.isfinite(dev)
+    perm = [1, 0, 2]  # volume first: the others conditional on it
+    chol = np.linalg.cholesky(LATENT_CORR[np.ix_(perm, perm)])
+    e = np.column_stack([np.where(have, dev, 0.0), planted["latent"][:, 1], planted["latent"][:, 2]])
+    z = e @ chol.T  # columns: volume, diameter, synapses
+    diam, rate = planted["diameter_um"].copy(), planted["synapses_per_um"].copy()
+    for out, col, s in ((diam, 1, SIGMA_LOG["diameter"]), (rate, 2, SIGMA_LOG["synapse_density"])):
+        out[have] *= np.exp(s * z[have, col] - s**2 / 2)  # mean-preserving for a standard normal z
+    return {"diameter_um": diam, "synapses_per_um": rate}
 
 
 def planted_record() -> dict:
@@ -151,7 +206,8 @@ def planted_record() -> dict:
         "latent": {
             "names": list(LATENT_NAMES),
             "corr": LATENT_CORR.tolist(),
-            "sigma_log": LATENT_SIGMA.tolist(),
+            "sigma_log": SIGMA_LOG,
+            "realised_cv": REALISED_CV,
             "correlation_length_um": LATENT_UM,
         },  # fmt: skip
     }

@@ -4,8 +4,8 @@ Connections between demo cells are placed where an axon of one cell passes withi
 dendrite or soma of another (or of itself: a few autapses), so the geometry is consistent for
 both partners and reciprocal pairs arise naturally. The rest connect to outside fragments:
 inputs on spines and somata, outputs along axons. Inputs on dendrites follow each node's
-planted rate (per um of cable, :func:`builder.sources.demo.profiles.planted_rates`): a Poisson
-count per node, so a neuron's input density is that of real cells (about 1.4 per um of cable in
+planted rate (per um of cable, :func:`builder.sources.demo.profiles.coupled_rates`): a Poisson
+count per node (drawn from a stream of its own by the inverse CDF), so a neuron's input density is that of real cells (about 1.4 per um of cable in
 a pinky100 pyramidal cell) and along basal dendrites it follows the published profile.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
+from scipy.stats import poisson
 
 from builder.schema import DEMO_FRAGMENT_ID_BASE, DEMO_SYNAPSE_ID_BASE, EM_VOXEL_NM, LAYER_VOXEL_NM, Compartment
 from builder.sources.demo.morphology import FINE_PER_STEP, Morphology, _unit
@@ -41,6 +42,16 @@ def _surface_points(rng, m: Morphology, nodes: np.ndarray, extra: tuple[float, f
     side = _unit(np.cross(t, rng.normal(size=(len(nodes), 3))))
     dist = m.radius_um[nodes] + rng.uniform(*extra, size=len(nodes))
     return v[nodes] + side * dist[:, None]
+
+
+def poisson_counts(u: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Poisson counts with means ``mean``, shape (n,), by the inverse CDF at uniforms ``u``: a
+    count changes only where its mean does (the rest of the volume keeps its draws)."""
+    mean = np.asarray(mean, np.float64)
+    out = np.zeros(len(mean), np.int64)
+    pos = mean > 0
+    out[pos] = poisson.ppf(np.asarray(u)[pos], mean[pos]).astype(np.int64)
+    return out
 
 
 def generate_synapses(
@@ -94,10 +105,11 @@ def generate_synapses(
         rows_pos.append((ax_xyz[hit][keep] + de_xyz[j[hit]][keep]) / 2)
 
     # 2. fragments onto dendrites (spines) and somata; 3. axons onto fragments
+    count_rng = np.random.default_rng(rng.integers(1 << 62))  # its own stream: counts move only with their rates
     for i in neurons:
         m = morphs[i]
         edge = np.linalg.norm(m.vertices_um - m.vertices_um[np.maximum(m.parent, 0)], axis=1)
-        counts = rng.poisson(np.asarray(input_rates[i], np.float64) * edge)
+        counts = poisson_counts(count_rng.random(len(edge)), np.asarray(input_rates[i], np.float64) * edge)
         at = np.repeat(np.arange(len(edge)), counts)
         pts = _surface_points(rng, m, at, (0.5, 1.5)) if len(at) else np.zeros((0, 3))
         ks = int(rng.integers(15, 50))

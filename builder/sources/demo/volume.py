@@ -55,10 +55,9 @@ from builder.schema import (
 )
 from builder.sources.archive import pack_folder
 from builder.sources.demo import morphology as morph_gen
-from builder.sources.demo.mitos import REAL_SHARES, Shapes, concat_placements, place_mitochondria, tube_meshes, tube_shapes
-from builder.sources.demo.profiles import planted_rates
+from builder.sources.demo.mitos import tube_meshes
 from builder.sources.demo.synapses import generate_synapses
-from builder.sources.demo.tiling import tile_branches
+from builder.sources.demo.tiling import plant_cell
 from builder.sources.demo.truth import cell_pairs, overlap_fractions, write_truth_segments
 from builder.sources.mesh_bundle import write_bundle
 from builder.sources.published import (
@@ -78,7 +77,7 @@ from builder.store.lock import folder_lock
 log = logging.getLogger(__name__)
 
 MARKER = "demo_volume.json"
-GENERATOR_VERSION = "7"
+GENERATOR_VERSION = "8"
 #: Generator truth (not part of the release layout), for the tests.
 TRUTH_DIR = "demo_truth"
 #: Where workers write skeletons before they are packed into the archive.
@@ -89,7 +88,6 @@ MESHLESS_FRACTION = 0.003
 BOX_LO_UM = np.array([145.0, 125.0, 2.0])  # where Phase 1 somata lie (pt_position x 3.58,3.58,40)
 BOX_SIZE_UM = np.array([250.0, 140.0, 90.0])
 NEURITE_MARGIN_UM = 8.0
-MITOS_PER_CELL = {"pyramidal": (300, 700), "inhibitory": (250, 600), "astrocyte": (100, 300)}
 MAX_MITOS_PER_CELL = 2_000  # mito ids: DEMO_MITO_ID_BASE + cell index * 2000 + k (below 31.5 M for 5000 cells)
 _VALENCE = {"pyramidal": "e", "inhibitory": "i", "astrocyte": "g"}
 
@@ -169,31 +167,9 @@ def _generate_cell(args: tuple) -> tuple[int, morph_gen.Morphology, pd.DataFrame
         m = morph_gen.interneuron(rng, soma_um, bounds, subtype)
     else:
         m = morph_gen.astrocyte(rng, soma_um, bounds)
-    # planted along dendrites (own random stream): diameters, input rates, volume per um
     tree_nm = _tree_nm(m)
-    dist = tree_nm.distance_to_soma_um(m.labels)
-    rates = planted_rates(np.random.default_rng([seed, 4, index]), m.parent, m.labels, tree_nm.edge_lengths_um(), dist, cell_type)
-    planted_d = np.isfinite(rates["diameter_um"])
-    m = replace(m, radius_um=np.where(planted_d, rates["diameter_um"] / 2, m.radius_um))
-    tree_nm = replace(tree_nm, radius=m.radius_um * 1000.0)
-    skel_dir = Path(raw_dir) / STAGING / SKELETON_DIR  # packed into the archive afterwards
-    _write_skeleton(skel_dir / f"{cell_id}_skeleton.h5", m)
-    if cell_type != "astrocyte":  # the release has no labels for astrocytes
-        lab_path = skel_dir / f"{cell_id}_skeleton_label.npy"
-        tmp = lab_path.with_name(f".{lab_path.name}.tmp-{os.getpid()}.npy")
-        np.save(tmp, _ours_to_published()[m.labels].astype(np.int64))
-        os.replace(tmp, lab_path)
-
-    if cell_type == "pyramidal":  # dendrites tiled at the planted volume per um; soma and axon as before
-        tiled, tiled_shapes = tile_branches(rng, m, rates["mito_um2_per_um"], rates["mito_latent"])
-        rest = {c: REAL_SHARES[c] for c in (0, 1)}
-        n_rest = int(round(len(tiled.node) * sum(rest.values()) / (1 - sum(rest.values()))))
-        others = place_mitochondria(rng, m, n_rest, cell_type, shares=rest)
-        place = concat_placements(tiled, others)
-        shapes = Shapes.concat(tiled_shapes, tube_shapes(rng, others.intended))
-    else:
-        n_mito = int(rng.integers(*MITOS_PER_CELL[cell_type], endpoint=True))
-        place, shapes = place_mitochondria(rng, m, n_mito, cell_type), None
+    m, place, shapes, rates = plant_cell(rng, np.random.default_rng([seed, 4, index]), m, tree_nm, cell_type)
+    _write_cell_skeleton(Path(raw_dir) / STAGING / SKELETON_DIR, cell_id, cell_type, m)  # packed into the archive afterwards
     n_mito = len(place.node)
     if n_mito > MAX_MITOS_PER_CELL:
         raise ValueError(f"cell {cell_id}: {n_mito} mitochondria, more than the {MAX_MITOS_PER_CELL} its id range holds")
@@ -221,6 +197,17 @@ def _generate_cell(args: tuple) -> tuple[int, morph_gen.Morphology, pd.DataFrame
     truth["has_mesh"] = ~absent
     pairs = cell_pairs(tree_nm.vertices, batch)
     return index, m, rows, truth, {"rates": rates["synapses_per_um"], "pairs": pairs}
+
+
+def _write_cell_skeleton(skel_dir: Path, cell_id: int, cell_type: str, m: morph_gen.Morphology) -> None:
+    """The cell's ``{id}_skeleton.h5`` and (not for astrocytes, as in the release) its
+    ``{id}_skeleton_label.npy`` in the published coding."""
+    _write_skeleton(skel_dir / f"{cell_id}_skeleton.h5", m)
+    if cell_type != "astrocyte":
+        lab_path = skel_dir / f"{cell_id}_skeleton_label.npy"
+        tmp = lab_path.with_name(f".{lab_path.name}.tmp-{os.getpid()}.npy")
+        np.save(tmp, _ours_to_published()[m.labels].astype(np.int64))
+        os.replace(tmp, lab_path)
 
 
 def _tree_nm(m: morph_gen.Morphology):
