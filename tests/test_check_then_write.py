@@ -44,7 +44,7 @@ def test_neuroglancer_refuses_altered_tables_before_writing_a_layer(ds, tmp_path
     assert "tables/mitochondria.parquet: sha256 differs" in err and "rebuild the dataset" in err
     assert _tree(ds / "precomputed") == layers  # not one layer file rewritten
     assert main(["publish", str(ds), f"file://{tmp_path / 'pub'}"]) == EXIT_OK  # the intact layers can still be shared
-    assert _tree(tmp_path / "pub") == layers
+    assert {k: v for k, v in _tree(tmp_path / "pub").items() if not k.startswith("states/")} == layers
 
 
 @pytest.mark.parametrize("version", ["3", "99", None])

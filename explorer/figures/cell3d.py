@@ -16,6 +16,8 @@ one trace per synapse role; the soma, the scale bar and the cue. Mesh arrays go 
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import numpy as np
 import pandas as pd
 
@@ -294,7 +296,7 @@ def cell_figure(
     return {"data": data, "layout": scene_layout(str(cell_id))}
 
 
-_DTYPES = {np.dtype(np.float32): "f4", np.dtype(np.uint16): "u2", np.dtype(np.uint32): "u4"}
+_DTYPES = MappingProxyType({np.dtype(np.float32): "f4", np.dtype(np.uint16): "u2", np.dtype(np.uint32): "u4"})
 
 
 def typed(a: np.ndarray) -> dict:
