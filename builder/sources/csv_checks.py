@@ -257,9 +257,20 @@ def drop_bad_rows(
     return df.loc[~bad]
 
 
-def drop_duplicates(df: pd.DataFrame, id_col: str, kind: str, path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
-    """Keep the first row of each ``id_col``; report the others: nothing lost (``dropped``
-    False) when a row repeats the first exactly, dropped when it holds other values."""
+def drop_duplicates(
+    df: pd.DataFrame,
+    id_col: str,
+    kind: str,
+    path: Path,
+    issues: list[SourceIssue],
+    harmless: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Keep the first row of each ``id_col``; report the others.
+
+    A row that repeats the first exactly loses nothing (``dropped`` False); one that holds other
+    values is a loss (``dropped`` True), unless ``harmless`` (bool, one per row of ``df``) says
+    its id is never built, so that no value of it reaches the dataset.
+    """
     dup = df[id_col].duplicated(keep="first").to_numpy()
     if not dup.any():
         return df
@@ -267,10 +278,14 @@ def drop_duplicates(df: pd.DataFrame, id_col: str, kind: str, path: Path, issues
     for pos in np.flatnonzero(dup):
         line, rid = line_of(df, pos), df[id_col].iloc[pos]
         same = df.iloc[pos].drop(id_col).equals(first.loc[rid])
+        unused = harmless is not None and bool(harmless[pos])
         what = "repeats the first row" if same else "holds other values than the first row, which was kept"
+        if unused and not same:
+            what += f"; no row of this {id_col} is built, so nothing is lost"
         issues.append(
             SourceIssue(
-                kind, int(rid), f"line {line}: duplicated {id_col} in {path.name}: {what}", path.name, dropped=not same, line=line,
+                kind, int(rid), f"line {line}: duplicated {id_col} in {path.name}: {what}", path.name,
+                dropped=not (same or unused), line=line,
             )
         )  # fmt: skip
     return df.loc[~dup]

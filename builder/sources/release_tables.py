@@ -70,7 +70,29 @@ def read_cell_types(path: Path, issues: list[SourceIssue]) -> pd.DataFrame:
     out = pd.DataFrame(
         {"cell_id": df["cell_segid"], "cell_type": df["cell_type"].astype(str), "cell_subtype": df["cell_subtype"].astype(str)}
     )
-    return drop_duplicates(out, "cell_id", "cell", path, issues).reset_index(drop=True)
+    # one segment may hold several somata (the release lists the vasculature's endothelial cells
+    # and pericytes under one segment id): a conflict among rows of a type never built loses nothing
+    built = out["cell_id"].isin(out.loc[built_types(out)[0], "cell_id"]).to_numpy()
+    return drop_duplicates(out, "cell_id", "cell", path, issues, harmless=~built).reset_index(drop=True)
+
+
+def built_types(types: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Rows of a cell-type table that the dataset builds.
+
+    Parameters
+    ----------
+    types : DataFrame
+        ``cell_type, cell_subtype`` (source vocabulary), n rows.
+
+    Returns
+    -------
+    keep, astro : Series of bool, n each
+        ``keep``: pyramidal, inhibitory or astrocyte; ``astro``: an astrocyte (``glia`` /
+        ``astrocyte`` or ``astrocyte``).
+    """
+    t, st = types["cell_type"].str.lower(), types["cell_subtype"].str.lower()
+    astro = (t == "glia") & (st == "astrocyte") | (t == "astrocyte")
+    return t.isin(["pyramidal", "inhibitory"]) | astro, astro
 
 
 def select_cells(somata: pd.DataFrame, types: pd.DataFrame) -> pd.DataFrame:
@@ -83,10 +105,7 @@ def select_cells(somata: pd.DataFrame, types: pd.DataFrame) -> pd.DataFrame:
         ``cell_subtype``; sorted by ``cell_id``.
     """
     m = somata.merge(types, on="cell_id", how="inner")
-    t = m["cell_type"].str.lower()
-    st = m["cell_subtype"].str.lower()
-    astro = (t == "glia") & (st == "astrocyte") | (t == "astrocyte")
-    keep = t.isin(["pyramidal", "inhibitory"]) | astro
+    keep, astro = built_types(m)
     m = m.loc[keep].copy()
     m.loc[astro[keep], "cell_type"] = "astrocyte"
     m["cell_type"] = m["cell_type"].str.lower()

@@ -160,6 +160,29 @@ def test_real_cell_selection():
     )
 
 
+def test_a_segment_of_many_somata_outside_the_built_types_loses_nothing(tmp_path):
+    """The release lists the vasculature's endothelial cells and pericytes under one segment id."""
+    issues: list = []
+    types = read_cell_types(PHASE1_ROWS / "220309_cell_type_classification.csv", issues)
+    vessel = [i for i in issues if i.id == 648518346349526102]
+    assert len(vessel) == 49 and not any(i.dropped for i in vessel)  # 50 rows: OPC, pericyte, endothelial
+    assert not any(i.dropped for i in issues)
+    assert types.cell_id.is_unique
+    # the same conflict in a segment that is built is a loss: which type is right is unknown
+    path = tmp_path / "types.csv"
+    path.write_text(
+        ",centroid_x,centroid_y,centroid_z,cell_segid,cell_type,cell_subtype\n"
+        "1,1,1,1,648518346349538237,pyramidal,pyramidal cell\n"
+        "2,2,2,2,648518346349538237,glia,astrocyte\n"
+        "3,3,3,3,648518346349500001,vasculature,pericyte\n"
+        "4,4,4,4,648518346349500001,vasculature,endothelial\n"
+    )
+    issues = []
+    types = read_cell_types(path, issues)
+    assert types.cell_id.tolist() == [648518346349538237, 648518346349500001]
+    assert [(i.id, i.dropped, i.line) for i in issues] == [(648518346349538237, True, 3), (648518346349500001, False, 5)]
+
+
 def test_real_mitochondria_rows_positions_equal_the_published_nm():
     path = PHASE1_ROWS / "211019_mitochondria_info_sample.csv"
     raw = pd.read_csv(path)
