@@ -47,8 +47,18 @@ def test_readme_has_examples_and_stays_a_front_door():
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_relative_links_lead_to_files(page):
-    for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text()):
-        assert (page.parent / target).exists(), f"{page.name} links to {target}, which does not exist"
+    for target, anchor in re.findall(r"\]\(([^)#:]*)(?:#([^)]*))?\)", page.read_text()):
+        file = page.parent / target if target else page
+        assert file.exists(), f"{page.name} links to {target}, which does not exist"
+        if anchor and file.suffix == ".md":
+            assert anchor in _anchors(file), f"{page.name} links to {target}#{anchor}: no such heading"
+
+
+def _anchors(page) -> set[str]:
+    """GitHub's heading anchors of a page: lower case, punctuation dropped, spaces as hyphens."""
+    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+    heads = re.findall(r"^#+\s+(.+?)\s*$", text, flags=re.M)
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in heads}
 
 
 @pytest.mark.parametrize("code", [b for lang, b, _ in BLOCKS if lang == "python"])
