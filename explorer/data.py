@@ -8,7 +8,10 @@ exceed JavaScript's 2^53 integer precision) and are parsed back here.
 from __future__ import annotations
 
 import hashlib
+import logging
+import queue
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from builder.schema import MESH_MEASURE_COLUMNS
 from builder.store.lru import LRUCache
 from builder.store.reader import Dataset
 
+log = logging.getLogger(__name__)
 _ID = re.compile(r"^\d{1,20}$")
 MAX_SELECTION = 20_000
 #: Synapse columns the morphometrics scatter can show (synapses.parquet).
@@ -29,6 +33,8 @@ SYNAPSE_SCATTER_COLUMNS = ("size", "nearest_mito_path_um", "path_dist_to_soma_um
 DISPLAY_CELLS_ACROSS = 2.0
 #: Cells whose display meshes, and (cell, spacing) pairs whose thinned skeletons, stay cached.
 DISPLAY_CACHE = 16
+#: Cells waiting to be read ahead (more requests are ignored: a flood of links costs nothing).
+PREFETCH_QUEUE = 4
 #: Views of a scope (statistics with their bootstrap) kept, so that a click elsewhere that leaves
 #: the scope's cells as they were does not compute them again.
 VIEW_CACHE = 32
@@ -62,6 +68,9 @@ class ExplorerData:
     _skeletons: LRUCache[pd.DataFrame] = field(default_factory=lambda: LRUCache(DISPLAY_CACHE), repr=False)
     _synapses: list = field(default_factory=list, repr=False)
     _views: LRUCache = field(default_factory=lambda: LRUCache(VIEW_CACHE), repr=False)
+    _ahead: queue.Queue = field(default_factory=lambda: queue.Queue(PREFETCH_QUEUE), repr=False)
+    _reader: list = field(default_factory=list, repr=False)
+    _reader_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def load(cls, root: Path | str) -> ExplorerData:
@@ -157,6 +166,33 @@ class ExplorerData:
             return thin
 
         return self._skeletons.get((int(cell_id), float(spacing_um)), make)
+
+    def read_ahead(self, cell: str | None) -> None:
+        """Read a cell's skeleton and meshes in the background (a link ``/?cell=ID`` is opening:
+        its page loads for a second before it asks for the 3D view); invalid or unknown ids and
+        a full queue are ignored. One daemon thread, started on first use, ends with the process."""
+        cid = parse_id(cell)
+        if cid is None or not self.ds.has_cell(cid):
+            return
+        try:
+            self._ahead.put_nowait(cid)
+        except queue.Full:
+            return
+        with self._reader_lock:
+            if not self._reader:
+                t = threading.Thread(target=self._read_ahead_loop, name="explorer-read-ahead", daemon=True)
+                t.start()
+                self._reader.append(t)
+
+    def _read_ahead_loop(self) -> None:
+        while True:
+            cid = self._ahead.get()
+            try:
+                self.display_skeleton(cid)
+                self.ds.mesh_ids(cid)
+                self.display_meshes(cid)
+            except Exception as exc:  # noqa: BLE001 - the request that needs it reports it
+                log.info("reading cell %d ahead failed: %s", cid, exc)
 
     def memo(self, name: str, cells: np.ndarray, params: tuple, make):  # noqa: ANN001, ANN201 - any view
         """``make()``, kept for the view ``name`` of these ``cells`` (int64 ids) and ``params``."""

@@ -230,6 +230,19 @@ class Dataset:
             return None
         return self._cached(("meshes", int(cell_id)), lambda: decode_meshes(meshes.read(cell_id)))
 
+    def mesh_ids(self, cell_id: int) -> np.ndarray | None:
+        """Ids (int64, sorted as stored) of one cell's mitochondria that have a mesh, read without
+        the meshes; None when the dataset has no meshes."""
+        self.cell(cell_id)
+        meshes = self._meshes
+        if meshes is None:
+            return None
+        if ("meshes", int(cell_id)) in self._cache:
+            return self.mito_meshes(cell_id).ids  # type: ignore[union-attr]
+        return self._cached(
+            ("mesh_ids", int(cell_id)), lambda: meshes.read(cell_id, ["mito_id"]).column("mito_id").to_numpy().astype(np.int64)
+        )
+
     @property
     def distance_bins(self) -> pd.DataFrame:
         """``tables/distance_bins.parquet``: per cell, compartment and 10-um bin of path distance

@@ -105,7 +105,7 @@ def _mito_hover(sel: pd.DataFrame, name: str) -> tuple[np.ndarray, str]:
     return np.array(text, dtype=object), "mitochondrion %{customdata}<br>" + name + "<br>%{text}<extra></extra>"
 
 
-def mito_traces(mitos: pd.DataFrame, meshes: MeshBatch | None, mesh_data: bool = True) -> list[dict]:
+def mito_traces(mitos: pd.DataFrame, meshes: MeshBatch | None, mesh_ids: np.ndarray | None = None) -> list[dict]:
     """Per compartment: one merged, opaque Mesh3d (or volume-sized markers without meshes) + centres.
 
     Parameters
@@ -113,12 +113,14 @@ def mito_traces(mitos: pd.DataFrame, meshes: MeshBatch | None, mesh_data: bool =
     mitos : DataFrame
         One cell's mitochondria (``mito_id, compartment, x, y, z, volume_um3, ...``; nm).
     meshes : MeshBatch or None
-        Their meshes (nm); None draws markers sized by volume instead.
-    mesh_data : bool
-        False leaves the Mesh3d traces empty, to be filled by :func:`mesh_patch_data` after the
-        first draw (at the scale of a whole cell the centres show the mitochondria).
+        Their meshes (nm), drawn.
+    mesh_ids : ndarray, shape (M,), int64, optional
+        Without ``meshes``: the ids of those that have a mesh; their Mesh3d traces are sent
+        empty, to be filled by :func:`mesh_patch_data` after the first draw (at the scale of a
+        whole cell the centres show the mitochondria). Neither: markers sized by volume.
     """
     traces: list = []
+    ids = meshes.ids if meshes is not None else mesh_ids
     mesh_comp = None
     if meshes is not None:
         mesh_comp = pd.Series(mitos["compartment"].to_numpy(), index=mitos["mito_id"].to_numpy()).reindex(meshes.ids).to_numpy()
@@ -129,21 +131,21 @@ def mito_traces(mitos: pd.DataFrame, meshes: MeshBatch | None, mesh_data: bool =
         color, group, label = COMPARTMENT_COLORS[name], f"mito-{name}", f"mitochondria: {name} ({len(sel)})"
         text, hover = _mito_hover(sel, name)
         by_volume = np.clip(4 * np.cbrt(sel["volume_um3"].to_numpy() / 0.05), 2, 14)
-        if meshes is not None:
+        if ids is not None:
             v, f = (
                 merged_mesh(meshes, mesh_comp == name)
-                if mesh_data
+                if meshes is not None
                 else (np.zeros((3, 0), np.float32), np.zeros((3, 0), np.uint16))
             )
             traces.append(dict(type="mesh3d", x=v[0], y=v[1], z=v[2], i=f[0], j=f[1], k=f[2], color=color, opacity=1.0,
                                name=label, legendgroup=group, showlegend=True, hoverinfo="skip", flatshading=False,
                                lighting={"ambient": 0.55, "diffuse": 0.7, "specular": 0.15}))  # fmt: skip
-        if meshes is None:
+        if ids is None:
             traces.append(_centres(sel, label, group, color, text, hover, by_volume, True))
             continue
         # at the scale of a whole cell a mitochondrion's mesh is a pixel or two: its centre, drawn
         # opaque at a few pixels, is what shows it (the mesh takes over when zoomed in)
-        has = np.isin(sel["mito_id"].to_numpy(), meshes.ids)
+        has = np.isin(sel["mito_id"].to_numpy(), ids)
         traces.append(_centres(sel[has], label, group, color, text[has], hover, CENTRE_PX, False))
         if not has.all():  # a mitochondrion kept without a mesh: a marker sized by its volume
             traces.append(_centres(sel[~has], f"{label}, without mesh", group, color, text[~has], hover, by_volume[~has], False))
@@ -265,7 +267,7 @@ def cell_figure(
     meshes: MeshBatch | None,
     synapses: pd.DataFrame,
     show_synapses: bool | None = None,
-    mesh_data: bool = True,
+    mesh_ids: np.ndarray | None = None,
 ) -> dict:
     """The 3D figure of one cell (µm). ``uirevision`` keeps the camera across updates.
 
@@ -278,8 +280,9 @@ def cell_figure(
     synapses : DataFrame, the cell's synapse rows (nm)
     show_synapses : bool, optional
         Draw the synapses (None: when the cell has fewer than :data:`SYNAPSES_SHOWN_BELOW`).
-    mesh_data : bool
-        False sends the mitochondria's Mesh3d traces empty (see :func:`mito_traces`).
+    mesh_ids : ndarray, optional
+        Without ``meshes``: ids of the mitochondria with a mesh, whose Mesh3d traces are sent
+        empty (see :func:`mito_traces`).
 
     Returns
     -------
@@ -291,7 +294,7 @@ def cell_figure(
     root = nodes.loc[nodes["parent"] < 0, ["x", "y", "z"]].to_numpy(np.float64)
     soma = [soma_trace(root[0], soma_radius_nm(nodes))] if len(root) else []
     xyz = um(nodes[["x", "y", "z"]].to_numpy())
-    data = [*highlight_traces(), *skeleton_traces(nodes), *soma, *mito_traces(mitos, meshes, mesh_data), *synapse_traces(synapses, show),
+    data = [*highlight_traces(), *skeleton_traces(nodes), *soma, *mito_traces(mitos, meshes, mesh_ids), *synapse_traces(synapses, show),
             *scale_bar(xyz.min(axis=0), xyz.max(axis=0))]  # fmt: skip
     return {"data": data, "layout": scene_layout(str(cell_id))}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from dash import Dash, Input, Output, Patch, State, dcc, html, no_update
+from flask import request
 
 from builder.errors import DatasetError
 from explorer import ids
@@ -71,8 +72,7 @@ def cell_view(data: ExplorerData, cell: str | None, show_synapses: bool | None =
     show = len(syn) < SYNAPSES_SHOWN_BELOW if show_synapses is None else show_synapses
     # the first draw: skeleton and the mitochondria's centres (what shows at this scale); their
     # meshes follow in a patch (mesh_patch), so the cell is on screen before they are made
-    meshes = data.ds.mito_meshes(cid) if data.ds.has_meshes else None
-    fig = cell_figure(cid, data.display_skeleton(cid), mitos, meshes, syn, show, mesh_data=False)
+    fig = cell_figure(cid, data.display_skeleton(cid), mitos, None, syn, show, mesh_ids=data.ds.mesh_ids(cid))
     counts = mitos["compartment"].value_counts()
     info = (f"cell {cid} · {row.cell_type} ({row.cell_subtype}) · {int(row.n_mito)} mitochondria ("
             + ", ".join(f"{counts[c]} {c.lower()}" for c in counts.index) + f") · {int(row.n_syn_in)} synapses in, "
@@ -243,6 +243,13 @@ def layout(data: ExplorerData) -> html.Section:
 
 
 def register(app: Dash, data: ExplorerData) -> None:
+    page = app.config.requests_pathname_prefix
+
+    @app.server.before_request
+    def _read_ahead():  # a link to a cell: its data read while the page loads, before it asks
+        if request.path == page and request.method == "GET" and "cell" in request.args:
+            data.read_ahead(request.args.get("cell", "")[:40])
+
     @app.callback(
         Output(GRAPH, "figure"), Output(INFO, "children"), Output(ids.MESSAGE, "children", allow_duplicate=True),
         Output(SYNAPSES, "value"), Output(TRACES, "data"),

@@ -72,3 +72,54 @@ def test_binds_loopback_and_no_debug_unless_asked(small_dataset, monkeypatch, ca
     assert calls == [("127.0.0.1", 8050, False), ("127.0.0.1", 8123, True)]
     out = capsys.readouterr().out.splitlines()  # one line: where the app is, and how to serve many users
     assert out[0].startswith("explorer on http://127.0.0.1:8050/ ") and "gunicorn -w 2 -b 127.0.0.1:8050" in out[0]
+
+
+def test_a_link_to_a_cell_reads_it_ahead(small_dataset, monkeypatch):
+    """The page of ``/?cell=ID`` starts reading the cell while it loads; nothing else does."""
+    from explorer.data import ExplorerData
+
+    asked: list = []
+    monkeypatch.setattr(ExplorerData, "read_ahead", lambda self, cell: asked.append(cell))
+    client = create_app(small_dataset).server.test_client()
+    assert client.get("/?cell=990000000000000030").status_code == 200
+    client.get("/_dash-layout?cell=1")
+    client.post("/?cell=2")
+    client.get("/")
+    assert asked == ["990000000000000030"]
+
+
+def test_read_ahead_fills_the_caches_and_ignores_bad_ids(xdata_fresh):
+    import time
+
+    data, cid = xdata_fresh
+    for junk in ("abc", "", "1" * 30, "12345"):
+        data.read_ahead(junk)
+    assert data._ahead.qsize() == 0 and not data._reader
+    data.read_ahead(str(cid))
+    deadline = time.monotonic() + 60
+    while int(cid) not in data._display and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert int(cid) in data._display and len(data._reader) == 1 and data._reader[0].daemon
+    for _ in range(50):  # a flood of links: at most the queue's few cells wait, one thread reads
+        data.read_ahead(str(cid))
+    assert data._ahead.qsize() <= 4 and len(data._reader) == 1
+
+
+def test_mesh_ids_without_reading_the_meshes(xdata_fresh):
+    data, cid = xdata_fresh
+    ids = data.ds.mesh_ids(cid)
+    assert ids.dtype == "int64" and len(ids) > 0
+    assert ids.tolist() == data.ds.mito_meshes(cid).ids.tolist()
+    assert ("meshes", cid) in data.ds._cache  # and once the meshes are read, from them
+    assert data.ds.mesh_ids(cid).tolist() == ids.tolist()
+
+
+@pytest.fixture
+def xdata_fresh(small_dataset):
+    """A new ExplorerData (empty caches) and the pyramidal cell with the most mitochondria."""
+    from explorer.data import ExplorerData
+
+    data = ExplorerData.load(small_dataset)
+    cells = data.ds.cells
+    cid = int(cells[cells.cell_type == "pyramidal"].sort_values("n_mito").cell_id.iloc[-1])
+    return data, cid
