@@ -11,6 +11,7 @@ import pytest
 from builder.compute.volume_stats import ChunkStats
 from builder.errors import InputFileError
 from builder.sources.volume_scan import CloudVolumeReader, chunk_boxes, scan_volumes
+from tests.compute.test_volume_stats import as_dict, brute_force
 
 BIG = 864691135494786192
 SHAPE = (45, 37, 19)  # not a multiple of the storage chunks (32, 32, 16) nor of the scan chunks
@@ -32,29 +33,6 @@ def write_segmentation(path, arr: np.ndarray, offset=(0, 0, 0)) -> str:
     x, y, z = offset
     vol[x : x + arr.shape[0], y : y + arr.shape[1], z : z + arr.shape[2]] = arr
     return url
-
-
-def brute_force(mito: np.ndarray, cells: np.ndarray, offset=(0, 0, 0)) -> dict:
-    """Per-label statistics over the whole array, one label at a time."""
-    out: dict = {}
-    for m in np.unique(mito):
-        if m == 0:
-            continue
-        sel = mito == m
-        xyz = np.argwhere(sel).astype(np.int64) + np.asarray(offset, np.int64)
-        cs, counts = np.unique(cells[sel], return_counts=True)
-        pairs = {int(c): int(n) for c, n in zip(cs, counts) if c != 0}
-        out[int(m)] = (len(xyz), tuple(int(v) for v in xyz.sum(0)), tuple(xyz.min(0)), tuple(xyz.max(0) + 1), pairs)
-    return out
-
-
-def as_dict(s: ChunkStats) -> dict:
-    out = {}
-    for i, m in enumerate(s.mito_id):
-        sel = s.pair_mito == m
-        pairs = {int(c): int(n) for c, n in zip(s.pair_cell[sel], s.pair_voxels[sel])}
-        out[int(m)] = (int(s.voxels[i]), tuple(int(v) for v in s.coord_sum[i]), tuple(s.bbox_lo[i]), tuple(s.bbox_hi[i]), pairs)
-    return out
 
 
 def same(a: ChunkStats, b: ChunkStats) -> bool:
