@@ -7,7 +7,9 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -30,22 +32,68 @@ def _free_port() -> int:
 
 def start_explorer(dataset: Path, *args: str) -> tuple[subprocess.Popen, str]:
     """``python -m explorer --data dataset *args`` on a free port, once its page answers:
-    the process and its address (no trailing slash); skips (fails on CI) without chromium."""
+    the process and its address (no trailing slash); skips (fails on CI) without chromium.
+
+    The server writes into ``test-output/server-logs/explorer-PORT.log``, never into a pipe nobody reads: a
+    full pipe (64 KiB) would stop every thread of the server that logs, holding logging's lock."""
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed; `make test` installs it (apt-get install chromium)")
         pytest.skip("Debian chromium not installed: run `make browser` (apt-get install chromium)")
     port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "explorer", "--data", str(dataset), "--port", str(port), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )  # fmt: skip
+    log_path = _log_path(port)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "explorer", "--data", str(dataset), "--port", str(port), *args],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     # a loaded 2-core machine can take a minute to import Dash and open the dataset
     if not wait_until(lambda: proc.poll() is not None or answers(url), timeout=180, interval=0.5) or proc.poll() is not None:
         stop(proc)
-        pytest.fail("explorer did not start: " + (proc.stdout.read() if proc.stdout else ""))
+        pytest.fail("explorer did not start: " + server_log(url))
     return proc, url
+
+
+def _log_path(port: int) -> Path:
+    return OUT.parent / "server-logs" / f"explorer-{port}.log"
+
+
+def server_log(url: str, tail: int = 4000) -> str:
+    """The last ``tail`` characters written by the explorer that :func:`start_explorer` started at ``url``."""
+    path = _log_path(urlsplit(url).port or 0)
+    return path.read_text(errors="replace")[-tail:] if path.exists() else "(no log: not started by start_explorer)"
+
+
+def open_page(page, url: str, selector: str, timeout_s: float = 180) -> None:  # noqa: ANN001 - a Playwright page
+    """Go to ``url`` and wait until ``selector`` is visible (on a loaded 2-core machine the first
+    page of a fresh browser can take a minute); on failure, say what the page and the server did:
+    page errors, console messages, failed or unanswered requests, the page's text, the server's log."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    seen: list[str] = []
+    pending: dict = {}
+    page.on("pageerror", lambda e: seen.append(f"page error: {e}"))
+    page.on("console", lambda m: seen.append(f"console {m.type}: {m.text[:300]}"))
+    page.on("requestfailed", lambda r: seen.append(f"request failed: {r.url} {r.failure}"))
+    page.on("request", lambda r: pending.__setitem__(id(r), r.url))
+    page.on("requestfinished", lambda r: pending.pop(id(r), None))
+    started = time.monotonic()
+    try:
+        page.goto(url, timeout=timeout_s * 1000)
+        page.wait_for_selector(selector, timeout=max(1.0, timeout_s - (time.monotonic() - started)) * 1000)
+    except PlaywrightTimeout:
+        try:
+            text = page.evaluate("() => document.body ? document.body.innerText.slice(0, 1500) : '(no body)'")
+        except Exception as exc:  # noqa: BLE001 - the page may be wedged: say so
+            text = f"(page did not answer: {exc})"
+        pytest.fail(
+            f"{selector} not visible {time.monotonic() - started:.0f} s after opening {url}\n"
+            + "\n".join(seen[-40:])
+            + f"\nunanswered requests: {list(pending.values())[:20]}\n"
+            + f"page text: {text}\nserver log: {server_log(url)}"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +120,7 @@ def test_pick_cell_select_in_scatter_get_neuroglancer_link(server, xdata, pyrami
         page = browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(server)
-        page.wait_for_selector("#f-search", timeout=60_000)  # a loaded 2-core machine can be slow to render
+        open_page(page, server, "#f-search")
         # pick a cell in the table: the URL follows
         page.fill("#f-search", str(pyramidal_id))
         page.press("#f-search", "Enter")
@@ -164,7 +211,7 @@ def test_gradients_dendrogram_and_several_cells(server, xdata, pyramidal_id, tmp
         page = browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(f"{server}/?cell={pyramidal_id}")
+        open_page(page, f"{server}/?cell={pyramidal_id}", "#f-search")
         _figure_ready(page, "graph-3d", 5)
         page.get_by_text("Gradients", exact=True).click()
         # the published statistic first: the mean over segments, and the segment regressions

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from explorer.palette import COMPARTMENT_COLORS
-from tests.explorer.test_browser import CHROMIUM, FLAGS, start_explorer
+from tests.explorer.test_browser import CHROMIUM, FLAGS, open_page, start_explorer
 from tests.procs import stop
 
 OUT = Path(__file__).resolve().parents[2] / "test-output" / "views"
@@ -95,7 +95,7 @@ def page(server, tmp_path_factory):
 
 def test_the_3d_view_shows_mitochondria_pia_up_with_a_scale_bar(page, server, xdata, pyramidal_id):
     OUT.mkdir(parents=True, exist_ok=True)
-    page.goto(f"{server}/?cell={pyramidal_id}")
+    open_page(page, f"{server}/?cell={pyramidal_id}", "#f-search")
     _wait_figure(page, "graph-3d")
     page.locator("#show-synapses input").check()  # synapses drawn: the mitochondria must still show
     _wait_figure(page, "graph-3d", "g.data.some(t => (t.legendgroup || '').startsWith('syn-') && t.visible === true)")
@@ -113,7 +113,7 @@ def test_the_3d_view_shows_mitochondria_pia_up_with_a_scale_bar(page, server, xd
 
 
 def test_a_selection_keeps_its_colour_and_dims_the_rest(page, server, xdata, pyramidal_id):
-    page.goto(f"{server}/?cell={pyramidal_id}")
+    open_page(page, f"{server}/?cell={pyramidal_id}", "#f-search")
     _wait_figure(page, "graph-3d")
     _settle(page, "graph-3d")
     before = _graph_png(page, "graph-3d", OUT / "before-selection.png")
@@ -133,7 +133,7 @@ def test_a_selection_keeps_its_colour_and_dims_the_rest(page, server, xdata, pyr
 
 
 def test_every_view_is_drawn(page, server, pyramidal_id):
-    page.goto(f"{server}/?cell={pyramidal_id}")
+    open_page(page, f"{server}/?cell={pyramidal_id}", "#f-search")
     _wait_figure(page, "graph-3d")
     graphs = {"Morphometrics": "graph-scatter", "Compartments": "graph-comp", "Gradients": "graph-gradients",
               "Dendrogram": "graph-dendrogram"}  # fmt: skip
