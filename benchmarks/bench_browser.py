@@ -43,6 +43,7 @@ import gzip
 import json
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -282,6 +283,8 @@ def bundle_session(data: Path, n_mito: int, cells: tuple[int, int], full: bool, 
                 else:
                     out["open_cell_s"], out["switch_cell_s"] = _open_and_switch(ctx, url, cells, server_log)
                 ctx.close()
+    except Exception as exc:
+        raise RuntimeError(f"{exc}\nthe explorer's log, with every thread's stack:\n{_stacks(proc, server_log)}") from exc
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -289,6 +292,19 @@ def bundle_session(data: Path, n_mito: int, cells: tuple[int, int], full: bool, 
     if not any(u.endswith(wanted) for u in scripts) or any(u.endswith(unwanted) for u in scripts):
         raise RuntimeError(f"the page with {'the full' if full else 'the partial'} plotly.js loaded: {scripts}")
     return out
+
+
+def _stacks(proc: subprocess.Popen, server_log: Path) -> str:
+    """The end of the explorer's log after it printed every thread's stack (SIGUSR1)."""
+    size = server_log.stat().st_size
+    try:
+        os.kill(proc.pid, signal.SIGUSR1)
+    except OSError:
+        return server_log.read_text(errors="replace")[-6000:]
+    deadline = time.monotonic() + 10
+    while server_log.stat().st_size == size and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return server_log.read_text(errors="replace")[-6000:]
 
 
 def _two_cells(data: Path) -> tuple[int, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -48,6 +49,7 @@ def start_explorer(dataset: Path, *args: str) -> tuple[subprocess.Popen, str]:
             [sys.executable, "-m", "explorer", "--data", str(dataset), "--port", str(port), *args],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
+    log_path.with_suffix(".pid").write_text(str(proc.pid))
     url = f"http://127.0.0.1:{port}"
     # a loaded 2-core machine can take a minute to import Dash and open the dataset
     if not wait_until(lambda: proc.poll() is not None or answers(url), timeout=180, interval=0.5) or proc.poll() is not None:
@@ -60,10 +62,20 @@ def _log_path(port: int) -> Path:
     return OUT.parent / "server-logs" / f"explorer-{port}.log"
 
 
-def server_log(url: str, tail: int = 4000) -> str:
-    """The last ``tail`` characters written by the explorer that :func:`start_explorer` started at ``url``."""
+def server_log(url: str, tail: int = 8000, stacks: bool = False) -> str:
+    """The last ``tail`` characters written by the explorer that :func:`start_explorer` started at
+    ``url``; with ``stacks``, after it has printed every thread's stack (SIGUSR1, faulthandler)."""
     path = _log_path(urlsplit(url).port or 0)
-    return path.read_text(errors="replace")[-tail:] if path.exists() else "(no log: not started by start_explorer)"
+    if not path.exists():
+        return "(no log: not started by start_explorer)"
+    if stacks:
+        size = path.stat().st_size
+        try:
+            os.kill(int(path.with_suffix(".pid").read_text()), signal.SIGUSR1)
+            wait_until(lambda: path.stat().st_size > size, timeout=10)
+        except (OSError, ValueError):
+            pass
+    return path.read_text(errors="replace")[-tail:]
 
 
 def open_page(page, url: str, selector: str, timeout_s: float = 180) -> None:  # noqa: ANN001 - a Playwright page
@@ -85,14 +97,14 @@ def open_page(page, url: str, selector: str, timeout_s: float = 180) -> None:  #
         page.wait_for_selector(selector, timeout=max(1.0, timeout_s - (time.monotonic() - started)) * 1000)
     except PlaywrightTimeout:
         try:
-            text = page.evaluate("() => document.body ? document.body.innerText.slice(0, 1500) : '(no body)'")
+            text = page.evaluate("() => document.body ? document.body.innerText.slice(0, 500) : '(no body)'")
         except Exception as exc:  # noqa: BLE001 - the page may be wedged: say so
             text = f"(page did not answer: {exc})"
         pytest.fail(
             f"{selector} not visible {time.monotonic() - started:.0f} s after opening {url}\n"
             + "\n".join(seen[-40:])
             + f"\nunanswered requests: {list(pending.values())[:20]}\n"
-            + f"page text: {text}\nserver log: {server_log(url)}"
+            + f"page text: {text}\nserver log, with every thread's stack: {server_log(url, stacks=True)}"
         )
 
 
