@@ -70,9 +70,9 @@ class Scenario:
             ("open cell (url)", self._body(("url.search",), [f"?cell={cell}"], "cell-store.data")),
             ("3D view", self._body(("cell-store.data",), [cell], "graph-3d.figure")),
             ("scatter axes", self._body(
-                ("cell-store.data", "sc-x.value", "sc-y.value", "sc-color.value", "sc-log.value", "sc-scope.value"),
+                ("view3d-drawn.data", "sc-x.value", "sc-y.value", "sc-color.value", "sc-log.value", "sc-scope.value"),
                 [cell, x, y, rng.choice(["compartment", "cell_type"]), ["log x"] if rng.random() < 0.5 else [], rng.choice(["cell", "all"])],
-                "graph-scatter.figure",
+                "graph-scatter.figure", {"cell-store": cell},
             )),
             ("neuroglancer link", self._body(("selection-store.data",), [{"ids": ids, "source": "scatter"}], "ng-link.href", {"cell-store": cell})),
         ]  # fmt: skip

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from pathlib import Path
 
 from dash import Dash, Input, Output, State
@@ -39,7 +38,7 @@ def create_app(
         If ``data_dir`` is not a built dataset (the message names the builder command).
     """
     data = ExplorerData.load(data_dir)
-    _warm_up_later()
+    _import_link_builder()
     app = Dash(
         __name__,
         title="L2/3 mitochondria explorer",
@@ -90,17 +89,17 @@ def _assets_ignore() -> str:
     return r"^plotly-explorer" if os.environ.get("EXPLORER_FULL_PLOTLY") == "1" else r"^plotly-explorer\.min\.js$"
 
 
-def _warm_up_later(delay_s: float = 3.0) -> None:
-    """Import nglui (about 2 s) in a daemon thread a few seconds after start-up: the first page is
-    not kept waiting, and the first neuroglancer link seldom is (the import lock makes an
-    early click wait for it rather than import twice)."""
+def _import_link_builder() -> None:
+    """Import nglui (1-2 s) before serving, so that the first neuroglancer link is not kept waiting.
 
-    def _import() -> None:
-        import nglui.statebuilder  # noqa: F401
-
-    t = threading.Timer(delay_s, _import)
-    t.daemon = True  # ends with the process
-    t.start()
+    Not in a background thread: a module imported in one thread while a request imports another
+    that depends on it can deadlock, and Python then hands one of them the half-initialised
+    module. That happened: 3 s after start-up the warm-up thread was importing PIL for nglui while
+    the first page's ``/_dash-layout`` (plotly's JSON encoder) asked for ``PIL.Image``, got
+    "partially initialized module 'PIL.Image' has no attribute 'Image'", and the page stayed
+    blank (CI's browser test, and the browser benchmark, once in about a dozen start-ups).
+    """
+    import nglui.statebuilder  # noqa: F401
 
 
 def _guard(app: Dash) -> None:

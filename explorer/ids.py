@@ -21,3 +21,8 @@ MESSAGE = "message"
 TABLE = "cell-table"
 #: The tabs of the lower views: a view draws when its tab is shown.
 TABS = "tabs"
+#: What the 3D view has drawn: its figure's ``uirevision`` (the cell id, ``cells:<id>,...`` for
+#: several cells, "" for none), set in the browser once plotly has drawn it. What need not come
+#: first (the scatter, the 3D view's own mitochondrion meshes) waits for it, so that a cell
+#: opens with its 3D view drawn before anything else competes for the page's one thread.
+DRAWN = "view3d-drawn"

@@ -18,12 +18,14 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import urllib.request
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 
 from flask import Flask, Response, abort, redirect, request, send_file
 
 from builder.store.reader import served_file
+from explorer.links import PHASE1_EM
 
 log = logging.getLogger(__name__)
 #: The dataset's folder of link states (:class:`explorer.links.StateStore`), and their names.
@@ -49,10 +51,6 @@ class PublicProbe:
             threading.Thread(target=self._probe, args=(timeout_s,), daemon=True, name="phase1-probe").start()
 
     def _probe(self, timeout_s: float) -> None:
-        import urllib.request
-
-        from explorer.links import PHASE1_EM
-
         # gs://bucket/path is served at https://storage.googleapis.com/bucket/path (cloudfiles/paths.py to_https_protocol)
         url = PHASE1_EM.replace("precomputed://gs://", "https://storage.googleapis.com/") + "/info"
         try:

@@ -148,10 +148,10 @@ def layout(data: ExplorerData) -> html.Div:
 def register(app: Dash, data: ExplorerData) -> None:
     @app.callback(
         Output(GRAPH, "figure"), Output(KEY, "data"),
-        Input(ids.CELL, "data"), Input(X, "value"), Input(Y, "value"), Input(COLOR, "value"),
-        Input(LOG, "value"), Input(SCOPE, "value"), State(POINTS, "value"), State(KEY, "data"),
+        Input(ids.DRAWN, "data"), Input(X, "value"), Input(Y, "value"), Input(COLOR, "value"),
+        Input(LOG, "value"), Input(SCOPE, "value"), State(ids.CELL, "data"), State(POINTS, "value"), State(KEY, "data"),
     )  # fmt: skip
-    def _scatter(cell, x, y, color, logs, scope, points, shown):
+    def _scatter(_drawn, x, y, color, logs, scope, cell, points, shown):  # after the 3D view (ids.DRAWN)
         args = (as_opt_str(cell, 40), as_str(x), as_str(y), as_str(color), as_str_list(logs), as_str(scope), as_str(points))
         key = scatter_key(*args)
         if key == shown:

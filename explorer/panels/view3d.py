@@ -41,6 +41,27 @@ GRAPH, INFO, PARTNERS, SYNAPSES, MITO_ROW, TRACES = (
     "view3d-traces",
 )
 GRAPHS: tuple[str, ...] = (GRAPH,)
+HINT = "synapse-hint"
+#: In the browser: once the 3D graph shows the figure of ``roles.cell`` (its uirevision) and
+#: plotly has drawn its scene, plus one animation frame, that uirevision (:data:`explorer.ids.DRAWN`);
+#: at once when no cell is drawn, and after 5 s whatever happened (a figure that failed to draw
+#: must not hold up the other views).
+DRAWN_JS = f"""function(roles) {{
+    const want = String((roles || {{}}).cell || "");
+    if (!want) {{ return ""; }}
+    return new Promise(function(resolve) {{
+        let done = false;
+        const finish = function() {{ if (!done) {{ done = true; resolve(want); }} }};
+        setTimeout(finish, 5000);
+        function check() {{
+            const g = document.querySelector("#{GRAPH} .js-plotly-plot");
+            const ready = g && g.layout && String(g.layout.uirevision) === want
+                && g._fullLayout && g._fullLayout.scene && g._fullLayout.scene._scene;
+            if (ready) {{ requestAnimationFrame(finish); }} else if (!done) {{ requestAnimationFrame(check); }}
+        }}
+        check();
+    }});
+}}"""
 MAX_CELLS_3D = 12
 NO_CELL = "Pick a cell in the table (click its row), or tick several to see them together."
 
@@ -80,9 +101,16 @@ def cell_view(data: ExplorerData, cell: str | None, show_synapses: bool | None =
     msg = "" if len(mitos) else f"Cell {cid} has no mitochondria in this dataset; showing its skeleton and synapses."
     if len(mitos) and not data.ds.has_meshes:
         msg = "This dataset has no mitochondrion meshes: mitochondria are drawn as markers sized by volume."
-    if not show and len(syn):
-        info += " · synapses hidden so that the mitochondria show: tick 'synapses' to draw them"
     return fig, info, msg, ["synapses"] if show else []
+
+
+def synapse_hint(data: ExplorerData, roles: dict, shown: bool) -> str:
+    """Beside the synapse switch: how many synapses the drawn cell has when they are hidden."""
+    cid = parse_id(roles.get("cell"))
+    if shown or cid is None or not data.ds.has_cell(cid):
+        return ""
+    n = len(data.ds.cell_synapses(cid))
+    return f"{n:,} synapses hidden so that the mitochondria show" if n else ""
 
 
 def selected_cells(data: ExplorerData, rows: list[dict] | None) -> list[int]:
@@ -231,10 +259,12 @@ def layout(data: ExplorerData) -> html.Section:
                         inline=True,
                     ),
                     dcc.Checklist(id=SYNAPSES, options=[{"label": "synapses", "value": "synapses"}], value=[], inline=True),
+                    html.Span(id=HINT, className="hint"),
                 ],
                 className="controls",
             ),  # fmt: skip
             dcc.Store(id=TRACES),
+            dcc.Store(id=ids.DRAWN),
             dcc.Loading(dcc.Graph(id=GRAPH, style={"height": "600px"}, config={"displaylogo": False})),
             html.Div(id=MITO_ROW, className="mito-row"),
         ],
@@ -265,9 +295,17 @@ def register(app: Dash, data: ExplorerData) -> None:
             return message_figure(str(exc)).to_dict(), "", str(exc), [], {}
         return fig, info, msg or no_update, sw, trace_roles(fig)  # no_update: keeps the address bar's message
 
-    @app.callback(Output(GRAPH, "figure", allow_duplicate=True), Input(TRACES, "data"), prevent_initial_call=True)
-    def _meshes(roles):
+    app.clientside_callback(DRAWN_JS, Output(ids.DRAWN, "data"), Input(TRACES, "data"), prevent_initial_call=True)
+
+    @app.callback(
+        Output(GRAPH, "figure", allow_duplicate=True), Input(ids.DRAWN, "data"), State(TRACES, "data"), prevent_initial_call=True
+    )
+    def _meshes(_drawn, roles):  # once the skeleton and centres are on screen
         return mesh_patch(data, as_dict(roles))
+
+    @app.callback(Output(HINT, "children"), Input(SYNAPSES, "value"), Input(TRACES, "data"), prevent_initial_call=True)
+    def _hint(value, roles):
+        return synapse_hint(data, as_dict(roles), "synapses" in as_str_list(value))
 
     @app.callback(
         Output(GRAPH, "figure", allow_duplicate=True), Input(SYNAPSES, "value"), State(TRACES, "data"), prevent_initial_call=True

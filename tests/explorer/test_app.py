@@ -123,3 +123,38 @@ def xdata_fresh(small_dataset):
     cells = data.ds.cells
     cid = int(cells[cells.cell_type == "pyramidal"].sort_values("n_mito").cell_id.iloc[-1])
     return data, cid
+
+
+def test_start_up_imports_nothing_in_a_background_thread(small_dataset):
+    """create_app starts no thread (an import in a background thread racing the first page's
+    imports once served that page a 500: "partially initialized module 'PIL.Image'"), and nglui,
+    which the first neuroglancer link needs, is imported before the server serves anything."""
+    import threading
+
+    before = set(threading.enumerate())
+    create_app(small_dataset)  # public_layers=False: no probe thread either
+    started = [t.name for t in set(threading.enumerate()) - before if t.is_alive()]
+    assert started == []
+    assert "nglui.statebuilder" in sys.modules
+
+
+def test_the_scatter_and_the_meshes_wait_for_the_3d_view(client):
+    """Opening a cell: the 3D view draws first; the scatter and the mesh patch are asked for once
+    the browser says the 3D view is drawn (ids.DRAWN), never on the cell itself (their drawing
+    used to compete with the 3D view's first draw)."""
+    from explorer import ids
+    from explorer.panels import scatter, view3d
+
+    deps = json.loads(client.get("/_dash-dependencies").data)
+
+    def inputs_of(output: str) -> list[list[str]]:
+        found = [d for d in deps if output in d["output"]]
+        return [[i["id"] + "." + i["property"] for i in d["inputs"]] for d in found]
+
+    scatter_cbs = [i for i in inputs_of(f"{scatter.GRAPH}.figure") if f"{ids.DRAWN}.data" in i or f"{ids.CELL}.data" in i]
+    assert scatter_cbs and all(f"{ids.CELL}.data" not in i for i in scatter_cbs)
+    patches = [i for i in inputs_of(f"{view3d.GRAPH}.figure") if i == [f"{ids.DRAWN}.data"]]
+    assert len(patches) == 1  # the mesh patch
+    drawn = [d for d in deps if d["output"] == f"{ids.DRAWN}.data"]
+    assert len(drawn) == 1 and drawn[0]["clientside_function"]  # in the browser, which knows when it has drawn
+    assert [i["id"] for i in drawn[0]["inputs"]] == [view3d.TRACES]

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from explorer.figures.cell3d import SYNAPSES_SHOWN_BELOW
 from explorer.palette import COMPARTMENT_COLORS
 from tests.explorer.test_browser import CHROMIUM, FLAGS, open_page, start_explorer
 from tests.procs import stop
@@ -97,7 +98,12 @@ def test_the_3d_view_shows_mitochondria_pia_up_with_a_scale_bar(page, server, xd
     OUT.mkdir(parents=True, exist_ok=True)
     open_page(page, f"{server}/?cell={pyramidal_id}", "#f-search")
     _wait_figure(page, "graph-3d")
+    n_syn = len(xdata.ds.cell_synapses(pyramidal_id))
+    hint = "() => document.querySelector('#synapse-hint').innerText"
+    if n_syn >= SYNAPSES_SHOWN_BELOW:  # hidden at first, and the hint beside the switch says so
+        page.wait_for_function(f"() => ({hint})().includes('{n_syn:,} synapses hidden')", timeout=60_000)
     page.locator("#show-synapses input").check()  # synapses drawn: the mitochondria must still show
+    page.wait_for_function(f"() => ({hint})() === ''", timeout=60_000)  # and the hint no longer says hidden
     _wait_figure(page, "graph-3d", "g.data.some(t => (t.legendgroup || '').startsWith('syn-') && t.visible === true)")
     _settle(page, "graph-3d")
     page.screenshot(path=str(OUT / "cell.png"))
