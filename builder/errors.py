@@ -29,6 +29,22 @@ class InputFileError(BuilderError):
         super().__init__(msg)
 
 
+class VolumeConfigError(InputFileError):
+    """A VOLUME.toml (``--source volume``) is unusable: names the file, the key and the fix.
+
+    Parameters
+    ----------
+    path : the TOML file
+    key : the offending key, dotted (``mitochondria.segmentation``); "" for the whole file
+    problem : what is wrong
+    fix : what to write instead
+    """
+
+    def __init__(self, path: Path | str, key: str, problem: str, fix: str = "") -> None:
+        self.key = key
+        super().__init__(path, f"{key}: {problem}" if key else problem, fix)
+
+
 class CellInputError(BuilderError):
     """One cell's inputs are unusable; the cell is skipped and reported, the build goes on.
 
