@@ -43,9 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", metavar="{build,demo,download,validate,analyze,neuroglancer,publish}")
 
-    def common(sp: argparse.ArgumentParser) -> None:
+    def common(sp: argparse.ArgumentParser, cells: type = int) -> None:
         sp.add_argument("--seed", type=int, default=1, help="demo volume seed")
-        sp.add_argument("--cells", type=int, default=40, help="demo volume cells (Phase 1 size: 450)")
+        sp.add_argument("--cells", type=cells, default=40, help="demo volume cells (Phase 1 size: 450)")
         sp.add_argument("--raw-dir", type=Path, default=None, help="raw inputs (default: data/raw/<source>)")
         sp.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="local worker processes")
         sp.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -72,7 +72,14 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     common(b)
     d = sub.add_parser("demo", help="only generate the synthetic demo volume", formatter_class=fmt)
-    common(d)
+    common(d, cells=str)  # a number, or ids with --as-volume
+    d.set_defaults(cells=None)  # 40, or 3 with --as-volume
+    d.add_argument(
+        "--as-volume", type=Path, default=None, metavar="DIR",
+        help="write the demo as a lab's volume instead (precomputed segmentations, meshes, skeletons, tables, "
+        "VOLUME.toml; docs/volume.md); --cells is then N cells (default 3) or ids of the 40-cell demo",
+    )  # fmt: skip
+    d.add_argument("--resolution", default="16,16,40", metavar="X,Y,Z", help="with --as-volume: voxel size, nm")
     dl = sub.add_parser("download", help="download the published files of a real source", formatter_class=fmt)
     dl.add_argument("--source", choices=SOURCES[1:], default="phase1", help="data source")
     dl.add_argument("--raw-dir", type=Path, default=None, help="destination (default: data/raw/<source>)")
@@ -166,6 +173,10 @@ def _main(argv: list[str] | None) -> int:
             return _neuroglancer(args.dataset)
         if args.command == "publish":
             return _publish(args)
+        if args.command == "demo" and args.as_volume is not None:
+            return _demo_as_volume(args)
+        if args.command == "demo":
+            args.cells = DemoParams().cells if args.cells is None else int(args.cells) if args.cells.isdigit() else -1
         if args.workers < 1:
             print("error: --workers must be at least 1", file=sys.stderr)
             return EXIT_USAGE
@@ -232,6 +243,23 @@ def _analyze(args: argparse.Namespace) -> int:
                       min_soma_um=args.min_soma_um, min_segments=args.min_segments)  # fmt: skip
     _, out, summary = run_analysis(args.dataset, scope, f, args.include_meshless, args.out, figures=not args.no_figures)
     print(summary_text(summary, out))
+    return EXIT_OK
+
+
+def _demo_as_volume(args: argparse.Namespace) -> int:
+    from builder.sources.demo.as_volume import DEFAULT_CELLS, summary_text, write_demo_as_volume
+
+    try:
+        res = tuple(float(x) for x in args.resolution.split(","))
+        if len(res) != 3 or not all(0 < x < 1e6 for x in res):
+            raise ValueError
+    except ValueError:
+        print(f"error: --resolution {args.resolution!r}: give three voxel sides in nm, e.g. 16,16,40", file=sys.stderr)
+        return EXIT_USAGE
+    spec = args.cells or str(DEFAULT_CELLS)
+    cells = int(spec) if spec.strip().isdigit() and int(spec) < 10_000 else _cell_ids(spec)
+    summary = write_demo_as_volume(args.as_volume, res, cells, seed=args.seed, raw_dir=args.raw_dir)  # type: ignore[arg-type]
+    print(summary_text(summary))
     return EXIT_OK
 
 

@@ -1,0 +1,101 @@
+"""The demo written as a lab's volume reads back: exact ids, every mitochondrion found once and
+in its cell, volumes within the derived voxelisation error, a VOLUME.toml that loads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from builder.compute import voxelise as vx
+from builder.sources.demo.as_volume import write_demo_as_volume
+from builder.sources.volume_config import load_volume_config
+from builder.sources.volume_scan import scan_volumes
+
+RES = (128.0, 128.0, 160.0)  # coarse: the test stays under ~30 s
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    out = tmp_path_factory.mktemp("as_volume") / "vol"
+    return out, write_demo_as_volume(out, RES, cells=2, seed=1)
+
+
+def _vol(path):
+    from cloudvolume import CloudVolume
+
+    return CloudVolume(f"file://{path}", fill_missing=True, progress=False)
+
+
+def test_ids_round_trip_exactly_and_the_toml_loads(written):
+    out, s = written
+    cfg = load_volume_config(out / "VOLUME.toml")
+    assert cfg.cells.build == tuple(s.cell_ids) and cfg.cells.resolution_nm == RES
+    assert all(i > 2**53 for i in s.cell_ids)  # float64 would round them
+    cells = _vol(out / "cells")
+    assert cells.dtype == "uint64" and tuple(cells.resolution) == RES
+    somata = cfg.cells.somata.read()
+    for cid, x, y, z in somata[["cell_id", "x", "y", "z"]].itertuples(index=False):
+        v = (np.array([x, y, z]) / np.asarray(RES)).astype(int)
+        assert int(cells[v[0], v[1], v[2]][0, 0, 0, 0]) == cid  # the soma centre holds the exact id
+    sk = cells.skeleton.get(s.cell_ids[0])
+    assert set(np.unique(sk.compartment)) <= {0, 1, 2, 3, 4, 5} and len(sk.radius) == len(sk.vertices)
+    syn = cfg.synapses.read()
+    assert (
+        syn["pre_root_id"].dtype == np.int64
+        and (syn["pre_root_id"].isin(s.cell_ids) | syn["post_root_id"].isin(s.cell_ids)).all()
+    )
+    mito = _vol(out / "mitochondria")
+    assert mito.mesh.get(int(s.per_mito["mito_id"].iloc[0])) is not None
+
+
+def test_scan_finds_every_mitochondrion_once_in_its_cell(written, tmp_path):
+    out, s = written
+    mito = _vol(out / "mitochondria")
+    lo = np.asarray(mito.voxel_offset)
+    box = (tuple(int(x) for x in lo), tuple(int(x) for x in lo + np.asarray(mito.volume_size)))
+    stats = scan_volumes(f"file://{out / 'mitochondria'}", f"file://{out / 'cells'}", box, (256, 256, 128), tmp_path / "w")
+    found = stats.mito_id
+    assert len(found) == len(set(found.tolist()))  # each once
+    per = s.per_mito.set_index("mito_id")
+    has_voxels = set(per.index[per["voxels"] > 0])
+    assert set(found.tolist()) <= has_voxels and len(has_voxels - set(found.tolist())) <= s.contested_mito_voxels
+    from builder.compute.volume_stats import release_tables
+
+    table = release_tables(stats, RES)[0]
+    truth = {int(m): int(c) for c in s.cell_ids for m in _mito_ids_of(out, c)}
+    right = sum(truth[int(m)] == int(c) for m, c in zip(table["mito_id"], table["cellid"]))
+    assert right >= 0.99 * len(table)
+
+
+def _mito_ids_of(out, cell_id):
+    import pandas as pd
+
+    rows = pd.read_csv(out / "demo-raw" / "211019_mitochondria_info.csv", dtype={"mito_id": "int64", "cellid": "int64"})
+    return rows.loc[rows["cellid"] == cell_id, "mito_id"]
+
+
+def test_voxel_volumes_agree_with_mesh_volumes_within_the_derived_error(written):
+    _, s = written
+    d = s.per_mito
+    assert (d["error_nm3"].abs() <= d["bound_nm3"]).all()
+    assert s.odd_columns == 0 and s.error_median < 0.1
+
+
+def test_the_capsule_union_is_exact_against_brute_force():
+    res = np.array([50.0, 50.0, 50.0])
+    v = np.array([[0, 0, 0], [7000, 0, 0], [7150, 0, 0], [7300, 100, 0.0], [-3000, 2000, 500]])
+    e = np.array([[1, 0], [2, 1], [3, 2], [4, 0]])
+    r = np.array([7000, 300, 290, 280.0, 800])
+    shapes = vx.node_spheres_and_capsules(v, e, r)
+    assert len(shapes[0]) < len(v) + len(e)  # the soma edge needs no capsule
+    lo, shape = np.array([-160, -60, -60]), (320, 120, 120)
+    got = vx.capsules_mask(*shapes, lo, shape, res)
+    g = (np.stack(np.meshgrid(*[np.arange(a, a + n) for a, n in zip(lo, shape)], indexing="ij"), -1) + 0.5) * res
+    want = np.zeros(shape, bool)
+    for c, rr in zip(v, r):
+        want |= ((g - c) ** 2).sum(-1) <= rr**2
+    for i, j in e:
+        u, d = v[j] - v[i], g - v[i]
+        t = (d @ u) / (u @ u)
+        want |= (((d - t[..., None] * u) ** 2).sum(-1) <= (r[i] + t * (r[j] - r[i])) ** 2) & (t >= 0) & (t <= 1)
+    assert np.array_equal(got, want)
