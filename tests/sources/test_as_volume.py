@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from builder.compute import voxelise as vx
-from builder.sources.demo.as_volume import write_demo_as_volume
+from builder.errors import InputFileError
+from builder.sources.demo.as_volume import MARKER, write_demo_as_volume
 from builder.sources.volume_config import load_volume_config
 from builder.sources.volume_scan import scan_volumes
 
@@ -99,3 +100,22 @@ def test_the_capsule_union_is_exact_against_brute_force():
         t = (d @ u) / (u @ u)
         want |= (((d - t[..., None] * u) ** 2).sum(-1) <= (r[i] + t * (r[j] - r[i])) ** 2) & (t >= 0) & (t <= 1)
     assert np.array_equal(got, want)
+
+
+def test_a_lab_volume_without_the_marker_is_refused_and_left_intact(tmp_path):
+    lab = tmp_path / "lab"
+    (lab / "cells").mkdir(parents=True)
+    (lab / "cells" / "info").write_text("{}")
+    (lab / "mitochondria").mkdir()
+    (lab / "VOLUME.toml").write_text("format = 1\n")
+    before = sorted(p.relative_to(lab) for p in lab.rglob("*"))
+    with pytest.raises(InputFileError, match=f"no marker {MARKER}.*Give a new or empty folder") as err:
+        write_demo_as_volume(lab, RES, cells=1)
+    assert str(lab) in str(err.value)
+    assert sorted(p.relative_to(lab) for p in lab.rglob("*")) == before  # not even a lock file
+    assert (lab / "cells" / "info").read_text() == "{}"
+
+
+def test_the_marker_is_written(written):
+    out, _ = written
+    assert (out / MARKER).is_file()

@@ -9,6 +9,7 @@
     DIR/synapses.parquet the release's synapse columns (positions in 3.58 x 3.58 x 40 nm voxels)
     DIR/VOLUME.toml      the description :func:`builder.sources.volume_config.load_volume_config` reads
     DIR/demo-raw/        the demo in the published layout it was made from (with its truth)
+    DIR/demo_as_volume.json  the marker: only a folder holding it is ever cleared and rewritten
 
 Both segmentations are written independently (as real data are: a mitochondrion's voxels are
 not clipped to its cell's). A cell is the union of its skeleton's capsules (node spheres and
@@ -28,6 +29,7 @@ lie in two meshes at 16 x 16 x 40 nm.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import time
@@ -48,6 +50,8 @@ log = logging.getLogger(__name__)
 #: Storage chunk of both segmentations (voxels); also the block voxelised at a time.
 CHUNK = (128, 128, 64)
 DEFAULT_CELLS = 3
+#: Written first into the output folder: only a folder holding it is ever cleared and rewritten.
+MARKER = "demo_as_volume.json"
 UNLABELLED = 5  # astrocytes' nodes carry no label in the demo: written as Unknown
 SKELETON_ATTRIBUTES = [
     {"id": "radius", "data_type": "float32", "num_components": 1},
@@ -311,18 +315,28 @@ size = "cleft_vx"
 """
 
 
+def refuse_foreign_output(out: Path) -> None:
+    """Raise unless ``out`` is new, empty (hidden files aside) or was written by this command (its
+    marker :data:`MARKER` is there): the command deletes and rewrites ``cells/`` and
+    ``mitochondria/``, so it must never touch a real volume, even one with a VOLUME.toml."""
+    if not out.is_dir() or (out / MARKER).is_file():
+        return
+    names = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    if names:
+        raise InputFileError(
+            out, f"holds files this command did not write ({', '.join(names[:4])}{', ...' if len(names) > 4 else ''}) "
+            f"and no marker {MARKER}; demo --as-volume deletes and rewrites cells/ and mitochondria/, so it never "
+            "writes into such a folder", "Give a new or empty folder to --as-volume",
+        )  # fmt: skip
+
+
 def _prepare(out: Path) -> None:
-    """Refuse a folder this command did not write; remove the layers of an earlier run (missing
-    chunks read as 0, so stale chunks must not survive)."""
-    if out.is_dir() and any(out.iterdir()) and not (out / "VOLUME.toml").is_file():
-        names = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
-        if names:
-            raise InputFileError(
-                out, f"holds files this command did not write ({', '.join(names[:4])})", "Give a new or empty folder"
-            )
+    """Mark ``out`` as this command's, then remove the layers of an earlier run (missing chunks
+    read as 0, so stale chunks must not survive)."""
+    refuse_foreign_output(out)
+    (out / MARKER).write_text(json.dumps({"written_by": "python -m builder demo --as-volume"}) + "\n")
     for name in ("cells", "mitochondria"):
         shutil.rmtree(out / name, ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
 
 
 def write_demo_as_volume(
@@ -354,6 +368,7 @@ def write_demo_as_volume(
     """
     out = Path(out)
     res = np.asarray(resolution_nm, np.float64)
+    refuse_foreign_output(out)  # before the lock: not even a lock file in someone's volume
     with folder_lock(out, f"python -m builder demo --as-volume {out}"):
         _prepare(out)
         loaded, somata, raw = _load_demo(Path(raw_dir or out / "demo-raw"), seed, cells)
