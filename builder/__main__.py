@@ -30,6 +30,14 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 SOURCES = ("demo", "phase1")
 
 
+class _StoreGiven(argparse.Action):
+    """Store the value and note the option in ``namespace.given`` (to tell a typed value from the default)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # noqa: ANN001
+        setattr(namespace, self.dest, values)
+        namespace.given = {*getattr(namespace, "given", ()), self.dest}
+
+
 def _parser() -> argparse.ArgumentParser:
     fmt = DefaultsFormatter
     p = argparse.ArgumentParser(
@@ -41,11 +49,12 @@ def _parser() -> argparse.ArgumentParser:
         "python -m builder build --source phase1 | python -m builder validate data/demo",
         formatter_class=fmt,
     )
+    p.set_defaults(given=set())
     sub = p.add_subparsers(dest="command", metavar="{build,demo,download,validate,analyze,neuroglancer,publish}")
 
-    def common(sp: argparse.ArgumentParser, cells: type = int) -> None:
+    def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--seed", type=int, default=1, help="demo volume seed")
-        sp.add_argument("--cells", type=cells, default=40, help="demo volume cells (Phase 1 size: 450)")
+        sp.add_argument("--cells", type=int, default=40, action=_StoreGiven, help="demo volume cells (Phase 1 size: 450)")
         sp.add_argument("--raw-dir", type=Path, default=None, help="raw inputs (default: data/raw/<source>)")
         sp.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="local worker processes")
         sp.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -72,14 +81,21 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     common(b)
     d = sub.add_parser("demo", help="only generate the synthetic demo volume", formatter_class=fmt)
-    common(d, cells=str)  # a number, or ids with --as-volume
-    d.set_defaults(cells=None)  # 40, or 3 with --as-volume
+    common(d)
     d.add_argument(
         "--as-volume", type=Path, default=None, metavar="DIR",
         help="write the demo as a lab's volume instead (precomputed segmentations, meshes, skeletons, tables, "
-        "VOLUME.toml; docs/volume.md); --cells is then N cells (default 3) or ids of the 40-cell demo",
+        "VOLUME.toml; docs/volume.md)",
     )  # fmt: skip
-    d.add_argument("--resolution", default="16,16,40", metavar="X,Y,Z", help="with --as-volume: voxel size, nm")
+    d.add_argument(
+        "--volume-cells", default=None, metavar="N|ID,ID",
+        help="with --as-volume: a demo of N cells (1-40), all written, or ids of the 40-cell demo separated by "
+        "commas (default: 3)",
+    )  # fmt: skip
+    d.add_argument(
+        "--resolution", default=None, metavar="X,Y,Z",
+        help="with --as-volume: voxel size in nm, each side at least 4 (default: 16,16,40)",
+    )  # fmt: skip
     dl = sub.add_parser("download", help="download the published files of a real source", formatter_class=fmt)
     dl.add_argument("--source", choices=SOURCES[1:], default="phase1", help="data source")
     dl.add_argument("--raw-dir", type=Path, default=None, help="destination (default: data/raw/<source>)")
@@ -173,10 +189,8 @@ def _main(argv: list[str] | None) -> int:
             return _neuroglancer(args.dataset)
         if args.command == "publish":
             return _publish(args)
-        if args.command == "demo" and args.as_volume is not None:
+        if args.command == "demo" and (args.as_volume is not None or args.volume_cells or args.resolution):
             return _demo_as_volume(args)
-        if args.command == "demo":
-            args.cells = DemoParams().cells if args.cells is None else int(args.cells) if args.cells.isdigit() else -1
         if args.workers < 1:
             print("error: --workers must be at least 1", file=sys.stderr)
             return EXIT_USAGE
@@ -247,18 +261,21 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _demo_as_volume(args: argparse.Namespace) -> int:
-    from builder.sources.demo.as_volume import DEFAULT_CELLS, summary_text, write_demo_as_volume
+    """``demo --as-volume``: every option is checked before any folder or lock is made."""
+    from builder.sources.demo.as_volume import check_request, summary_text, write_demo_as_volume
 
-    try:
-        res = tuple(float(x) for x in args.resolution.split(","))
-        if len(res) != 3 or not all(0 < x < 1e6 for x in res):
-            raise ValueError
-    except ValueError:
-        print(f"error: --resolution {args.resolution!r}: give three voxel sides in nm, e.g. 16,16,40", file=sys.stderr)
+    if args.as_volume is None:
+        print("error: --volume-cells and --resolution need --as-volume DIR (the plain demo has no voxels)", file=sys.stderr)
         return EXIT_USAGE
-    spec = args.cells or str(DEFAULT_CELLS)
-    cells = int(spec) if spec.strip().isdigit() and int(spec) < 10_000 else _cell_ids(spec)
-    summary = write_demo_as_volume(args.as_volume, res, cells, seed=args.seed, raw_dir=args.raw_dir)  # type: ignore[arg-type]
+    if "cells" in args.given:
+        print("error: --cells sizes the plain demo; with --as-volume give --volume-cells N or ID,ID", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        res, cells = check_request(args.resolution, args.volume_cells)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    summary = write_demo_as_volume(args.as_volume, res, cells, seed=args.seed, raw_dir=args.raw_dir)
     print(summary_text(summary))
     return EXIT_OK
 

@@ -42,14 +42,22 @@ import pandas as pd
 from builder.compute import voxelise as vx
 from builder.compute.meshes import MeshBatch
 from builder.config import DemoParams
-from builder.errors import InputFileError
-from builder.schema import EM_VOXEL_NM, label_mapping
+from builder.errors import BuilderError, InputFileError
+from builder.schema import DEMO_SEGMENT_ID_BASE, EM_VOXEL_NM, label_mapping
 from builder.store.lock import folder_lock
 
 log = logging.getLogger(__name__)
 #: Storage chunk of both segmentations (voxels); also the block voxelised at a time.
 CHUNK = (128, 128, 64)
 DEFAULT_CELLS = 3
+DEFAULT_RESOLUTION_NM = (16.0, 16.0, 40.0)
+#: Voxel sides below this are refused (the demo's meshes are not finer).
+MIN_SIDE_NM = 4.0
+MAX_SIDE_NM = 1e5
+#: Grids (the box holding every cell and mesh) above this many voxels are refused before any voxel is
+#: written. The 3-cell demo's grid is 2.7e11 voxels at 16 x 16 x 40 nm (its empty blocks are never
+#: computed); 1e12 allows about 4 times that, hours of work at the measured rate (docs/volume.md).
+MAX_GRID_VOXELS = 10**12
 #: Written first into the output folder: only a folder holding it is ever cleared and rewritten.
 MARKER = "demo_as_volume.json"
 UNLABELLED = 5  # astrocytes' nodes carry no label in the demo: written as Unknown
@@ -117,6 +125,58 @@ def _load_demo(raw_dir: Path, seed: int, cells: int | tuple[int, ...]) -> tuple[
         out.append(_Cell(cid, sk.vertices, sk.edges, np.asarray(sk.radius, np.float64), labels, batch))
     somata = tables.cells.loc[tables.cells["cell_id"].isin(ids)].reset_index(drop=True)
     return out, somata, raw_dir
+
+
+def check_request(
+    resolution_nm: str | tuple[float, float, float] | None, cells: str | int | tuple[int, ...] | None
+) -> tuple[tuple[float, float, float], int | tuple[int, ...]]:
+    """The voxel size and the cells of a request (``--resolution``, ``--volume-cells``; None = the
+    defaults), checked before any file is touched.
+
+    Returns
+    -------
+    ((x, y, z) nm, cells)
+        ``cells`` is a number N (a demo of N cells, 1-40) or a tuple of ids of the 40-cell demo.
+
+    Raises
+    ------
+    ValueError
+        Naming the value and what to give instead.
+    """
+    return _resolution(DEFAULT_RESOLUTION_NM if resolution_nm is None else resolution_nm), _cells(
+        DEFAULT_CELLS if cells is None else cells
+    )
+
+
+def _resolution(value: str | tuple[float, float, float]) -> tuple[float, float, float]:
+    try:
+        res = tuple(float(x) for x in (value.split(",") if isinstance(value, str) else value))
+    except (TypeError, ValueError):
+        res = ()
+    if len(res) != 3 or not all(MIN_SIDE_NM <= x <= MAX_SIDE_NM for x in res):
+        raise ValueError(
+            f"--resolution {value!r}: give three voxel sides in nm, each from {MIN_SIDE_NM:g} to {MAX_SIDE_NM:g}, e.g. 16,16,40"
+        )
+    return (res[0], res[1], res[2])
+
+
+def _cells(value: str | int | tuple[int, ...]) -> int | tuple[int, ...]:
+    """A number of cells or a tuple of ids of the default demo (their ids do not depend on the seed)."""
+    n_max = DemoParams().cells
+    first, last = DEMO_SEGMENT_ID_BASE + 1, DEMO_SEGMENT_ID_BASE + n_max
+    parts = value.split(",") if isinstance(value, str) else [value] if isinstance(value, int) else list(value)
+    texts = [str(t).strip() for t in parts if not isinstance(t, bool)]
+    nums = (
+        [int(t) for t in texts] if parts and len(texts) == len(parts) and all(t.isascii() and t.isdigit() for t in texts) else []
+    )
+    if len(nums) == 1 and 1 <= nums[0] <= n_max:
+        return nums[0]
+    if not nums or not all(first <= i <= last for i in nums) or len(set(nums)) != len(nums):
+        raise ValueError(
+            f"--volume-cells {value!r}: give a number of cells from 1 to {n_max}, or ids of the {n_max}-cell demo "
+            f"({first} to {last}) separated by commas, each once"
+        )
+    return tuple(nums)
 
 
 def _new_layer(path: Path, res: np.ndarray, lo: np.ndarray, size: np.ndarray, extra: str):
@@ -331,12 +391,19 @@ def refuse_foreign_output(out: Path) -> None:
 
 
 def _prepare(out: Path) -> None:
-    """Mark ``out`` as this command's, then remove the layers of an earlier run (missing chunks
-    read as 0, so stale chunks must not survive)."""
+    """Check ``out`` again under the lock and mark it as this command's (before anything is written)."""
     refuse_foreign_output(out)
     (out / MARKER).write_text(json.dumps({"written_by": "python -m builder demo --as-volume"}) + "\n")
-    for name in ("cells", "mitochondria"):
-        shutil.rmtree(out / name, ignore_errors=True)
+
+
+def _check_grid(shape: np.ndarray, res: np.ndarray) -> None:
+    """Refuse a grid of more than :data:`MAX_GRID_VOXELS` voxels (the earlier run's layers are kept)."""
+    n = int(np.prod(shape.astype(object)))
+    if n > MAX_GRID_VOXELS:
+        raise BuilderError(
+            f"the grid would be {shape.tolist()} = {n:.3g} voxels of {_fmt(res)} nm, more than {MAX_GRID_VOXELS:.0e}; "
+            "give a coarser --resolution or fewer --volume-cells"
+        )
 
 
 def write_demo_as_volume(
@@ -367,6 +434,7 @@ def write_demo_as_volume(
         Counts, timings and the voxelisation error of mitochondrial volume.
     """
     out = Path(out)
+    resolution_nm, cells = check_request(resolution_nm, cells)
     res = np.asarray(resolution_nm, np.float64)
     refuse_foreign_output(out)  # before the lock: not even a lock file in someone's volume
     with folder_lock(out, f"python -m builder demo --as-volume {out}"):
@@ -376,7 +444,10 @@ def write_demo_as_volume(
         batch = _concat([c.meshes for c in loaded])
         summary = VolumeSummary(out, ids, (float(res[0]), float(res[1]), float(res[2])), n_mito=batch.n)
         lo, hi = _grid(loaded, batch, res)
+        _check_grid(hi - lo, res)
         log.info("grid %s voxels of %s nm from voxel %s", (hi - lo).tolist(), res.tolist(), lo.tolist())
+        for name in ("cells", "mitochondria"):  # missing chunks read as 0: stale chunks must not survive
+            shutil.rmtree(out / name, ignore_errors=True)
         t0 = time.perf_counter()
         cell_vol = _new_layer(out / "cells", res, lo, hi - lo, "skeletons")
         _write_cells(cell_vol, loaded, res, lo, hi, summary)
