@@ -262,7 +262,7 @@ def _analyze(args: argparse.Namespace) -> int:
 
 def _demo_as_volume(args: argparse.Namespace) -> int:
     """``demo --as-volume``: every option is checked before any folder or lock is made."""
-    from builder.sources.demo.as_volume import check_request, summary_text, write_demo_as_volume
+    from builder.sources.demo.as_volume_request import check_request
 
     if args.as_volume is None:
         print("error: --volume-cells and --resolution need --as-volume DIR (the plain demo has no voxels)", file=sys.stderr)
@@ -275,6 +275,8 @@ def _demo_as_volume(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    from builder.sources.demo.as_volume import summary_text, write_demo_as_volume
+
     summary = write_demo_as_volume(args.as_volume, res, cells, seed=args.seed, raw_dir=args.raw_dir)
     print(summary_text(summary))
     return EXIT_OK

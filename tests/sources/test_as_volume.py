@@ -119,3 +119,30 @@ def test_a_lab_volume_without_the_marker_is_refused_and_left_intact(tmp_path):
 def test_the_marker_is_written(written):
     out, _ = written
     assert (out / MARKER).is_file()
+
+
+def test_cells_without_meshed_mitochondria_report_zero_and_the_meshless_are_logged(tmp_path, monkeypatch, caplog):
+    from builder.compute.meshes import MeshBatch
+    from builder.sources.demo.as_volume import summary_text
+    from builder.sources.published import PublishedLayoutSource
+
+    def no_meshes(self, cell_id, mito_ids):
+        return MeshBatch.from_meshes([], []), {int(m): "no mesh" for m in mito_ids}
+
+    monkeypatch.setattr(PublishedLayoutSource, "meshes", no_meshes)
+    with caplog.at_level("WARNING", logger="builder.sources.demo.as_volume"):
+        s = write_demo_as_volume(tmp_path / "vol", RES, cells=1)
+    assert s.n_mito == 0 and s.mito_voxels == 0 and len(s.meshless) > 0 and s.cell_voxels > 0
+    assert f"{len(s.meshless)} mitochondria of these cells have no mesh" in caplog.text
+    assert str(s.meshless[0]) in caplog.text
+    text = summary_text(s)
+    assert f"0 mitochondria ({len(s.meshless)} more without a mesh, not written)" in text
+    assert "none (no meshed mitochondria)" in text
+
+
+def test_labels_map_by_lookup_and_unknown_values_become_unknown():
+    from builder.sources.demo.as_volume import UNLABELLED, _codes_of
+
+    keys, codes = np.array([0, 1, 2, 7]), np.array([3, 2, 1, 0], np.uint8)
+    got = _codes_of(np.array([7, 0, 9, 2, -1, 1]), keys, codes, cell_id=1)
+    assert got.tolist() == [0, 3, UNLABELLED, 1, UNLABELLED, 2] and got.dtype == np.uint8

@@ -15,16 +15,9 @@ Both segmentations are written independently (as real data are: a mitochondrion'
 not clipped to its cell's). A cell is the union of its skeleton's capsules (node spheres and
 edge frustums, :mod:`builder.compute.voxelise`); a mitochondrion the voxels whose centres lie
 in its mesh. Where two cells or two mitochondria overlap, the larger id (the later one) takes
-the voxel; the contested voxels are counted. Chunks with no label are not written (cloud-volume
-reads them as 0 with ``fill_missing=True``).
-
-Voxelisation error of mitochondrial volume (voxels x voxel volume against the mesh volume),
-measured on the 3-cell demo (seed 1, 942 meshes; ``python -m builder demo --as-volume DIR``):
-at 16 x 16 x 40 nm median 0.23 %, 95th percentile 1.6 %, max 13.0 %; at 64 x 64 x 80 nm median
-1.8 %, max 65 %. Every mitochondrion is within the first-order bound of
-:func:`builder.compute.voxelise.volume_error_bound` (median bound 49 % of the volume at 16 x 16 x
-40 nm: a worst case). The demo's meshes overlap: 775,609 of 11.65 M mitochondrion voxels (6.7 %)
-lie in two meshes at 16 x 16 x 40 nm.
+the voxel; the contested voxels are counted. :func:`summary_text` reports the counts, the sizes
+and the voxelisation error of mitochondrial volume against the first-order bound of
+:func:`builder.compute.voxelise.volume_error_bound`; docs/volume.md gives measured values.
 """
 
 from __future__ import annotations
@@ -42,22 +35,15 @@ import pandas as pd
 from builder.compute import voxelise as vx
 from builder.compute.meshes import MeshBatch
 from builder.config import DemoParams
-from builder.errors import BuilderError, InputFileError
-from builder.schema import DEMO_SEGMENT_ID_BASE, EM_VOXEL_NM, label_mapping
+from builder.errors import InputFileError
+from builder.schema import label_mapping
+from builder.sources.demo.as_volume_request import check_grid, check_request
+from builder.sources.demo.as_volume_toml import fmt_triple, volume_toml
 from builder.store.lock import folder_lock
 
 log = logging.getLogger(__name__)
 #: Storage chunk of both segmentations (voxels); also the block voxelised at a time.
 CHUNK = (128, 128, 64)
-DEFAULT_CELLS = 3
-DEFAULT_RESOLUTION_NM = (16.0, 16.0, 40.0)
-#: Voxel sides below this are refused (the demo's meshes are not finer).
-MIN_SIDE_NM = 4.0
-MAX_SIDE_NM = 1e5
-#: Grids (the box holding every cell and mesh) above this many voxels are refused before any voxel is
-#: written. The 3-cell demo's grid is 2.7e11 voxels at 16 x 16 x 40 nm (its empty blocks are never
-#: computed); 1e12 allows about 4 times that, hours of work at the measured rate (docs/volume.md).
-MAX_GRID_VOXELS = 10**12
 #: Written first into the output folder: only a folder holding it is ever cleared and rewritten.
 MARKER = "demo_as_volume.json"
 UNLABELLED = 5  # astrocytes' nodes carry no label in the demo: written as Unknown
@@ -84,7 +70,12 @@ class VolumeSummary:
     seconds_cells: float = 0.0
     seconds_mito: float = 0.0
     error_median: float = float("nan")
+    error_p95: float = float("nan")
     error_max: float = float("nan")
+    bound_median: float = float("nan")  # the first-order bound relative to the mesh volume, median
+    meshless: tuple[int, ...] = ()  # mitochondria of the chosen cells without a mesh (not written)
+    bytes_cells: int = 0  # on disk, skeletons included
+    bytes_mito: int = 0  # on disk, meshes included
     within_bound: int = 0
     per_mito: pd.DataFrame = field(default_factory=pd.DataFrame)
 
@@ -97,6 +88,16 @@ class _Cell:
     radius: np.ndarray
     labels: np.ndarray
     meshes: MeshBatch
+    meshless: tuple[int, ...]  # the cell's mitochondria (table rows) without a mesh: not written
+
+
+def _codes_of(labels: np.ndarray, keys: np.ndarray, codes: np.ndarray, cell_id: int) -> np.ndarray:
+    """The source's labels -> our codes (``keys`` sorted, ``codes`` aligned); unknown values -> Unknown."""
+    i = np.minimum(np.searchsorted(keys, labels), len(keys) - 1)
+    known = keys[i] == labels if len(keys) else np.zeros(len(labels), bool)
+    if not known.all():
+        log.warning("cell %d: %d nodes carry a label not in the vocabulary; written as Unknown", cell_id, int((~known).sum()))
+    return np.where(known, codes[i] if len(keys) else UNLABELLED, UNLABELLED).astype(np.uint8)
 
 
 def _load_demo(raw_dir: Path, seed: int, cells: int | tuple[int, ...]) -> tuple[list[_Cell], pd.DataFrame, Path]:
@@ -114,69 +115,20 @@ def _load_demo(raw_dir: Path, seed: int, cells: int | tuple[int, ...]) -> tuple[
             raw_dir, f"cell {missing[0]} is not in the {n}-cell demo (seed {seed})", f"Its cells: {have.tolist()}"
         )
     lut = label_mapping(src.label_names)
+    keys = np.array(sorted(lut), np.int64)
+    codes = np.array([lut[k] for k in keys], np.uint8)
     out = []
     for cid in sorted(int(i) for i in ids):
         sk = src.skeleton(cid)
         labels = np.full(len(sk.vertices), UNLABELLED, np.uint8)
         if sk.labels is not None:
-            labels = np.vectorize(lut.get)(sk.labels).astype(np.uint8)
+            labels = _codes_of(np.asarray(sk.labels, np.int64), keys, codes, cid)
         mito_ids = tables.mitochondria.loc[tables.mitochondria["cellid"] == cid, "mito_id"].to_numpy(np.int64)
-        batch, _ = src.meshes(cid, mito_ids)
-        out.append(_Cell(cid, sk.vertices, sk.edges, np.asarray(sk.radius, np.float64), labels, batch))
+        batch, meshless = src.meshes(cid, mito_ids)
+        cell = _Cell(cid, sk.vertices, sk.edges, np.asarray(sk.radius, np.float64), labels, batch, tuple(sorted(meshless)))
+        out.append(cell)
     somata = tables.cells.loc[tables.cells["cell_id"].isin(ids)].reset_index(drop=True)
     return out, somata, raw_dir
-
-
-def check_request(
-    resolution_nm: str | tuple[float, float, float] | None, cells: str | int | tuple[int, ...] | None
-) -> tuple[tuple[float, float, float], int | tuple[int, ...]]:
-    """The voxel size and the cells of a request (``--resolution``, ``--volume-cells``; None = the
-    defaults), checked before any file is touched.
-
-    Returns
-    -------
-    ((x, y, z) nm, cells)
-        ``cells`` is a number N (a demo of N cells, 1-40) or a tuple of ids of the 40-cell demo.
-
-    Raises
-    ------
-    ValueError
-        Naming the value and what to give instead.
-    """
-    return _resolution(DEFAULT_RESOLUTION_NM if resolution_nm is None else resolution_nm), _cells(
-        DEFAULT_CELLS if cells is None else cells
-    )
-
-
-def _resolution(value: str | tuple[float, float, float]) -> tuple[float, float, float]:
-    try:
-        res = tuple(float(x) for x in (value.split(",") if isinstance(value, str) else value))
-    except (TypeError, ValueError):
-        res = ()
-    if len(res) != 3 or not all(MIN_SIDE_NM <= x <= MAX_SIDE_NM for x in res):
-        raise ValueError(
-            f"--resolution {value!r}: give three voxel sides in nm, each from {MIN_SIDE_NM:g} to {MAX_SIDE_NM:g}, e.g. 16,16,40"
-        )
-    return (res[0], res[1], res[2])
-
-
-def _cells(value: str | int | tuple[int, ...]) -> int | tuple[int, ...]:
-    """A number of cells or a tuple of ids of the default demo (their ids do not depend on the seed)."""
-    n_max = DemoParams().cells
-    first, last = DEMO_SEGMENT_ID_BASE + 1, DEMO_SEGMENT_ID_BASE + n_max
-    parts = value.split(",") if isinstance(value, str) else [value] if isinstance(value, int) else list(value)
-    texts = [str(t).strip() for t in parts if not isinstance(t, bool)]
-    nums = (
-        [int(t) for t in texts] if parts and len(texts) == len(parts) and all(t.isascii() and t.isdigit() for t in texts) else []
-    )
-    if len(nums) == 1 and 1 <= nums[0] <= n_max:
-        return nums[0]
-    if not nums or not all(first <= i <= last for i in nums) or len(set(nums)) != len(nums):
-        raise ValueError(
-            f"--volume-cells {value!r}: give a number of cells from 1 to {n_max}, or ids of the {n_max}-cell demo "
-            f"({first} to {last}) separated by commas, each once"
-        )
-    return tuple(nums)
 
 
 def _new_layer(path: Path, res: np.ndarray, lo: np.ndarray, size: np.ndarray, extra: str):
@@ -243,6 +195,9 @@ def _write_cells(
 
 def _mito_voxels(batch: MeshBatch, res: np.ndarray, summary: VolumeSummary) -> tuple[np.ndarray, np.ndarray]:
     """Voxels (M, 3) and their label, one per voxel (the larger id wins); fills the error columns."""
+    if batch.n == 0:  # no meshed mitochondria among the chosen cells: nothing to voxelise
+        summary.per_mito = pd.DataFrame(columns=["mito_id", "voxels", "mesh_nm3", "error_nm3", "bound_nm3"])
+        return np.zeros((0, 3), np.int64), np.zeros(0, np.int64)
     owner_f = batch.face_owner()
     vox, owner, odd = vx.mesh_voxels(batch.vertices, batch.global_faces(), owner_f, res)
     counts = np.bincount(owner, minlength=batch.n)
@@ -253,7 +208,8 @@ def _mito_voxels(batch: MeshBatch, res: np.ndarray, summary: VolumeSummary) -> t
         {"mito_id": batch.ids, "voxels": counts, "mesh_nm3": volume, "error_nm3": err, "bound_nm3": bound}
     )
     rel = np.abs(err) / volume
-    summary.error_median, summary.error_max = float(np.median(rel)), float(np.max(rel))
+    summary.error_median, summary.error_p95, summary.error_max = (float(x) for x in np.percentile(rel, [50, 95, 100]))
+    summary.bound_median = float(np.median(bound / volume))
     summary.within_bound = int(np.sum(np.abs(err) <= bound))
     summary.mitos_without_voxels, summary.odd_columns = int(np.sum(counts == 0)), odd
     key = np.ravel_multi_index((vox - vox.min(axis=0)).T, tuple(np.ptp(vox, axis=0) + 1)) if len(vox) else np.zeros(0, np.int64)
@@ -274,14 +230,15 @@ def _write_mitochondria(
     blk = (vox - vol_lo) // np.asarray(CHUNK)
     order = np.lexsort((blk[:, 2], blk[:, 1], blk[:, 0]))
     vox, labels, blk = vox[order], labels[order], blk[order]
-    starts = np.flatnonzero(np.r_[True, (np.diff(blk, axis=0) != 0).any(axis=1)])
+    starts = np.flatnonzero(np.r_[True, (np.diff(blk, axis=0) != 0).any(axis=1)]) if len(vox) else np.zeros(0, np.int64)
     for a, b in zip(starts, np.r_[starts[1:], len(vox)]):
         lo = vol_lo + blk[a] * np.asarray(CHUNK)
         block = np.zeros(CHUNK, np.uint64)
         v = vox[a:b] - lo
         block[v[:, 0], v[:, 1], v[:, 2]] = labels[a:b].astype(np.uint64)
         _write_block(vol, block, lo, vol_lo, vol_hi)
-    vol.mesh.put([Mesh(*batch.mesh(i), segid=int(batch.ids[i])) for i in range(batch.n)], compress=False)
+    if batch.n:
+        vol.mesh.put([Mesh(*batch.mesh(i), segid=int(batch.ids[i])) for i in range(batch.n)], compress=False)
 
 
 def _write_skeletons(vol, cells: list[_Cell]) -> None:
@@ -322,59 +279,6 @@ def _write_tables(out: Path, raw_dir: Path, somata: pd.DataFrame, ids: list[int]
     return len(syn)
 
 
-def _fmt(res) -> str:
-    return "[" + ", ".join(f"{x:g}" for x in res) + "]"
-
-
-def volume_toml(res: np.ndarray, ids: list[int]) -> str:
-    """The VOLUME.toml of a demo written by :func:`write_demo_as_volume` (docs/volume.md)."""
-    cells = "[\n" + "".join(f"    {i},\n" for i in ids) + "]"
-    return f"""# The demo written as a lab's volume (python -m builder demo --as-volume); docs/volume.md.
-format = 1
-
-[cells]
-segmentation = "cells"               # a cloud-volume path, or a folder relative to this file
-resolution_nm = {_fmt(res)}
-build = {cells}                      # or "all"
-
-[cells.somata]
-table = "somata.parquet"
-position_unit = "nm"
-
-[cells.somata.columns]               # the project's name = the table's column
-cell_id = "cell_id"
-x = "x"
-y = "y"
-z = "z"
-cell_type = "cell_type"
-cell_subtype = "cell_subtype"
-
-[mitochondria]
-segmentation = "mitochondria"
-resolution_nm = {_fmt(res)}
-meshes = "mitochondria"              # the layer whose info names its mesh directory
-
-[skeletons]
-precomputed = "cells"                # the layer whose info names its skeleton directory
-labels = "attribute"
-attribute = "compartment"            # values are the project's codes 0-5
-
-[synapses]
-table = "synapses.parquet"
-position_unit = "voxels"
-position_resolution_nm = {_fmt(EM_VOXEL_NM)}
-
-[synapses.columns]
-synapse_id = "id"
-pre_root_id = "pre_root_id"
-post_root_id = "post_root_id"
-x = "ctr_pos_x_vx"
-y = "ctr_pos_y_vx"
-z = "ctr_pos_z_vx"
-size = "cleft_vx"
-"""
-
-
 def refuse_foreign_output(out: Path) -> None:
     """Raise unless ``out`` is new, empty (hidden files aside) or was written by this command (its
     marker :data:`MARKER` is there): the command deletes and rewrites ``cells/`` and
@@ -396,20 +300,10 @@ def _prepare(out: Path) -> None:
     (out / MARKER).write_text(json.dumps({"written_by": "python -m builder demo --as-volume"}) + "\n")
 
 
-def _check_grid(shape: np.ndarray, res: np.ndarray) -> None:
-    """Refuse a grid of more than :data:`MAX_GRID_VOXELS` voxels (the earlier run's layers are kept)."""
-    n = int(np.prod(shape.astype(object)))
-    if n > MAX_GRID_VOXELS:
-        raise BuilderError(
-            f"the grid would be {shape.tolist()} = {n:.3g} voxels of {_fmt(res)} nm, more than {MAX_GRID_VOXELS:.0e}; "
-            "give a coarser --resolution or fewer --volume-cells"
-        )
-
-
 def write_demo_as_volume(
     out: Path,
-    resolution_nm: tuple[float, float, float] = (16.0, 16.0, 40.0),
-    cells: int | tuple[int, ...] = DEFAULT_CELLS,
+    resolution_nm: tuple[float, float, float] | None = None,
+    cells: int | tuple[int, ...] | None = None,
     seed: int = 1,
     raw_dir: Path | None = None,
 ) -> VolumeSummary:
@@ -439,25 +333,37 @@ def write_demo_as_volume(
     refuse_foreign_output(out)  # before the lock: not even a lock file in someone's volume
     with folder_lock(out, f"python -m builder demo --as-volume {out}"):
         _prepare(out)
-        loaded, somata, raw = _load_demo(Path(raw_dir or out / "demo-raw"), seed, cells)
-        ids = [c.cell_id for c in loaded]
-        batch = _concat([c.meshes for c in loaded])
-        summary = VolumeSummary(out, ids, (float(res[0]), float(res[1]), float(res[2])), n_mito=batch.n)
-        lo, hi = _grid(loaded, batch, res)
-        _check_grid(hi - lo, res)
-        log.info("grid %s voxels of %s nm from voxel %s", (hi - lo).tolist(), res.tolist(), lo.tolist())
-        for name in ("cells", "mitochondria"):  # missing chunks read as 0: stale chunks must not survive
-            shutil.rmtree(out / name, ignore_errors=True)
-        t0 = time.perf_counter()
-        cell_vol = _new_layer(out / "cells", res, lo, hi - lo, "skeletons")
-        _write_cells(cell_vol, loaded, res, lo, hi, summary)
-        _write_skeletons(cell_vol, loaded)
-        t1 = time.perf_counter()
-        _write_mitochondria(_new_layer(out / "mitochondria", res, lo, hi - lo, "mesh"), batch, res, lo, hi, summary)
-        t2 = time.perf_counter()
-        summary.seconds_cells, summary.seconds_mito = t1 - t0, t2 - t1
-        n_syn = _write_tables(out, raw, somata, ids)
-        (out / "VOLUME.toml").write_text(volume_toml(res, ids))
+        return _write_locked(out, res, cells, seed, Path(raw_dir or out / "demo-raw"))
+
+
+def _write_locked(out: Path, res: np.ndarray, cells: int | tuple[int, ...], seed: int, raw_dir: Path) -> VolumeSummary:
+    loaded, somata, raw = _load_demo(raw_dir, seed, cells)
+    ids = [c.cell_id for c in loaded]
+    batch = _concat([c.meshes for c in loaded])
+    summary = VolumeSummary(out, ids, (float(res[0]), float(res[1]), float(res[2])), n_mito=batch.n)
+    summary.meshless = tuple(sorted(m for c in loaded for m in c.meshless))
+    if summary.meshless:
+        log.warning(
+            "%d mitochondria of these cells have no mesh and are not written (the demo plants them): ids %s%s",
+            len(summary.meshless), ", ".join(str(m) for m in summary.meshless[:5]), ", ..." if len(summary.meshless) > 5 else "",
+        )  # fmt: skip
+    lo, hi = _grid(loaded, batch, res)
+    check_grid((hi - lo).tolist(), res.tolist())
+    log.info("grid %s voxels of %s nm from voxel %s", (hi - lo).tolist(), res.tolist(), lo.tolist())
+    for name in ("cells", "mitochondria"):  # missing chunks read as 0: stale chunks must not survive
+        shutil.rmtree(out / name, ignore_errors=True)
+    t0 = time.perf_counter()
+    cell_vol = _new_layer(out / "cells", res, lo, hi - lo, "skeletons")
+    _write_cells(cell_vol, loaded, res, lo, hi, summary)
+    _write_skeletons(cell_vol, loaded)
+    t1 = time.perf_counter()
+    _write_mitochondria(_new_layer(out / "mitochondria", res, lo, hi - lo, "mesh"), batch, res, lo, hi, summary)
+    summary.seconds_cells, summary.seconds_mito = t1 - t0, time.perf_counter() - t1
+    summary.bytes_cells, summary.bytes_mito = (
+        sum(f.stat().st_size for f in (out / d).rglob("*") if f.is_file()) for d in ("cells", "mitochondria")
+    )
+    n_syn = _write_tables(out, raw, somata, ids)
+    (out / "VOLUME.toml").write_text(volume_toml(res, ids))
     log.info("%d cells, %d mitochondria, %d synapse rows written to %s", len(ids), batch.n, n_syn, out)
     return summary
 
@@ -471,14 +377,21 @@ def _concat(batches: list[MeshBatch]) -> MeshBatch:
 
 def summary_text(s: VolumeSummary) -> str:
     """What the CLI prints at the end."""
-    n = len(s.cell_ids)
+    n, mb = len(s.cell_ids), 1e6
+    share = f" ({100 * s.contested_mito_voxels / s.mito_voxels:.1f} %)" if s.mito_voxels else ""
+    error = (
+        f"median {100 * s.error_median:.2f} %, 95th percentile {100 * s.error_p95:.2f} %, max {100 * s.error_max:.2f} %; "
+        f"{s.within_bound} of {s.n_mito} within the first-order bound (its median: {100 * s.bound_median:.0f} % of the volume)"
+        if s.n_mito
+        else "none (no meshed mitochondria)"
+    )
     return (
-        f"{s.out}: {n} cells, {s.n_mito} mitochondria at {_fmt(s.resolution_nm)} nm; VOLUME.toml written\n"
+        f"{s.out}: {n} cells, {s.n_mito} mitochondria ({len(s.meshless)} more without a mesh, not written) at "
+        f"{fmt_triple(s.resolution_nm)} nm; VOLUME.toml written\n"
         f"  cells: {s.cell_voxels} voxels in {s.seconds_cells:.1f} s ({s.seconds_cells / max(n, 1):.1f} s per cell), "
-        f"{s.contested_cell_voxels} voxels claimed by two cells (the larger id kept)\n"
-        f"  mitochondria: {s.mito_voxels} voxels in {s.seconds_mito:.1f} s, {s.contested_mito_voxels} contested voxels "
-        f"(the larger id kept), {s.mitos_without_voxels} without any voxel, {s.odd_columns} odd ray columns\n"
-        f"  voxelisation error of mitochondrial volume (|voxels x voxel volume - mesh volume| / mesh volume): "
-        f"median {100 * s.error_median:.2f} %, max {100 * s.error_max:.2f} %; "
-        f"{s.within_bound} of {s.n_mito} within the first-order bound"
+        f"{s.contested_cell_voxels} voxels claimed by two cells (the larger id kept), {s.bytes_cells / mb:.1f} MB on disk\n"
+        f"  mitochondria: {s.mito_voxels} voxels in {s.seconds_mito:.1f} s, {s.contested_mito_voxels}{share} contested "
+        f"voxels (the larger id kept), {s.mitos_without_voxels} without any voxel, {s.odd_columns} odd ray columns, "
+        f"{s.bytes_mito / mb:.1f} MB on disk\n"
+        f"  voxelisation error of mitochondrial volume (|voxels x voxel volume - mesh volume| / mesh volume): {error}"
     )
