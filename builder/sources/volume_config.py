@@ -1,4 +1,4 @@
-"""VOLUME.toml: what ``--source volume`` reads, checked key by key before any work (docs/volume.md).
+"""VOLUME.toml: the description of a lab's volume, checked key by key before any work (docs/volume.md).
 
 A lab's volume is described by one TOML file (``format = 1``) with four tables: ``[cells]``
 (cell segmentation, soma points, cells to build), ``[mitochondria]`` (a segmentation or an
@@ -27,14 +27,13 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from builder.errors import VolumeConfigError
 from builder.schema import COMPARTMENT_NAMES, NAME_TO_CODE
+from builder.sources.volume_tables import ID_COLUMNS, TABLE_SUFFIXES, Positions, TableSpec, Triple, table_columns
 
 FORMAT_VERSION = 1
 SCHEMES = ("file://", "gs://", "s3://", "http://", "https://", "precomputed://")
-TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 UNITS = ("nm", "um", "voxels")
 #: Project column name -> required?, for each table; ids are read as int64, never through float.
 SOMA_COLUMNS = MappingProxyType({"cell_id": True, "x": True, "y": True, "z": True, "cell_type": False, "cell_subtype": False})
@@ -42,52 +41,9 @@ SYNAPSE_COLUMNS = MappingProxyType(
     {"synapse_id": True, "pre_root_id": True, "post_root_id": True, "x": True, "y": True, "z": True, "size": False}
 )
 MITO_COLUMNS = MappingProxyType({"mito_id": True, "cell_id": True, "x": True, "y": True, "z": True, "mito_vx": False})
-ID_COLUMNS = frozenset({"cell_id", "synapse_id", "pre_root_id", "post_root_id", "mito_id"})
 LABEL_SOURCES = ("attribute", "swc_type", "infer")
 #: SWC's standard types (1 soma, 2 axon, 3 basal, 4 apical) in our codes; other types -> Unknown.
 DEFAULT_SWC_TYPES = MappingProxyType({1: 0, 2: 1, 3: 2, 4: 3})
-Triple = tuple[float, float, float]
-
-
-@dataclass(frozen=True)
-class Positions:
-    """The unit of a table's (or SWC files') positions: ``nm``, ``um`` or ``voxels`` at ``resolution_nm``."""
-
-    unit: str
-    resolution_nm: Triple | None = None
-
-    def to_nm(self, xyz: np.ndarray) -> np.ndarray:
-        """Positions, shape (n, 3), in the stated unit -> nm, float64 (the one conversion)."""
-        a = np.asarray(xyz, np.float64)
-        if self.unit == "nm":
-            return a
-        if self.unit == "um":
-            return a * 1000.0
-        assert self.resolution_nm is not None
-        return a * np.asarray(self.resolution_nm)
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """A CSV or Parquet table: its path, ``columns`` (project name -> the file's column) and positions' unit."""
-
-    path: Path
-    columns: Mapping[str, str]
-    positions: Positions
-
-    def read(self) -> pd.DataFrame:
-        """The table with the project's column names, ids int64 (never through float), x, y, z in nm."""
-        src = list(self.columns.values())
-        ids = [c for k, c in self.columns.items() if k in ID_COLUMNS]
-        if self.path.suffix == ".csv":
-            df = pd.read_csv(self.path, usecols=src, dtype={c: str for c in ids})
-        else:
-            df = pd.read_parquet(self.path, columns=src)
-        out = pd.DataFrame({k: df[c] for k, c in self.columns.items()})
-        for k in ID_COLUMNS & set(self.columns):
-            out[k] = _exact_ids(out[k], self.path, self.columns[k])
-        out[["x", "y", "z"]] = self.positions.to_nm(out[["x", "y", "z"]].to_numpy(np.float64))
-        return out
 
 
 @dataclass(frozen=True)
@@ -103,7 +59,7 @@ class CellsConfig:
 @dataclass(frozen=True)
 class MitochondriaConfig:
     """``[mitochondria]``: a segmentation (with ``resolution_nm``) or a table, exactly one; ``meshes``
-    is a precomputed layer with a mesh directory, or None (then meshed from the segmentation with zmesh)."""
+    is a precomputed layer with a mesh directory, or None (meshing the segmentation is not built yet)."""
 
     segmentation: str | None
     resolution_nm: Triple | None
@@ -240,7 +196,7 @@ class _Section:
         }
         cols.done()
         mapping = {name: c for name, c in mapping.items() if c is not None}
-        have = _table_columns(self, k, path)
+        have = _columns_of(self, k, path)
         for name, c in mapping.items():
             if c not in have:
                 close = difflib.get_close_matches(c, have, n=1)
@@ -268,35 +224,12 @@ def _layer_info(sec: _Section, k: str, folder: Path) -> dict:
     raise AssertionError
 
 
-def _table_columns(sec: _Section, k: str, path: Path) -> dict[str, str]:
-    """The table's columns -> "float", "int" or "other" (Parquet types; CSV: header only, "other")."""
+def _columns_of(sec: _Section, k: str, path: Path) -> dict[str, str]:
     try:
-        if path.suffix.lower() == ".csv":
-            return dict.fromkeys(pd.read_csv(path, nrows=0).columns, "other")
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        schema = pq.read_schema(path)
-        kind = {
-            f.name: "float" if pa.types.is_floating(f.type) else "int" if pa.types.is_integer(f.type) else "other" for f in schema
-        }
-        return kind
+        return table_columns(path)
     except Exception as exc:  # pyarrow and pandas raise many types for a damaged file
         sec.fail(k, f"{path} is unreadable ({type(exc).__name__}: {exc})", "Check the file")
     raise AssertionError
-
-
-def _exact_ids(col: pd.Series, path: Path, name: str) -> np.ndarray:
-    """Ids as int64: integer columns as they are, CSV text parsed exactly (never through float)."""
-    if pd.api.types.is_integer_dtype(col):
-        return col.to_numpy(np.int64)
-    from builder.sources.csv_checks import parse_ids
-
-    ids, reasons = parse_ids(col.to_frame(name), name, path)
-    bad = [r for r in reasons if r is not None]
-    if bad:
-        raise VolumeConfigError(path, name, f"{len(bad)} unusable ids, e.g. {bad[0]}", "Fix the table's id column")
-    return ids
 
 
 def _codes(sec: _Section | None, default: Mapping[int, int]) -> Mapping[int, int]:
@@ -351,13 +284,6 @@ def _mitochondria(top: _Section) -> MitochondriaConfig:
     meshes = sec.layer("meshes", required=False, needs="mesh")
     if meshes is None and seg is None:
         sec.fail("meshes", "missing: with a table and no segmentation there is nothing to mesh", "Give a mesh layer")
-    if meshes is None:
-        try:
-            import zmesh  # noqa: F401
-        except ImportError:
-            sec.fail(
-                "meshes", "not given, and zmesh (to mesh the segmentation) is not installed", "pip install zmesh, or give meshes"
-            )
     sec.done()
     return MitochondriaConfig(seg, res, table, meshes)
 

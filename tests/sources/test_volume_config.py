@@ -154,3 +154,18 @@ def test_a_missing_or_broken_file_is_named(volume, tmp_path):
         load_volume_config(tmp_path / "nothing" / "VOLUME.toml")
     with pytest.raises(VolumeConfigError, match=r"not a readable TOML file .*line"):
         load_volume_config(volume("format = 1\n[cells\n"))
+
+
+def test_an_upper_case_csv_suffix_is_read_as_csv_with_exact_ids(volume, tmp_path):
+    (tmp_path / "somata.csv").rename(tmp_path / "somata.CSV")
+    cfg = load_volume_config(volume(VALID.replace('"somata.csv"', '"somata.CSV"')))
+    somata = cfg.cells.somata.read()
+    assert somata["cell_id"].tolist() == [BIG, 5] and somata["cell_id"].dtype == np.int64
+
+
+def test_no_meshes_is_accepted_without_zmesh(volume, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "zmesh", None)  # import zmesh would fail
+    cfg = load_volume_config(volume(VALID.replace('meshes = "mito"\n', "")))
+    assert cfg.mitochondria.meshes is None
