@@ -57,9 +57,9 @@ def test_scan_finds_every_mitochondrion_once_in_its_cell(written, tmp_path):
     stats = scan_volumes(f"file://{out / 'mitochondria'}", f"file://{out / 'cells'}", box, (256, 256, 128), tmp_path / "w")
     found = stats.mito_id
     assert len(found) == len(set(found.tolist()))  # each once
+    assert set(found.tolist()) == set(s.written_mito_ids.tolist())  # exactly those that kept a voxel in the layer
     per = s.per_mito.set_index("mito_id")
-    has_voxels = set(per.index[per["voxels"] > 0])
-    assert set(found.tolist()) <= has_voxels and len(has_voxels - set(found.tolist())) <= s.contested_mito_voxels
+    assert set(s.written_mito_ids.tolist()) <= set(per.index[per["voxels"] > 0])
     from builder.compute.volume_stats import release_tables
 
     table = release_tables(stats, RES)[0]

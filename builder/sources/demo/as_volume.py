@@ -66,6 +66,7 @@ class VolumeSummary:
     contested_cell_voxels: int = 0
     contested_mito_voxels: int = 0
     mitos_without_voxels: int = 0
+    written_mito_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # >= 1 voxel kept
     odd_columns: int = 0
     seconds_cells: float = 0.0
     seconds_mito: float = 0.0
@@ -217,6 +218,7 @@ def _mito_voxels(batch: MeshBatch, res: np.ndarray, summary: VolumeSummary) -> t
     key, vox, owner = key[order], vox[order], owner[order]
     last = np.r_[key[1:] != key[:-1], True]
     summary.contested_mito_voxels = int(np.count_nonzero(~np.r_[True, key[1:] != key[:-1]] & last))
+    summary.written_mito_ids = np.unique(batch.ids[owner[last]])
     return vox[last], batch.ids[owner[last]]
 
 
