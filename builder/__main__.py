@@ -24,10 +24,12 @@ from pathlib import Path
 
 from builder.clihelp import DefaultsFormatter
 from builder.config import BuildConfig, DemoParams
-from builder.errors import BuilderError
+from builder.errors import BuilderError, VolumeConfigError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
-SOURCES = ("demo", "phase1")
+SOURCES = ("demo", "phase1", "volume")
+#: Sources whose published files ``download`` fetches.
+DOWNLOADABLE = ("phase1",)
 
 
 class _StoreGiven(argparse.Action):
@@ -74,6 +76,10 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="build a dataset (the default command)", formatter_class=fmt)
     b.add_argument("--source", choices=SOURCES, default="demo", help="data source")
     phase1(b)
+    b.add_argument(
+        "--volume", type=Path, default=None, metavar="VOLUME.toml",
+        help="with --source volume: the description of a lab's volume (docs/volume.md)",
+    )  # fmt: skip
     b.add_argument("--out", type=Path, default=None, help="dataset directory (default: data/<source>)")
     b.add_argument(
         "--scheduler", default=None, metavar="tcp://HOST:PORT|local",
@@ -97,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
         help="with --as-volume: voxel size in nm, each side at least 4 (default: 16,16,40)",
     )  # fmt: skip
     dl = sub.add_parser("download", help="download the published files of a real source", formatter_class=fmt)
-    dl.add_argument("--source", choices=SOURCES[1:], default="phase1", help="data source")
+    dl.add_argument("--source", choices=DOWNLOADABLE, default="phase1", help="data source")
     dl.add_argument("--raw-dir", type=Path, default=None, help="destination (default: data/raw/<source>)")
     phase1(dl)
     v = sub.add_parser("validate", help="check a built dataset", formatter_class=fmt)
@@ -194,12 +200,19 @@ def _main(argv: list[str] | None) -> int:
         if args.workers < 1:
             print("error: --workers must be at least 1", file=sys.stderr)
             return EXIT_USAGE
+        usage = _volume_usage(args)
+        if usage:
+            print(f"error: {usage}", file=sys.stderr)
+            return EXIT_USAGE
         try:
             demo = DemoParams(seed=args.seed, cells=args.cells)
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         return _build(args, demo)
+    except VolumeConfigError as exc:  # the VOLUME.toml: a usage error, one line
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except BuilderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -307,8 +320,26 @@ def _download(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _volume_usage(args: argparse.Namespace) -> str:
+    """Why ``--source volume`` / ``--volume`` do not go together as given ('' when they do)."""
+    source, volume = getattr(args, "source", "demo"), getattr(args, "volume", None)
+    if source == "volume" and volume is None:
+        return "--source volume needs --volume VOLUME.toml (docs/volume.md)"
+    if volume is not None and source != "volume":
+        return f"--volume is read only with --source volume (not --source {source})"
+    if volume is not None and args.raw_dir is not None:
+        return "--raw-dir is not used with --source volume: the VOLUME.toml names every input"
+    return ""
+
+
 def _source(name: str, args: argparse.Namespace, demo: DemoParams, raw_dir: Path):
     """The source object called ``name`` (generating or downloading its files if needed)."""
+    if name == "volume":
+        from builder.sources.volume import VolumeSource
+
+        source = VolumeSource(args.volume.expanduser().resolve(), scan_workers=args.workers)
+        source.config  # noqa: B018 - load and check the VOLUME.toml before anything else
+        return source
     if name == "phase1":
         from builder.sources.phase1 import NO_MESHES, Phase1Source, choose_mesh_source, ensure_phase1_files
 
@@ -327,6 +358,8 @@ def _build(args: argparse.Namespace, demo: DemoParams) -> int:
 
     source_name = getattr(args, "source", "demo")
     raw_dir = args.raw_dir or Path("data/raw") / source_name
+    if source_name == "volume":
+        raw_dir = args.volume.expanduser().resolve().parent
     t0 = time.perf_counter()
     source = _source(source_name, args, demo, raw_dir)
     t1 = time.perf_counter()
@@ -336,7 +369,7 @@ def _build(args: argparse.Namespace, demo: DemoParams) -> int:
     out = args.out or Path("data") / source_name
     config = BuildConfig(
         source=source_name, raw_dir=raw_dir, out_dir=out, demo=demo, workers=args.workers, scheduler=args.scheduler,
-        mesh_source=getattr(source, "mesh_source", ""),
+        mesh_source=getattr(source, "mesh_source", ""), volume=str(getattr(source, "volume", "")),
     )  # fmt: skip
     result = build_dataset(config, source)
     t2 = time.perf_counter()

@@ -49,6 +49,8 @@ class BuildConfig:
         ``"tcp://HOST:PORT"``: a running Dask scheduler (does not change the output).
     mesh_source : str
         Mitochondria mesh layer of a real source (recorded in the manifest).
+    volume : str
+        The VOLUME.toml of ``source == "volume"`` (recorded in the manifest).
     """
 
     source: str = "demo"
@@ -58,6 +60,7 @@ class BuildConfig:
     workers: int = 1
     scheduler: str | None = None
     mesh_source: str = ""
+    volume: str = ""
 
     def output_parameters(self) -> dict:
         """The parameters that determine the output (recorded in the manifest)."""
@@ -66,6 +69,8 @@ class BuildConfig:
             params["demo"] = asdict(self.demo)
         else:
             params["mesh_source"] = self.mesh_source
+        if self.source == "volume":
+            params["volume"] = self.volume
         return params
 
     def fingerprint(self, source_fingerprint: str) -> str:

@@ -30,8 +30,8 @@ class InputFileError(BuilderError):
 
 
 class VolumeConfigError(InputFileError):
-    """A VOLUME.toml (read by :func:`builder.sources.volume_config.load_volume_config`; no command
-    builds from it yet) is unusable: names the file, the key and the fix.
+    """A VOLUME.toml (read by :func:`builder.sources.volume_config.load_volume_config`, built by
+    ``build --source volume``) is unusable: names the file, the key and the fix.
 
     Parameters
     ----------

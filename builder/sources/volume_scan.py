@@ -108,6 +108,17 @@ def _triple(a: np.ndarray) -> tuple[int, int, int]:
     return int(a[0]), int(a[1]), int(a[2])
 
 
+def _inside(boxes: Sequence[Box], bbox: Box) -> list[Box]:
+    """``boxes`` cut to ``bbox`` (empty ones left out), sorted z, y, x as :func:`chunk_boxes` orders them."""
+    lo, hi = np.asarray(bbox[0], np.int64), np.asarray(bbox[1], np.int64)
+    out = []
+    for b0, b1 in boxes:
+        c0, c1 = np.maximum(np.asarray(b0, np.int64), lo), np.minimum(np.asarray(b1, np.int64), hi)
+        if (c1 > c0).all():
+            out.append((_triple(c0), _triple(c1)))
+    return sorted(set(out), key=lambda b: (b[0][2], b[0][1], b[0][0]))
+
+
 def _as_reader(vol: str | VolumeReader, mip: int) -> VolumeReader:
     return CloudVolumeReader(vol, mip) if isinstance(vol, str) else vol
 
@@ -122,6 +133,7 @@ def scan_volumes(
     mip: int = 0,
     workers: int = 1,
     scheduler: str | None = None,
+    boxes: Sequence[Box] | None = None,
 ) -> ChunkStats:
     """Statistics of every mitochondrion of a volume, computed chunk by chunk, resumable.
 
@@ -144,6 +156,10 @@ def scan_volumes(
         Local processes, or workers of a Dask ``LocalCluster`` (see ``run_tasks``).
     scheduler : str, optional
         ``"local"`` or a Dask scheduler address (``tcp://HOST:PORT``).
+    boxes : sequence of ((x0, y0, z0), (x1, y1, z1)), optional
+        Scan only these chunks (disjoint, inside ``bbox``; e.g. the storage chunks a sparse
+        mitochondria layer holds: a missing chunk has no mitochondrion, so skipping it changes
+        nothing) instead of the grid of ``bbox`` cut by ``chunk_shape``.
 
     Returns
     -------
@@ -162,9 +178,8 @@ def scan_volumes(
     source = f"{readers[0]!r} | {readers[1]!r}"
     with folder_lock(work_dir, "scan of the mitochondria and cell volumes"):  # one writer
         remove_stale_temporaries(work_dir)
-        tasks = [
-            ChunkTask(*readers, lo, hi, str(work_dir / _chunk_name(lo)), source) for lo, hi in chunk_boxes(bbox, chunk_shape)
-        ]
+        grid = chunk_boxes(bbox, chunk_shape) if boxes is None else _inside(boxes, bbox)
+        tasks = [ChunkTask(*readers, lo, hi, str(work_dir / _chunk_name(lo)), source) for lo, hi in grid]
         todo = [t for t in tasks if load_chunk(t) is None]
         log.info(
             "%d chunks of %s voxels: %d done, %d to compute", len(tasks), tuple(chunk_shape), len(tasks) - len(todo), len(todo)

@@ -1,0 +1,169 @@
+"""``build --source volume`` on the demo written as a volume agrees with the demo build of the same
+demo (its ``demo-raw/``): same cells, the mitochondria that kept voxels, labels, volumes within the
+voxelisation error, each synapse's nearest mitochondrion, exact ids; and the CLI's refusals."""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from builder.__main__ import EXIT_OK, EXIT_USAGE, main
+from builder.sources.demo.as_volume import write_demo_as_volume
+from builder.sources.volume import VolumeSource
+
+RES = (128.0, 128.0, 160.0)  # coarse, as tests/sources/test_as_volume.py: the module stays under ~60 s
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory):
+    root = tmp_path_factory.mktemp("volume_source")
+    vol = root / "vol"
+    summary = write_demo_as_volume(vol, RES, cells=2, seed=1)
+    args = ["build", "--workers", "1", "--seed", "1"]
+    assert main([*args, "--cells", "2", "--raw-dir", str(vol / "demo-raw"), "--out", str(root / "demo")]) == EXIT_OK
+    assert main([*args, "--source", "volume", "--volume", str(vol / "VOLUME.toml"), "--out", str(root / "volume")]) == EXIT_OK
+    return vol, summary, root / "demo", root / "volume"
+
+
+def _table(dataset, name):
+    return pd.read_parquet(dataset / "tables" / f"{name}.parquet")
+
+
+def _scanned(vol):
+    """The scan's statistics of the written layers (the build left its chunks: this only merges them)."""
+    from builder.sources.volume_scan import scan_volumes
+
+    src = VolumeSource(vol / "VOLUME.toml")
+    m = src.config.mitochondria.segmentation
+    from builder.sources.volume import _open, present_chunks
+
+    b = _open(m).bounds
+    box = (tuple(int(x) for x in b.minpt), tuple(int(x) for x in b.maxpt))
+    return scan_volumes(m, src.config.cells.segmentation, box, (128, 128, 64), src.scan_dir(), boxes=present_chunks(m))
+
+
+def test_same_cells_and_exact_ids(builds):
+    _, s, demo, volume = builds
+    a, b = _table(demo, "cells"), _table(volume, "cells")
+    assert a["cell_id"].dtype == b["cell_id"].dtype == np.int64
+    assert a["cell_id"].tolist() == b["cell_id"].tolist() == sorted(s.cell_ids)
+    assert all(c > 2**53 for c in b["cell_id"])  # float64 would round them
+    assert (a[["cell_type", "cell_subtype"]].to_numpy() == b[["cell_type", "cell_subtype"]].to_numpy()).all()
+    np.testing.assert_allclose(a[["x", "y", "z"]], b[["x", "y", "z"]], atol=1e-6)
+    sa, sb = (t.sort_values(["synapse_id", "cell_id", "synapse_type"], ignore_index=True)
+              for t in (_table(demo, "synapses"), _table(volume, "synapses")))  # fmt: skip
+    for c in ("synapse_id", "pre_root_id", "post_root_id", "cell_id"):
+        assert sb[c].dtype == np.int64 and sa[c].tolist() == sb[c].tolist()
+    assert sb["pre_root_id"].max() > 2**53
+
+
+def test_every_mitochondrion_that_kept_voxels_is_found_once(builds):
+    vol, s, _, volume = builds
+    from builder.compute.volume_stats import largest_overlap
+
+    stats = _scanned(vol)
+    assert set(stats.mito_id.tolist()) == set(s.written_mito_ids.tolist())  # the scan finds every written one
+    in_a_cell = set(stats.mito_id[largest_overlap(stats) != 0].tolist())
+    ids = _table(volume, "mitochondria")["mito_id"]
+    assert ids.dtype == np.int64 and ids.is_unique
+    assert set(ids.tolist()) == in_a_cell  # all those inside a cell's voxels; at 128 nm a few touch none
+    assert len(in_a_cell) >= 0.97 * len(s.written_mito_ids)
+
+
+def test_compartment_labels_agree(builds):
+    _, _, demo, volume = builds
+    n = _table(demo, "skeleton_nodes").merge(_table(volume, "skeleton_nodes"), on=["cell_id", "node_id"])
+    assert len(n) == len(_table(demo, "skeleton_nodes"))
+    assert (n["label_x"] == n["label_y"]).mean() >= 0.99
+    m = _table(demo, "mitochondria").merge(_table(volume, "mitochondria"), on="mito_id")
+    assert (m["cellid_x"] == m["cellid_y"]).all()
+    assert (m["compartment_x"] == m["compartment_y"]).mean() >= 0.99
+
+
+def test_volumes_within_the_voxelisation_error(builds):
+    """Per mitochondrion, |V_volume - V_demo| / V_demo (the demo's volume is its mesh's): the median
+    is at most 1.5 x the median voxelisation error the as-volume summary reports (the rest is the
+    contested voxels a larger id took), and >= 95 % are within the first-order bound."""
+    _, s, demo, volume = builds
+    d = _table(demo, "mitochondria").set_index("mito_id")["volume_um3"]
+    v = _table(volume, "mitochondria").set_index("mito_id")["volume_um3"]
+    rel = ((v - d.reindex(v.index)).abs() / d.reindex(v.index)).to_numpy()
+    assert np.median(rel) <= 1.5 * s.error_median
+    per = s.per_mito.set_index("mito_id").reindex(v.index)
+    bound = (per["bound_nm3"] / per["mesh_nm3"]).to_numpy()
+    assert np.mean(rel <= bound) >= 0.95
+
+
+def test_nearest_mitochondrion_of_each_synapse_agrees(builds):
+    """Over the synapses whose nearest mitochondrion in the demo build is in the volume build (or
+    none): the others lost it to the voxelisation (no voxel, or none inside a cell)."""
+    _, _, demo, volume = builds
+    key = ["synapse_id", "cell_id", "synapse_type"]
+    s = _table(demo, "synapses").merge(_table(volume, "synapses"), on=key)
+    assert len(s) == len(_table(demo, "synapses"))
+    a, b = s["nearest_mito_id_x"].fillna(-1), s["nearest_mito_id_y"].fillna(-1)
+    kept = a.isin(_table(volume, "mitochondria")["mito_id"]) | (a == -1)
+    assert kept.mean() >= 0.95 and (a[kept] == b[kept]).mean() >= 0.99
+
+
+def test_source_is_picklable_and_its_fingerprint_follows_the_toml(builds, tmp_path):
+    vol = builds[0]
+    src = VolumeSource(vol / "VOLUME.toml")
+    assert pickle.loads(pickle.dumps(src)) == src
+    copy = vol / "copy.toml"
+    shutil.copy(vol / "VOLUME.toml", copy)
+    same = VolumeSource(copy).fingerprint()
+    assert same == src.fingerprint()
+    copy.write_text(copy.read_text() + "# changed\n")
+    assert VolumeSource(copy).fingerprint() != same
+
+
+def test_bad_id_rows_are_set_aside_with_file_and_line(builds, tmp_path):
+    from builder.sources.volume_read import read_volume_synapses
+    from builder.sources.volume_tables import Positions, TableSpec
+
+    syn = pd.read_parquet(builds[0] / "synapses.parquet").head(5).astype({"id": str, "pre_root_id": str})
+    syn.loc[2, "id"] = "12x"
+    syn.loc[3, "pre_root_id"] = str(2**63)  # outside int64
+    path = tmp_path / "syn.csv"
+    syn.to_csv(path, index=False)
+    cols = {"synapse_id": "id", "pre_root_id": "pre_root_id", "post_root_id": "post_root_id",
+            "x": "ctr_pos_x_vx", "y": "ctr_pos_y_vx", "z": "ctr_pos_z_vx", "size": "cleft_vx"}  # fmt: skip
+    issues: list = []
+    out = read_volume_synapses(TableSpec(path, cols, Positions("voxels", (3.58, 3.58, 40.0))), issues)
+    assert len(out) == 3 and out["synapse_id"].dtype == np.int64
+    assert [(i.file, i.line) for i in issues] == [("syn.csv", 4), ("syn.csv", 5)]
+    assert "not an integer" in issues[0].reason and "int64" in issues[1].reason
+    assert out["x"].iloc[0] == pytest.approx(syn["ctr_pos_x_vx"].iloc[0] * 3.58)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["build", "--source", "volume"], "--source volume needs --volume"),
+        (["build", "--volume", "x.toml"], "--volume is read only with --source volume"),
+        (["build", "--source", "phase1", "--volume", "x.toml"], "--volume is read only with --source volume"),
+    ],
+)
+def test_cli_refuses_volume_without_its_source(argv, message, capsys):
+    assert main(argv) == EXIT_USAGE
+    assert message in capsys.readouterr().err
+
+
+def test_cli_reports_a_bad_toml_in_one_line_with_exit_2(tmp_path, capsys):
+    bad = tmp_path / "VOLUME.toml"
+    bad.write_text("format = 2\n")
+    assert main(["build", "--source", "volume", "--volume", str(bad), "--out", str(tmp_path / "o")]) == EXIT_USAGE
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(bad) in err and "format" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_download_offers_only_phase1(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["download", "--source", "volume"])
+    assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
