@@ -173,3 +173,24 @@ def test_a_second_scan_of_one_work_folder_is_refused(volumes, tmp_path):
         with pytest.raises(FolderBusyError, match="another scan"):
             scan_volumes(mito_url, cells_url, ((0, 0, 0), SHAPE), CHUNK, tmp_path / "work")
     assert not list((tmp_path / "work").glob("chunk_*"))
+
+
+def test_only_the_chunks_a_sparse_layer_holds_are_scanned(volumes, tmp_path, caplog):
+    """``boxes``: the storage chunks a sparse mitochondria layer holds (as builder.sources.volume
+    lists them) give the statistics of the whole box; boxes are cut to the box."""
+    from builder.sources.volume import present_chunks
+
+    _, cells_url, mito, cells = volumes
+    sparse = mito.copy()
+    sparse[:, :, 16:] = 0
+    url = write_segmentation(tmp_path / "sparse", sparse)
+    for f in (tmp_path / "sparse").rglob("*_16-19*"):  # chunks of background need not be written
+        f.unlink()
+    held = present_chunks(url)
+    assert held is not None and len(held) == 4  # of 8
+    caplog.set_level(logging.DEBUG, logger=LOG)
+    got = scan_volumes(url, cells_url, ((0, 0, 0), SHAPE), (32, 32, 16), tmp_path / "w", boxes=held)
+    assert as_dict(got) == brute_force(sparse, cells) and computed(caplog) == 4
+    box = ((0, 0, 0), (20, 20, 8))
+    cut = scan_volumes(url, cells_url, box, (32, 32, 16), tmp_path / "c", boxes=held)
+    assert as_dict(cut) == brute_force(sparse[:20, :20, :8], cells[:20, :20, :8])

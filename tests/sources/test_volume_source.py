@@ -167,3 +167,10 @@ def test_download_offers_only_phase1(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["download", "--source", "volume"])
     assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def test_labels_map_through_the_code_table_and_unknown_values_become_unknown():
+    from builder.sources.volume import map_codes
+
+    got = map_codes(np.array([3, 1, 9, 2, 4]), {1: 0, 2: 1, 3: 2, 4: 3}, cell_id=1)  # SWC-like types
+    assert got.tolist() == [2, 0, 5, 1, 3] and got.dtype == np.uint8
