@@ -51,9 +51,11 @@ def create_app(
     # zstd or brotli get those, at their own fast defaults)
     app.server.config["COMPRESS_LEVEL"] = 3
     app.layout = shell(data)
-    probe = PublicProbe(public_layers)
+    # the public Phase 1 EM and segmentation lie under the release and the demo, not under a lab's volume
+    probe = PublicProbe(public_layers if data.ds.in_phase1_space else False)
     states = StateStore(Path(data_dir) / STATES_DIR)
-    register_panels(app, data, LinkOptions(viewer_url, layers_url, Path(data_dir), probe.reachable, states))
+    register_panels(app, data, LinkOptions(viewer_url, layers_url, Path(data_dir), probe.reachable, states,
+                                           phase1_space=data.ds.in_phase1_space))  # fmt: skip
     register_routes(app.server, Path(data_dir), OfflineViewer())
     _guard(app)
     log.info("explorer ready for %s (%d cells)", data_dir, len(data.ds.cells))

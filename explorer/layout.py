@@ -12,11 +12,13 @@ from explorer.panels import TABS, cells, view3d
 
 def header(data: ExplorerData) -> html.Header:
     """Title, what the dataset is, and its counts."""
-    badge = (
-        html.Span("synthetic demo data", className="badge synthetic", title="built from the generated demo volume")
-        if data.ds.synthetic
-        else html.Span("MICrONS Phase 1", className="badge")
-    )
+    if data.ds.synthetic:
+        badge = html.Span("synthetic demo data", className="badge synthetic", title="built from the generated demo volume")
+    elif data.ds.source_name == "phase1":
+        badge = html.Span("MICrONS Phase 1", className="badge")
+    else:
+        volume = str(data.ds.manifest.get("parameters", {}).get("volume", ""))
+        badge = html.Span("your volume", className="badge", title=f"built from {volume or 'a VOLUME.toml'}")
     counts = f"{len(data.ds.cells)} cells · {len(data.mitos):,} mitochondria · {len(data.ds.synapses):,} synapse rows"
     return html.Header([html.H1("L2/3 mitochondria explorer"), badge, html.Span(counts, className="counts")])
 

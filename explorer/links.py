@@ -340,6 +340,9 @@ class LinkOptions:
     public_reachable: Callable[[], bool] = lambda: True
     #: where short links' states are written (None: links carry their state)
     states: StateStore | None = None
+    #: whether the dataset lies in the Phase 1 volume's space (the release, the demo): the shared
+    #: link then shows the public Phase 1 EM and segmentation under it; a lab's volume's does not
+    phase1_space: bool = True
 
     def links(self, host_url: str, points: pd.DataFrame, segment_ids: list[int], **kw) -> tuple[Link, Link | None]:
         """The shared link (public viewer) and the offline one (``host_url`` is the explorer's
@@ -347,7 +350,7 @@ class LinkOptions:
         dataset has no layers to show offline. With a state store, both are short: the offline
         one names the state served by this explorer, the shared one the state uploaded beside the
         published layers (``python -m builder publish``; long when nothing is published)."""
-        shared = neuroglancer_link(points, segment_ids, viewer_url=self.viewer_url, **kw,
+        shared = neuroglancer_link(points, segment_ids, viewer_url=self.viewer_url, **kw, public=self.phase1_space,
                                    layers=DatasetLayers.of(self.published, self.dataset) if self.published and self.dataset else None)  # fmt: skip
         name = self.states.put(shared.state) if self.states is not None and self.published else None
         if name and self.published:
@@ -356,7 +359,8 @@ class LinkOptions:
         if own is None:
             return shared, None
         viewer = host_url.rstrip("/") + "/offline-viewer"
-        offline = neuroglancer_link(points, segment_ids, viewer_url=viewer, **kw, layers=own, public=self.public_reachable())
+        offline = neuroglancer_link(points, segment_ids, viewer_url=viewer, **kw, layers=own,
+                                    public=self.phase1_space and self.public_reachable())  # fmt: skip
         name = self.states.put(offline.state) if self.states is not None else None
         if name:
             offline = replace(offline, url=short_url(viewer, host_url, name), state_name=name)

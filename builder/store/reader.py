@@ -184,6 +184,19 @@ class Dataset:
         return bool(self.manifest.get("synthetic", False))
 
     @property
+    def source_name(self) -> str:
+        """The source it was built from: ``demo``, ``phase1`` or ``volume`` (a lab's VOLUME.toml)."""
+        src = self.manifest.get("source")
+        name = src.get("name") if isinstance(src, dict) else None
+        return str(name) if name else ("demo" if self.synthetic else "phase1")
+
+    @property
+    def in_phase1_space(self) -> bool:
+        """Whether its positions are in the Phase 1 volume's space (the release and the demo,
+        which is placed there), so that the public Phase 1 EM and segmentation lie under it."""
+        return self.source_name in ("phase1", "demo")
+
+    @property
     def has_meshes(self) -> bool:
         """Whether mitochondrion meshes are available (Parquet layout only)."""
         return self._meshes is not None

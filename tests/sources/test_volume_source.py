@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pickle
 import shutil
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -174,3 +175,31 @@ def test_labels_map_through_the_code_table_and_unknown_values_become_unknown():
 
     got = map_codes(np.array([3, 1, 9, 2, 4]), {1: 0, 2: 1, 3: 2, 4: 3}, cell_id=1)  # SWC-like types
     assert got.tolist() == [2, 0, 5, 1, 3] and got.dtype == np.uint8
+
+
+def test_the_explorer_neither_calls_a_volume_phase1_nor_lays_phase1_em_under_it(builds):
+    """A dataset built from a lab's volume: the header says so, and neither the shared nor the
+    offline neuroglancer link shows the public Phase 1 EM or segmentation (another volume's
+    image); the demo build of the same cells, placed in Phase 1's space, keeps them."""
+    from builder.store.reader import Dataset
+    from explorer.app import create_app
+    from explorer.data import ExplorerData
+    from explorer.layout import header
+    from explorer.links import PHASE1_EM, LinkOptions
+    from explorer.panels.selection import selection_panel
+
+    _vol, _summary, demo, volume = builds
+    ds = Dataset.open(volume)
+    assert (ds.source_name, ds.in_phase1_space) == ("volume", False)
+    assert (Dataset.open(demo).source_name, Dataset.open(demo).in_phase1_space) == ("demo", True)
+    badge = header(ExplorerData.load(volume)).children[1]
+    assert badge.children == "your volume" and "VOLUME.toml" in badge.title
+    create_app(volume)  # starts with the public layers off, without asking
+    data = ExplorerData.load(volume)
+    sel = {"ids": [str(i) for i in data.mitos["mito_id"].head(5)], "source": "scatter"}
+    cell = str(data.mitos["cellid"].iloc[0])
+    for phase1_space, shown in ((False, False), (True, True)):
+        opts = LinkOptions(dataset=volume, public_reachable=lambda: True, phase1_space=phase1_space)
+        _summary, href, _text, offline, _msg = selection_panel(data, sel, cell, opts, "http://127.0.0.1:8050/")
+        for link in (href, offline):
+            assert link and (quote(PHASE1_EM.split("//", 1)[1], safe="") in link or PHASE1_EM.split("//", 1)[1] in link) is shown
