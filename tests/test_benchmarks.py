@@ -64,6 +64,27 @@ def test_bench_scale(tmp_path):
     assert "identical manifest checksums in all modes: True" in out
 
 
+def test_bench_volume(tmp_path):
+    # 1 cell at 128 x 128 x 160 nm (and 256 x 256 x 320): the scan with 1 and 2 workers, its memory, both builds
+    out = _run("bench_volume.py", "--cells", "1", "--resolution", "128,128,160", "--runs", "1", "--keep", str(tmp_path / "v"),
+               "--json", str(tmp_path / "v.json"))  # fmt: skip
+    for row in ("scan, 1 worker", "scan, 2 workers"):
+        assert re.search(r"\d+\.\d s\s+\S+ voxels/s, \S+ voxels/s/core$", _line(out, row)), out
+    for size in ("128x128x160", "256x256x320"):
+        for row in (f"peak memory, {size} nm, 1 worker", f"peak memory, {size} nm, 2 workers"):
+            assert re.search(r"\d+ MB\s+\S+ voxels, \d+ chunks; \d+ MB before the scan$", _line(out, row)), out
+    assert re.search(r"\d+\.\d s\s+peak \d+ MB$", _line(out, "build --source volume (scan folder deleted)")), out
+    assert re.search(r"\d+\.\d s\s+peak \d+ MB$", _line(out, "build of demo-raw/, the same cells")), out
+    for row in ("scan 2 workers / 1 worker, voxels/s", "scan 2 workers / 1 worker, voxels/s/core",
+                "peak memory 128x128x160 / 256x256x320, 1 worker", "peak memory 128x128x160 / 256x256x320, 2 workers",
+                "voxels scanned 128x128x160 / 256x256x320", "build volume / demo"):  # fmt: skip
+        assert re.search(RATIO + "$", _line(out, row)), out
+    res = json.loads((tmp_path / "v.json").read_text())
+    scans = res["scan"]["128x128x160"]
+    assert scans["1"]["mitochondria"] == scans["2"]["mitochondria"] > 0  # the same scan whatever the workers
+    assert scans["1"]["voxels"] > res["scan"]["256x256x320"]["1"]["voxels"] > 0 and res["build"]["ratio"] > 0
+
+
 def test_bench_explorer(small_dataset, tmp_path):
     out = _run("bench_explorer.py", "--data", str(small_dataset), "--runs", "1", "--json", str(tmp_path / "e.json"))
     assert re.search(r"\d+ ms$", _line(out, "explorer cell view, server time, cold"))
