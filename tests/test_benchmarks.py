@@ -73,6 +73,8 @@ def test_bench_volume(tmp_path):
     for size in ("128x128x160", "256x256x320"):
         for row in (f"peak memory, {size} nm, 1 worker", f"peak memory, {size} nm, 2 workers"):
             assert re.search(r"\d+ MB\s+\S+ voxels, \d+ chunks; \d+ MB before the scan$", _line(out, row)), out
+    assert re.search(RATIO + r"\s+the scan reads only the chunks holding mitochondria$",
+                     _line(out, "volume box voxels 128x128x160 / 256x256x320")), out  # fmt: skip
     assert re.search(r"\d+\.\d s\s+peak \d+ MB$", _line(out, "build --source volume (scan folder deleted)")), out
     assert re.search(r"\d+\.\d s\s+peak \d+ MB$", _line(out, "build of demo-raw/, the same cells")), out
     for row in ("scan 2 workers / 1 worker, voxels/s", "scan 2 workers / 1 worker, voxels/s/core",
