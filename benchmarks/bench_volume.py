@@ -46,30 +46,24 @@ _SCAN_SNIPPET = "import sys; sys.path.insert(0, sys.argv[1]); from bench_volume 
 
 
 def scan_once(toml: str, work: str, workers: str) -> None:
-    """In a fresh process: scan the volume of ``toml`` as ``VolumeSource`` does (present chunks of
-    the mitochondria layer, cut to both layers' common box) and print the figures as JSON."""
+    """In a fresh process: the scan ``VolumeSource`` makes of the volume of ``toml``
+    (:func:`builder.sources.volume.scan_plan`), timed, its figures printed as JSON."""
     import psutil
 
-    from builder.sources.volume import _open, present_chunks
+    from builder.sources.volume import scan_plan
     from builder.sources.volume_config import load_volume_config
     from builder.sources.volume_scan import _inside, chunk_boxes, scan_volumes
 
-    cfg = load_volume_config(toml)
-    seg, cells = cfg.mitochondria.segmentation, cfg.cells.segmentation
-    mito_vol, cell_vol = _open(seg), _open(cells)
-    lo = [max(int(a), int(b)) for a, b in zip(mito_vol.bounds.minpt, cell_vol.bounds.minpt)]
-    hi = [min(int(a), int(b)) for a, b in zip(mito_vol.bounds.maxpt, cell_vol.bounds.maxpt)]
-    bbox = (tuple(lo), tuple(hi))
-    chunk = [int(v) for v in mito_vol.chunk_size]
-    boxes = present_chunks(seg)
-    grid = chunk_boxes(bbox, chunk) if boxes is None else _inside(boxes, bbox)
+    plan = scan_plan(load_volume_config(toml), Path(toml))  # the scan build --source volume makes
+    grid = chunk_boxes(plan.bbox, plan.chunk) if plan.boxes is None else _inside(plan.boxes, plan.bbox)
     voxels = sum((b1[0] - b0[0]) * (b1[1] - b0[1]) * (b1[2] - b0[2]) for b0, b1 in grid)
     rss_before = psutil.Process().memory_info().rss
     t = time.perf_counter()
-    stats = scan_volumes(seg, cells, bbox, chunk, Path(work), workers=int(workers), boxes=boxes)
+    stats = scan_volumes(plan.mitochondria, plan.cells, plan.bbox, plan.chunk, Path(work), workers=int(workers), boxes=plan.boxes)
     seconds = time.perf_counter() - t
-    print(json.dumps({"seconds": seconds, "voxels": voxels, "chunks": len(grid), "chunk": chunk, "mitochondria": stats.n,
-                      "rss_before_scan": rss_before, "box_voxels": _prod([b - a for a, b in zip(lo, hi)])}))  # fmt: skip
+    box = [b - a for a, b in zip(*plan.bbox)]
+    print(json.dumps({"seconds": seconds, "voxels": voxels, "chunks": len(grid), "chunk": plan.chunk, "mitochondria": stats.n,
+                      "rss_before_scan": rss_before, "box_voxels": _prod(box)}))  # fmt: skip
 
 
 def _prod(v: list[int]) -> int:

@@ -102,6 +102,36 @@ def present_chunks(layer: str) -> list[Box] | None:
 
 
 @dataclass(frozen=True)
+class ScanPlan:
+    """What the scan of a volume reads: the two segmentations, their common box and chunk shape
+    (voxels), the storage chunks the mitochondria layer holds (None: the whole box), the voxel size (nm)."""
+
+    mitochondria: str
+    cells: str
+    bbox: Box
+    chunk: list[int]
+    boxes: list[Box] | None
+    resolution_nm: tuple[float, float, float]
+
+
+def scan_plan(cfg: VolumeConfig, volume: Path) -> ScanPlan:
+    """The scan ``build --source volume`` makes of the volume that ``cfg`` (loaded from ``volume``)
+    describes; :class:`VolumeConfigError` when the segmentations are not on one grid."""
+    seg, res = cfg.mitochondria.segmentation, cfg.mitochondria.resolution_nm
+    assert seg is not None and res is not None
+    if not np.allclose(res, cfg.cells.resolution_nm):
+        raise VolumeConfigError(volume, "mitochondria.resolution_nm", f"{list(res)} differs from cells.resolution_nm "
+                                f"{list(cfg.cells.resolution_nm)}: the scan needs both segmentations on one grid",
+                                "Give both layers at one voxel size (a downsampled copy of the finer one)")  # fmt: skip
+    mito_vol, cell_vol = _open(seg), _open(cfg.cells.segmentation)
+    lo = np.maximum(mito_vol.bounds.minpt, cell_vol.bounds.minpt)
+    hi = np.minimum(mito_vol.bounds.maxpt, cell_vol.bounds.maxpt)
+    bbox: Box = ((int(lo[0]), int(lo[1]), int(lo[2])), (int(hi[0]), int(hi[1]), int(hi[2])))
+    res3 = (float(res[0]), float(res[1]), float(res[2]))
+    return ScanPlan(seg, cfg.cells.segmentation, bbox, [int(v) for v in mito_vol.chunk_size], present_chunks(seg), res3)
+
+
+@dataclass(frozen=True)
 class VolumeSource:
     """The volume described by the VOLUME.toml at ``volume`` (module docstring).
 
@@ -173,24 +203,13 @@ class VolumeSource:
         """The mitochondria of the scan of both segmentations, and what was done."""
         from builder.sources.volume_scan import scan_volumes
 
-        cfg = self.config
-        seg, res = cfg.mitochondria.segmentation, cfg.mitochondria.resolution_nm
-        assert seg is not None and res is not None
-        if not np.allclose(res, cfg.cells.resolution_nm):
-            raise VolumeConfigError(self.volume, "mitochondria.resolution_nm", f"{list(res)} differs from cells.resolution_nm "
-                                    f"{list(cfg.cells.resolution_nm)}: the scan needs both segmentations on one grid",
-                                    "Give both layers at one voxel size (a downsampled copy of the finer one)")  # fmt: skip
-        mito_vol, cell_vol = _open(seg), _open(cfg.cells.segmentation)
-        lo = np.maximum(mito_vol.bounds.minpt, cell_vol.bounds.minpt)
-        hi = np.minimum(mito_vol.bounds.maxpt, cell_vol.bounds.maxpt)
-        bbox: Box = ((int(lo[0]), int(lo[1]), int(lo[2])), (int(hi[0]), int(hi[1]), int(hi[2])))
-        chunk = [int(v) for v in mito_vol.chunk_size]
-        boxes = present_chunks(seg)
+        plan = scan_plan(self.config, self.volume)
         work = self.scan_dir()
-        log.info("scanning %s against %s (%s chunks) in %s", seg, cfg.cells.segmentation,
-                 "all" if boxes is None else len(boxes), work)  # fmt: skip
-        stats = scan_volumes(seg, cfg.cells.segmentation, bbox, chunk, work, workers=self.scan_workers, boxes=boxes)
-        return scan_frame(stats, res, seg), f"scanned {stats.n} mitochondria in {work}"
+        log.info("scanning %s against %s (%s chunks) in %s", plan.mitochondria, plan.cells,
+                 "all" if plan.boxes is None else len(plan.boxes), work)  # fmt: skip
+        stats = scan_volumes(plan.mitochondria, plan.cells, plan.bbox, plan.chunk, work, workers=self.scan_workers,
+                             boxes=plan.boxes)  # fmt: skip
+        return scan_frame(stats, plan.resolution_nm, plan.mitochondria), f"scanned {stats.n} mitochondria in {work}"
 
     def _soma(self, cell_id: int) -> np.ndarray:
         """The soma point (nm) of a cell, from the soma table (read once per process)."""
