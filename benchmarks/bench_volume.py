@@ -14,6 +14,9 @@ Prints, side by side in one run, medians of ``--runs`` (docs/volume.md, Performa
 3. **Whole build**: ``python -m builder build --source volume`` (the scan's folder deleted
    before each run) beside ``python -m builder build --raw-dir DIR/demo-raw --cells N``, the
    same cells, ``--workers`` workers, alternating: wall time, peak RSS, ratio volume / demo.
+4. **Agreement** of the last two datasets (:func:`agreement`): the same cells, every
+   mitochondrion built once, the cell and compartment of each, node labels, the volume error,
+   each synapse's nearest mitochondrion.
 
 The demo volumes are written first (``write_demo_as_volume``; not measured) into ``--keep DIR``
 (``DIR/<X>x<Y>x<Z>``, reused by the next run) or a temporary folder; ``--volume DIR`` uses a
@@ -158,12 +161,46 @@ def measure_builds(toml: Path, cells: int, seed: int, workers: int, runs: int, t
             shutil.rmtree(toml.parent / f"{toml.stem}.scan", ignore_errors=True)  # the scan is part of the build
             out = tmp / f"build-{key}-{i}"
             _, seconds, peak = run_sampled([*cmd, "--out", str(out)])
-            shutil.rmtree(out, ignore_errors=True)
+            if i < runs - 1:  # the last run's datasets are compared (agreement)
+                shutil.rmtree(out, ignore_errors=True)
             log.info("build %s, run %d/%d: %.1f s, peak %.0f MB", key, i + 1, runs, seconds, peak / 1e6)
             times[key].append(seconds)
             peaks[key].append(peak)
     res = {k: {"seconds": statistics.median(times[k]), "peak_rss": statistics.median(peaks[k]), "all_s": times[k]} for k in cmds}
-    return {**res, "ratio": res["volume"]["seconds"] / res["demo"]["seconds"], "workers": workers, "runs": runs}
+    last = {k: str(tmp / f"build-{k}-{runs - 1}") for k in cmds}
+    return {**res, "ratio": res["volume"]["seconds"] / res["demo"]["seconds"], "workers": workers, "runs": runs, "last": last}
+
+
+def agreement(demo: Path, volume: Path) -> dict:
+    """How the dataset built from the volume agrees with the demo build of the same cells (issue
+    30's criteria): cells and ids, mitochondria found (each once), the cell and compartment of each,
+    skeleton node labels, mitochondrial volume (relative error), each synapse's nearest mitochondrion."""
+    import numpy as np
+    import pandas as pd
+
+    def t(d: Path, n: str) -> pd.DataFrame:
+        return pd.read_parquet(d / "tables" / f"{n}.parquet")
+
+    cd, cv = t(demo, "cells"), t(volume, "cells")
+    md, mv = t(demo, "mitochondria"), t(volume, "mitochondria")
+    x = md.merge(mv, on="mito_id", suffixes=("_d", "_v"))
+    nodes = t(demo, "skeleton_nodes").merge(t(volume, "skeleton_nodes"), on=["cell_id", "node_id"], suffixes=("_d", "_v"))
+    rel = ((x["volume_um3_v"] - x["volume_um3_d"]).abs() / x["volume_um3_d"]).to_numpy()
+    key = ["synapse_id", "cell_id", "synapse_type"]
+    s = t(demo, "synapses").merge(t(volume, "synapses"), on=key, suffixes=("_d", "_v"))
+    near_d, near_v = s["nearest_mito_id_d"].fillna(-1), s["nearest_mito_id_v"].fillna(-1)
+    built = near_d.isin(mv["mito_id"]) | (near_d == -1)
+    return {
+        "cells_equal": cd["cell_id"].tolist() == cv["cell_id"].tolist(), "cells": len(cv),
+        "mito_demo": len(md), "mito_built": len(mv), "mito_unique": bool(mv["mito_id"].is_unique),
+        "mito_not_in_demo": int((~mv["mito_id"].isin(md["mito_id"])).sum()),
+        "cellid_same": float((x["cellid_d"] == x["cellid_v"]).mean()),
+        "compartment_same": float((x["compartment_d"] == x["compartment_v"]).mean()),
+        "nodes": len(nodes), "label_same": float((nodes["label_d"] == nodes["label_v"]).mean()),
+        "volume_error": [float(np.median(rel)), float(np.percentile(rel, 95)), float(rel.max())],
+        "synapse_rows": len(s), "nearest_same": float((near_d == near_v).mean()),
+        "nearest_same_built": float((near_d[built] == near_v[built]).mean()),
+    }  # fmt: skip
 
 
 def ensure_volume(folder: Path, res: tuple[float, ...], cells: int | tuple[int, ...]) -> Path:
@@ -244,6 +281,19 @@ def _rows(res: dict, large: str, small: str) -> list[tuple[str, str, str]]:
         ("build of demo-raw/, the same cells", f"{b['demo']['seconds']:.1f} s", f"peak {b['demo']['peak_rss'] / 1e6:.0f} MB")
     )
     rows.append(("build volume / demo", f"{b['ratio']:.2f}x", ""))
+    a = res["agreement"]
+    rows += [
+        ("agreement: cells equal", str(a["cells_equal"]), f"{a['cells']} cells"),
+        ("agreement: mitochondria built", f"{a['mito_built']}", f"of {a['mito_demo']} in the demo build; each once: "
+         f"{a['mito_unique']}; not in the demo: {a['mito_not_in_demo']}"),
+        ("agreement: cell of each mitochondrion", f"{100 * a['cellid_same']:.2f} %", ""),
+        ("agreement: compartment of each mitochondrion", f"{100 * a['compartment_same']:.2f} %", ""),
+        ("agreement: skeleton node labels", f"{100 * a['label_same']:.2f} %", f"{a['nodes']} nodes"),
+        ("agreement: volume error median", f"{100 * a['volume_error'][0]:.2f} %",
+         f"95th percentile {100 * a['volume_error'][1]:.2f} %, max {100 * a['volume_error'][2]:.2f} %"),
+        ("agreement: nearest mitochondrion", f"{100 * a['nearest_same']:.2f} %",
+         f"of {a['synapse_rows']} synapse rows; {100 * a['nearest_same_built']:.2f} % where the demo's is built"),
+    ]  # fmt: skip
     return rows
 
 
@@ -267,6 +317,7 @@ def main() -> int:
         res = {"volumes": {k: str(v) for k, v in volumes.items()}, "cells": cells, "runs": args.runs}
         res["scan"] = measure_scans(volumes, args.runs, tmp)
         res["build"] = measure_builds(volumes[large], cells, seed, args.workers, args.runs, tmp)
+        res["agreement"] = agreement(Path(res["build"]["last"]["demo"]), Path(res["build"]["last"]["volume"]))
     chunk = res["scan"][large]["1"]["chunk"]
     print(f"\nthe demo ({cells} cells) as a volume at {large} nm (and {small} nm), median of {args.runs}; "
           f"scan chunks of {' x '.join(map(str, chunk))} voxels; memory: peak RSS of the process and its workers summed "

@@ -85,6 +85,11 @@ def test_bench_volume(tmp_path):
     scans = res["scan"]["128x128x160"]
     assert scans["1"]["mitochondria"] == scans["2"]["mitochondria"] > 0  # the same scan whatever the workers
     assert scans["1"]["voxels"] > res["scan"]["256x256x320"]["1"]["voxels"] > 0 and res["build"]["ratio"] > 0
+    assert _line(out, "agreement: cells equal").split()[3] == "True"
+    for row in ("agreement: cell of each mitochondrion", "agreement: skeleton node labels", "agreement: nearest mitochondrion"):
+        assert re.search(r"\d+\.\d\d %", _line(out, row)), out
+    a = res["agreement"]  # even this coarse grid keeps labels and cells (the suite's test_volume_source checks more)
+    assert a["cells_equal"] and a["mito_unique"] and a["mito_not_in_demo"] == 0 and a["label_same"] > 0.99
 
 
 def test_bench_explorer(small_dataset, tmp_path):
