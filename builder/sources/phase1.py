@@ -152,7 +152,7 @@ def choose_mesh_source(requested: str | None, timeout: float = 15.0) -> str:
     )
 
 
-def _fetch_meshes(mesh_source: str, ids: np.ndarray) -> tuple[MeshBatch, np.ndarray]:
+def fetch_layer_meshes(mesh_source: str, ids: np.ndarray) -> tuple[MeshBatch, np.ndarray]:
     """Meshes of ``ids`` from a precomputed segmentation, and the ids it has no mesh for.
 
     Fragments of one mitochondrion (one per chunk it crosses) are concatenated and exactly
@@ -211,7 +211,7 @@ class Phase1Source(PublishedLayoutSource):
         if not self.mesh_source:
             return MeshBatch.from_meshes([], []), {int(m): "no mesh source configured (--mesh-source '')" for m in mito_ids}
         try:
-            batch, absent = _fetch_meshes(self.mesh_source, mito_ids)
+            batch, absent = fetch_layer_meshes(self.mesh_source, mito_ids)
         except Exception as exc:
             raise SourceUnavailableError(
                 cell_id,

@@ -304,18 +304,9 @@ def scan_frame(stats: ChunkStats, res: Sequence[float], layer: str) -> pd.DataFr
 
 
 def fetch_meshes(layer: str, ids: np.ndarray) -> tuple[MeshBatch, dict[int, str]]:
-    """Meshes of ``ids`` from a precomputed mesh layer (vertices nm), fragments joined and exactly
-    coincident vertices merged; ``{id: reason}`` for ids without a mesh."""
-    if len(ids) == 0:
-        return MeshBatch.from_meshes([], []), {}
-    vol = _open(layer)
-    exists = vol.mesh.exists([int(i) for i in ids])
-    present = np.array(sorted(int(k) for k, v in exists.items() if v is not None), np.int64)
-    got = vol.mesh.get(present.tolist(), fuse=False) if len(present) else {}
-    meshes = []
-    for i in present:
-        m = got[int(i)] if int(i) in got else got[str(i)]
-        verts, inverse = np.unique(np.asarray(m.vertices, np.float64), axis=0, return_inverse=True)
-        meshes.append((verts, inverse.reshape(-1)[np.asarray(m.faces, np.int64)]))
-    absent = np.setdiff1d(ids, present)
-    return MeshBatch.from_meshes(present, meshes), {int(m): f"no mesh in {layer}" for m in absent}
+    """Meshes of ``ids`` from a precomputed mesh layer (vertices nm; as the Phase 1 source fetches
+    them, :func:`builder.sources.phase1.fetch_layer_meshes`); ``{id: reason}`` for ids without a mesh."""
+    from builder.sources.phase1 import fetch_layer_meshes
+
+    batch, absent = fetch_layer_meshes(layer, np.asarray(ids, np.int64))
+    return batch, {int(m): f"no mesh in {layer}" for m in absent}

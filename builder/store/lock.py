@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from builder.errors import FolderBusyError, OutputWriteError
+from builder.errors import FolderBusyError, InputFileError, OutputWriteError
 
 LOCK_NAME = ".lock"
 
@@ -93,3 +93,16 @@ def lock_holder(folder: Path) -> str | None:
         return None
     finally:
         os.close(fd)
+
+
+def refuse_unmarked_folder(folder: Path, marker: str, writer: str, fix: str) -> None:
+    """Raise :class:`InputFileError` unless ``folder`` is new, empty (hidden files aside) or holds
+    ``marker``, the file its ``writer`` leaves there: a writer that deletes and rewrites what it
+    finds must never touch a folder it did not make. ``fix`` ends the message."""
+    if not folder.is_dir() or (folder / marker).is_file():
+        return
+    names = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+    if names:
+        shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+        raise InputFileError(folder, f"holds files {writer} did not write ({shown}) and no marker {marker}; "
+                             f"{writer} never writes into such a folder", fix)  # fmt: skip

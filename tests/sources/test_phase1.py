@@ -88,7 +88,7 @@ def test_meshes_over_http(small_raw, tmp_path):
     ids = np.r_[batch.ids[:4], 123]
     with serve({}, static) as (srv, url):
         assert phase1.choose_mesh_source(f"precomputed://{url}/static/mito") == f"precomputed://{url}/static/mito"
-        got, absent = phase1._fetch_meshes(f"precomputed://{url}/static/mito", ids)
+        got, absent = phase1.fetch_layer_meshes(f"precomputed://{url}/static/mito", ids)
     assert sorted(absent.tolist()) == sorted([int(batch.ids[1]), 123])
     assert got.ids.tolist() == sorted(int(i) for i in (batch.ids[0], batch.ids[2], batch.ids[3]))
     assert (mesh_problems(got) == "").all()  # two fragments per mesh merged into closed surfaces
@@ -140,7 +140,7 @@ def test_mesh_layer_lost_mid_build_skips_cells_then_a_rerun_completes(small_raw,
     static = tmp_path / "static"
     write_mesh_layer(small_raw, static / "mito")
     raw, out = tmp_path / "raw", tmp_path / "ds"
-    real_fetch = phase1._fetch_meshes
+    real_fetch = phase1.fetch_layer_meshes
     calls = []
 
     def flaky(source, ids):  # the first two cells lose the connection
@@ -149,7 +149,7 @@ def test_mesh_layer_lost_mid_build_skips_cells_then_a_rerun_completes(small_raw,
             raise ConnectionError("connection reset by peer")
         return real_fetch(source, ids)
 
-    monkeypatch.setattr(phase1, "_fetch_meshes", flaky)
+    monkeypatch.setattr(phase1, "fetch_layer_meshes", flaky)
     layer = f"precomputed://file://{static / 'mito'}"
     with serve(published_records(small_raw)) as (_, url):
         code, report = _build(url, raw, out, layer)

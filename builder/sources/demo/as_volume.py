@@ -39,7 +39,7 @@ from builder.errors import InputFileError
 from builder.schema import label_mapping
 from builder.sources.demo.as_volume_request import check_grid, check_request
 from builder.sources.demo.as_volume_toml import fmt_triple, volume_toml
-from builder.store.lock import folder_lock
+from builder.store.lock import folder_lock, refuse_unmarked_folder
 
 log = logging.getLogger(__name__)
 #: Storage chunk of both segmentations (voxels); also the block voxelised at a time.
@@ -285,15 +285,8 @@ def refuse_foreign_output(out: Path) -> None:
     """Raise unless ``out`` is new, empty (hidden files aside) or was written by this command (its
     marker :data:`MARKER` is there): the command deletes and rewrites ``cells/`` and
     ``mitochondria/``, so it must never touch a real volume, even one with a VOLUME.toml."""
-    if not out.is_dir() or (out / MARKER).is_file():
-        return
-    names = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
-    if names:
-        raise InputFileError(
-            out, f"holds files this command did not write ({', '.join(names[:4])}{', ...' if len(names) > 4 else ''}) "
-            f"and no marker {MARKER}; demo --as-volume deletes and rewrites cells/ and mitochondria/, so it never "
-            "writes into such a folder", "Give a new or empty folder to --as-volume",
-        )  # fmt: skip
+    refuse_unmarked_folder(out, MARKER, "demo --as-volume (it deletes and rewrites cells/ and mitochondria/)",
+                           "Give a new or empty folder to --as-volume")  # fmt: skip
 
 
 def _prepare(out: Path) -> None:

@@ -39,7 +39,6 @@ from tqdm.auto import tqdm
 
 from builder.compute.morphometrics import mesh_morphometrics
 from builder.config import MAX_DEMO_CELLS, DemoParams
-from builder.errors import InputFileError
 from builder.parallel import run_tasks
 from builder.schema import (
     DEMO_FRAGMENT_ID_BASE,
@@ -72,7 +71,7 @@ from builder.sources.published import (
     SYNAPSE_TABLE,
     PublishedLayoutSource,
 )
-from builder.store.lock import folder_lock
+from builder.store.lock import folder_lock, refuse_unmarked_folder
 
 log = logging.getLogger(__name__)
 
@@ -270,16 +269,9 @@ def refuse_foreign_folder(raw_dir: Path) -> None:
     """Raise unless ``raw_dir`` is new, empty, or a folder the demo generator made (its marker
     is there): the generator deletes and rewrites what it finds, so it must never touch a real
     download or any other folder."""
-    if not raw_dir.is_dir() or (raw_dir / MARKER).is_file():
-        return
-    foreign = sorted(p.name for p in raw_dir.iterdir() if not p.name.startswith("."))
-    if foreign:
-        raise InputFileError(
-            raw_dir, f"holds files the demo generator did not write ({', '.join(foreign[:4])}"
-            f"{', ...' if len(foreign) > 4 else ''}) and no demo marker {MARKER}; the demo never writes into such a "
-            "folder", "To build these files, pass --source phase1 (the published layout); for the demo, give a new "
-            "or empty --raw-dir (default data/raw/demo)",
-        )  # fmt: skip
+    refuse_unmarked_folder(raw_dir, MARKER, "the demo generator",
+                           "To build these files, pass --source phase1 (the published layout); for the demo, give a new "
+                           "or empty --raw-dir (default data/raw/demo)")  # fmt: skip
 
 
 def _generate_locked(raw_dir: Path, params: DemoParams, workers: int) -> PublishedLayoutSource:
