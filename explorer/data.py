@@ -25,7 +25,7 @@ from builder.store.lru import LRUCache
 from builder.store.reader import Dataset
 
 log = logging.getLogger(__name__)
-_ID = re.compile(r"^\d{1,20}$")
+_ID = re.compile(r"^\d{1,20}$", re.ASCII)
 MAX_SELECTION = 20_000
 #: Synapse columns the morphometrics scatter can show (synapses.parquet).
 SYNAPSE_SCATTER_COLUMNS = ("size", "nearest_mito_path_um", "path_dist_to_soma_um")

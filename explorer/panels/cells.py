@@ -1,19 +1,22 @@
 """The cells panel: the filters, the cells table, and the current cell in the URL.
 
 Owns the table (:data:`explorer.ids.TABLE`), writes the current cell (:data:`explorer.ids.CELL`)
-from ``?cell=<id>``, and puts a clicked row's cell in the URL.
+from ``?cell=<id>``, and puts a clicked row's cell in the URL. Both run in the browser (checked
+against the dataset's cell ids, which the page holds), so that opening or switching a cell costs
+one round trip to the server, the 3D view's own.
 """
 
 from __future__ import annotations
 
+import json
 from urllib.parse import parse_qs
 
 import dash_ag_grid as dag
-from dash import Dash, Input, Output, dcc, html, no_update
+from dash import Dash, Input, Output, State, dcc, html
 
 from explorer import ids
 from explorer.data import ExplorerData, parse_id
-from explorer.inputs import as_dict, as_str, as_str_list
+from explorer.inputs import as_str, as_str_list
 
 FILTER_TYPE, FILTER_SUBTYPE, SEARCH, NOTE = "f-type", "f-subtype", "f-search", "table-note"
 GRAPHS: tuple[str, ...] = ()
@@ -31,13 +34,34 @@ TABLE_COLUMNS: tuple[tuple[str, str, str, int], ...] = (
 )
 TABLE_HINT = "Click a row to view the cell; tick several to view them together."
 NO_ROWS = "No cell matches these filters: clear the type, subtype or id search."
+PICK_A_CELL = "Pick a cell in the table (or put ?cell=<id> in the address)."
+#: The dataset's cell ids (strings), in the page: the browser checks ``?cell=`` against them.
+CELL_IDS = "cell-ids"
+
+#: :func:`cell_from_search` in the browser, so that a cell's link or a click on a row reaches the
+#: 3D view without a round trip to the server first (a test checks the two agree).
+CELL_FROM_SEARCH_JS = f"""function(search, valid) {{
+    const q = new URLSearchParams(String(search || "").replace(/^\\?+/, "").slice(0, 200));
+    const value = q.getAll("cell").filter(v => v !== "")[0];
+    if (value === undefined) {{ return [null, {json.dumps(PICK_A_CELL)}]; }}
+    const s = value.trim();
+    if (!/^[0-9]{{1,20}}$/.test(s)) {{ return [null, "'" + value.slice(0, 40) + "' is not a cell id (digits only)."]; }}
+    const id = BigInt(s).toString();
+    if (!(valid || []).includes(id)) {{ return [null, "Cell " + id + " is not in this dataset."]; }}
+    return [id, ""];
+}}"""
+#: :func:`search_for_click` in the browser.
+SEARCH_FOR_CLICK_JS = """function(clicked) {
+    const s = String((clicked || {}).rowId ?? "").trim();
+    return /^[0-9]{1,20}$/.test(s) ? "?cell=" + BigInt(s).toString() : window.dash_clientside.no_update;
+}"""
 
 
 def cell_from_search(data: ExplorerData, search: str | None) -> tuple[str | None, str]:
     """The cell named by ``?cell=`` in the URL, and a message for the page."""
     values = parse_qs((search or "").lstrip("?")[:200]).get("cell", [])
     if not values:
-        return None, "Pick a cell in the table (or put ?cell=<id> in the address)."
+        return None, PICK_A_CELL
     cid = parse_id(values[0])
     if cid is None:
         return None, f"'{values[0][:40]}' is not a cell id (digits only)."
@@ -103,15 +127,16 @@ def layout(data: ExplorerData) -> html.Section:
             ),  # fmt: skip
             grid,
             html.P(TABLE_HINT, id=NOTE, className="hint"),
+            dcc.Store(id=CELL_IDS, data=[str(c) for c in data.ds.cells["cell_id"].to_numpy()]),
         ],
         className="panel cells",
     )
 
 
 def register(app: Dash, data: ExplorerData) -> None:
-    @app.callback(Output(ids.CELL, "data"), Output(ids.MESSAGE, "children"), Input(ids.URL, "search"))
-    def _url(search):
-        return cell_from_search(data, as_str(search))
+    app.clientside_callback(
+        CELL_FROM_SEARCH_JS, Output(ids.CELL, "data"), Output(ids.MESSAGE, "children"), Input(ids.URL, "search"), State(CELL_IDS, "data")
+    )  # fmt: skip
 
     @app.callback(
         Output(ids.TABLE, "rowData"), Output(NOTE, "children"),
@@ -121,6 +146,6 @@ def register(app: Dash, data: ExplorerData) -> None:
         rows = table_rows(data, as_str_list(types), as_str_list(subtypes), as_str(query, 200))
         return rows, TABLE_HINT if rows else NO_ROWS
 
-    @app.callback(Output(ids.URL, "search"), Input(ids.TABLE, "cellClicked"), prevent_initial_call=True)
-    def _pick(clicked):
-        return search_for_click(as_dict(clicked)) or no_update
+    app.clientside_callback(
+        SEARCH_FOR_CLICK_JS, Output(ids.URL, "search"), Input(ids.TABLE, "cellClicked"), prevent_initial_call=True
+    )

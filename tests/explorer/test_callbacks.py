@@ -41,6 +41,36 @@ def test_url_good_cell(xdata, pyramidal_id):
     assert cells.cell_from_search(xdata, f"?cell={pyramidal_id}") == (str(pyramidal_id), "")
 
 
+def test_the_browser_reads_the_url_and_a_row_click_as_the_server_would(xdata, pyramidal_id):
+    """The page turns ``?cell=`` into the current cell, and a click on a row into ``?cell=``, in
+    the browser (no round trip before the 3D view asks for the cell): the same answers as
+    :func:`cells.cell_from_search` and :func:`cells.search_for_click`, messages included."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.explorer.test_browser import CHROMIUM, FLAGS
+
+    valid = [str(c) for c in xdata.ds.cells["cell_id"]]
+    good = str(pyramidal_id)
+    searches = [
+        f"?cell={good}", f"?cell=0{good}", f"?cell=000{good}", f"?foo=1&cell={good}", f"?cell=&cell={good}", f"??cell={good}",
+        f"?cell=%20{good}%20", f"?cell={good}&cell=5", "?cell=../../etc/passwd", "?cell=123", "?cell=" + "9" * 5000,
+        "?cell=" + "9" * 20, "?cell=-5", "?cell=1e5", "?cell=%D9%A1%D9%A2", "?foo=1", "?cell=", "", None,
+    ]  # fmt: skip
+    clicks = [{"rowId": good}, {"rowId": f"00{good}"}, {"rowId": "12; drop"}, {"rowId": None}, {}, None, {"rowId": 7}]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        page = browser.new_page()
+        page.evaluate("() => { window.dash_clientside = {no_update: 'NO_UPDATE'}; }")
+        for search in searches:
+            got = page.evaluate(f"([s, v]) => ({cells.CELL_FROM_SEARCH_JS})(s, v)", [search, valid])
+            assert tuple(got) == cells.cell_from_search(xdata, search), search
+        for click in clicks:
+            got = page.evaluate(f"(c) => ({cells.SEARCH_FOR_CLICK_JS})(c)", click)
+            assert got == (cells.search_for_click(click) or "NO_UPDATE"), click
+        browser.close()
+    assert cells.cell_from_search(xdata, f"?cell=0{good}") == (good, "")  # the cases above include a good cell
+
+
 def test_table_filters_and_row_pick(xdata):
     rows = cells.table_rows(xdata, ["inhibitory"], None, None)
     assert rows and all(r["cell_type"] == "inhibitory" for r in rows) and isinstance(rows[0]["cell_id"], str)
