@@ -227,33 +227,45 @@ def highlight_traces(points_nm: np.ndarray | None = None) -> list[dict]:
     return [ring, mesh]
 
 
-def scale_bar(lo_um: np.ndarray, hi_um: np.ndarray) -> list[dict]:
-    """A scale bar of a round length (about a fifth of the cell's width) below its lower left,
-    labelled in µm, and a "pia" cue above the cell; both in the scene, so they turn with it."""
+def scale_bar(lo_um: np.ndarray, hi_um: np.ndarray) -> tuple[list[dict], list[dict]]:
+    """A scale bar of a round length (about a fifth of the cell's width) below its lower left and
+    a "pia" cue above the cell: the bar a line in the scene, its label and the cue scene
+    annotations (text that follows the scene as it turns, drawn as page text: WebGL text would be
+    vectorised glyph by glyph, which costs a software renderer more than the line itself).
+
+    Returns
+    -------
+    traces : list of dict
+        The bar (one ``scatter3d`` line, µm).
+    annotations : list of dict
+        For ``layout.scene.annotations``: the bar's length in µm and the pia cue.
+    """
     width = float(hi_um[0] - lo_um[0])
     length = next((s for s in (200, 100, 50, 20, 10, 5, 2, 1) if s <= max(width / 4, 1)), 1)
     y = float(hi_um[1]) + 0.04 * float(hi_um[1] - lo_um[1])  # below the cell: y grows with depth
     x0, z = float(lo_um[0]), float(lo_um[2])
-    bar = dict(type="scatter3d", x=[x0, x0 + length], y=[y, y], z=[z, z], mode="lines+text", text=["", f"{length} µm"],
-               textposition="bottom center", line={"color": "#000000", "width": 6}, name=f"scale bar: {length} µm",
-               hoverinfo="skip", showlegend=False)  # fmt: skip
+    bar = dict(type="scatter3d", x=[x0, x0 + length], y=[y, y], z=[z, z], mode="lines", line={"color": "#000000", "width": 6},
+               name=f"scale bar: {length} µm", hoverinfo="skip", showlegend=False)  # fmt: skip
     top = float(lo_um[1]) - 0.04 * float(hi_um[1] - lo_um[1])
     mid = float(lo_um[0] + hi_um[0]) / 2
-    cue = dict(type="scatter3d", x=[mid], y=[top], z=[z], mode="text", text=["▲ pia"], textfont={"size": 13},
-               name="pia (up)", hoverinfo="skip", showlegend=False)  # fmt: skip
-    return [bar, cue]
+    notes = [
+        dict(x=x0 + length / 2, y=y, z=z, text=f"{length} µm", showarrow=False, yshift=-14, font={"size": 13, "color": "#000000"}),
+        dict(x=mid, y=top, z=z, text="▲ pia", showarrow=False, font={"size": 13, "color": "#000000"}),
+    ]  # fmt: skip
+    return [bar], notes
 
 
-def scene_layout(uirevision: str) -> dict:
+def scene_layout(uirevision: str, annotations: list[dict] | None = None) -> dict:
     """The layout shared by the one-cell and the several-cell views: axes in µm, pia up, the
-    legend below the scene (clear of plotly's toolbar, top right, and of the cell)."""
+    legend below the scene (clear of plotly's toolbar, top right, and of the cell), and the
+    scene's ``annotations`` (the scale bar's label and the pia cue, :func:`scale_bar`)."""
     axis = {"showbackground": False, "showspikes": False, "showgrid": False, "zeroline": False}
     return dict(
         uirevision=uirevision,
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
         scene={"aspectmode": "data", "domain": {"x": [0, 1], "y": [0.12, 1]}, "camera": {k: dict(v) for k, v in CAMERA.items()}, "dragmode": "orbit",
                "xaxis": {**axis, "title": {"text": "x (µm)"}}, "yaxis": {**axis, "title": {"text": "y: depth (µm), pia up"}},
-               "zaxis": {**axis, "title": {"text": "z (µm)"}}},
+               "zaxis": {**axis, "title": {"text": "z (µm)"}}, "annotations": annotations or []},
         legend={"itemsizing": "constant", "groupclick": "togglegroup", "orientation": "h", "x": 0.0, "y": 0.11,
                 "xanchor": "left", "yanchor": "top", "font": {"size": 11}},
         paper_bgcolor="#ffffff",
@@ -294,9 +306,10 @@ def cell_figure(
     root = nodes.loc[nodes["parent"] < 0, ["x", "y", "z"]].to_numpy(np.float64)
     soma = [soma_trace(root[0], soma_radius_nm(nodes))] if len(root) else []
     xyz = um(nodes[["x", "y", "z"]].to_numpy())
+    bar, notes = scale_bar(xyz.min(axis=0), xyz.max(axis=0))
     data = [*highlight_traces(), *skeleton_traces(nodes), *soma, *mito_traces(mitos, meshes, mesh_ids), *synapse_traces(synapses, show),
-            *scale_bar(xyz.min(axis=0), xyz.max(axis=0))]  # fmt: skip
-    return {"data": data, "layout": scene_layout(str(cell_id))}
+            *bar]  # fmt: skip
+    return {"data": data, "layout": scene_layout(str(cell_id), notes)}
 
 
 _DTYPES = MappingProxyType({np.dtype(np.float32): "f4", np.dtype(np.uint16): "u2", np.dtype(np.uint32): "u4"})

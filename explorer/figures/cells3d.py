@@ -51,5 +51,5 @@ def cells_figure(skeletons: dict[int, pd.DataFrame], mitos: pd.DataFrame) -> dic
             )
         )  # fmt: skip
     xyz = um(nodes[["x", "y", "z"]].to_numpy())
-    traces += scale_bar(xyz.min(axis=0), xyz.max(axis=0))
-    return {"data": traces, "layout": scene_layout("cells:" + ",".join(map(str, skeletons)))}
+    bar, notes = scale_bar(xyz.min(axis=0), xyz.max(axis=0))
+    return {"data": traces + bar, "layout": scene_layout("cells:" + ",".join(map(str, skeletons)), notes)}
