@@ -72,7 +72,9 @@ def test_cell_figure_is_in_um_with_pia_up_and_a_scale_bar(parts, pyramidal_id):
     bar = next(t for t in fig.data if (t.name or "").startswith("scale bar"))
     length = float(bar.name.split(": ")[1].split(" ")[0])
     label = next(a for a in scene.annotations if a.text.endswith("µm"))
-    assert bar.x[1] - bar.x[0] == length and label.text == f"{length:g} µm" and bar.x[0] < label.x < bar.x[1] and label.y == bar.y[0]
+    assert (
+        bar.x[1] - bar.x[0] == length and label.text == f"{length:g} µm" and bar.x[0] < label.x < bar.x[1] and label.y == bar.y[0]
+    )
     pia = next(a for a in scene.annotations if "pia" in a.text)
     assert pia.y < nodes["y"].min() / 1000 < bar.y[0]  # above the cell on screen (y grows with depth), the bar below
     assert not [t for t in fig.data if "text" in (getattr(t, "mode", None) or "")]  # no WebGL text
