@@ -337,7 +337,7 @@ def _source(name: str, args: argparse.Namespace, demo: DemoParams, raw_dir: Path
     if name == "volume":
         from builder.sources.volume import VolumeSource
 
-        source = VolumeSource(args.volume.expanduser().resolve(), scan_workers=args.workers)
+        source = VolumeSource(args.volume.expanduser().resolve(), scan_workers=args.workers, scan_scheduler=args.scheduler)
         source.config  # noqa: B018 - load and check the VOLUME.toml before anything else
         return source
     if name == "phase1":

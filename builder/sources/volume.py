@@ -142,10 +142,14 @@ class VolumeSource:
         The VOLUME.toml (absolute).
     scan_workers : int
         Processes scanning the segmentations (does not change the result).
+    scan_scheduler : str, optional
+        The scan on Dask: ``"local"`` (a LocalCluster of ``scan_workers`` processes) or a scheduler
+        address ``tcp://HOST:PORT``, as the build's ``--scheduler``; None: local processes.
     """
 
     volume: Path
     scan_workers: int = 1
+    scan_scheduler: str | None = None
     name: str = "volume"
     synthetic: bool = False
 
@@ -211,7 +215,7 @@ class VolumeSource:
         log.info("scanning %s against %s (%s chunks) in %s", plan.mitochondria, plan.cells,
                  "all" if plan.boxes is None else len(plan.boxes), work)  # fmt: skip
         stats = scan_volumes(plan.mitochondria, plan.cells, plan.bbox, plan.chunk, work, workers=self.scan_workers,
-                             boxes=plan.boxes)  # fmt: skip
+                             scheduler=self.scan_scheduler, boxes=plan.boxes)  # fmt: skip
         return scan_frame(stats, plan.resolution_nm, plan.mitochondria), f"scanned {stats.n} mitochondria in {work}"
 
     def _soma(self, cell_id: int) -> np.ndarray:
