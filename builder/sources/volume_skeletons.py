@@ -100,7 +100,10 @@ def _number(tok: str, name: str, integer: bool) -> float | int:
     if integer:
         if not v.is_integer():
             raise ValueError(f"{name} {tok!r} is not an integer")
-        return int(tok) if tok.lstrip("+-").isdigit() else int(v)  # exact for large ids
+        i = int(tok) if tok.lstrip("+-").isdigit() else int(v)  # exact for large ids
+        if not -(2**63) <= i < 2**63:
+            raise ValueError(f"{name} {tok!r} is outside int64")
+        return i
     return v
 
 

@@ -98,6 +98,25 @@ def test_a_bad_swc_line_skips_its_cell_with_file_and_line_and_the_others_build(f
     assert _table(tmp_path / "ds", "cells")["cell_id"].tolist() == [good]
 
 
+def test_the_fingerprint_follows_each_skeleton_file(forms):
+    import os
+
+    from builder.sources.volume import VolumeSource
+
+    vol, summary, _, _ = forms
+    for form, suffix in (("swc", "swc"), ("h5", "h5")):
+        src = VolumeSource(vol / f"VOLUME-{form}.toml")
+        before = src.fingerprint()
+        f = vol / SKELETON_FOLDERS[form] / f"{summary.cell_ids[1]}.{suffix}"
+        st = f.stat()
+        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+        try:
+            assert src.fingerprint() != before
+        finally:
+            os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+        assert src.fingerprint() == before
+
+
 def test_the_demo_writes_swc_types_by_the_standard_mapping(forms):
     vol, summary, _, _ = forms
     standard = {t: c for c, t in SWC_TYPE_OF_CODE.items() if t in DEFAULT_SWC_TYPES}
@@ -143,6 +162,7 @@ BAD_SWC = [
     ("fractional id", "1.5 1 0 0 0 1 -1\n", "line 1: id '1.5' is not an integer"),
     ("own parent", "1 1 0 0 0 1 -1\n2 3 1 0 0 1 2\n", "line 2: node 2 is its own parent"),
     ("empty", "# only a comment\n", "no node lines"),
+    ("id beyond int64", f"{2**63} 1 0 0 0 1 -1\n", f"line 1: id '{2**63}' is outside int64"),
 ]  # fmt: skip
 
 
