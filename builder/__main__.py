@@ -102,6 +102,11 @@ def _parser() -> argparse.ArgumentParser:
         "--resolution", default=None, metavar="X,Y,Z",
         help="with --as-volume: voxel size in nm, each side at least 4 (default: 16,16,40)",
     )  # fmt: skip
+    d.add_argument(
+        "--skeletons", default=None, choices=("precomputed", "swc", "h5"),
+        help="with --as-volume: the form of the skeletons VOLUME.toml reads: the cell layer's precomputed skeletons "
+        "(always written), or also a folder of SWC or MeshParty h5 files (default: precomputed)",
+    )  # fmt: skip
     dl = sub.add_parser("download", help="download the published files of a real source", formatter_class=fmt)
     dl.add_argument("--source", choices=DOWNLOADABLE, default="phase1", help="data source")
     dl.add_argument("--raw-dir", type=Path, default=None, help="destination (default: data/raw/<source>)")
@@ -195,7 +200,7 @@ def _main(argv: list[str] | None) -> int:
             return _neuroglancer(args.dataset)
         if args.command == "publish":
             return _publish(args)
-        if args.command == "demo" and (args.as_volume is not None or args.volume_cells or args.resolution):
+        if args.command == "demo" and (args.as_volume is not None or args.volume_cells or args.resolution or args.skeletons):
             return _demo_as_volume(args)
         if args.workers < 1:
             print("error: --workers must be at least 1", file=sys.stderr)
@@ -278,7 +283,8 @@ def _demo_as_volume(args: argparse.Namespace) -> int:
     from builder.sources.demo.as_volume_request import check_request
 
     if args.as_volume is None:
-        print("error: --volume-cells and --resolution need --as-volume DIR (the plain demo has no voxels)", file=sys.stderr)
+        print("error: --volume-cells, --resolution and --skeletons need --as-volume DIR (the plain demo has no voxels)",
+              file=sys.stderr)  # fmt: skip
         return EXIT_USAGE
     if "cells" in args.given:
         print("error: --cells sizes the plain demo; with --as-volume give --volume-cells N or ID,ID", file=sys.stderr)
@@ -290,7 +296,8 @@ def _demo_as_volume(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from builder.sources.demo.as_volume import summary_text, write_demo_as_volume
 
-    summary = write_demo_as_volume(args.as_volume, res, cells, seed=args.seed, raw_dir=args.raw_dir)
+    summary = write_demo_as_volume(args.as_volume, res, cells, seed=args.seed, raw_dir=args.raw_dir,
+                                   skeletons=args.skeletons or "precomputed")  # fmt: skip
     print(summary_text(summary))
     return EXIT_OK
 
@@ -337,7 +344,7 @@ def _source(name: str, args: argparse.Namespace, demo: DemoParams, raw_dir: Path
     if name == "volume":
         from builder.sources.volume import VolumeSource
 
-        source = VolumeSource(args.volume.expanduser().resolve(), scan_workers=args.workers)
+        source = VolumeSource(args.volume.expanduser().resolve(), scan_workers=args.workers, scan_scheduler=args.scheduler)
         source.config  # noqa: B018 - load and check the VOLUME.toml before anything else
         return source
     if name == "phase1":

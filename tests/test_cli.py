@@ -111,7 +111,7 @@ def test_demo_as_volume_refuses_bad_options_in_one_line_before_any_folder(extra,
 
 def test_volume_options_need_as_volume(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    for extra in (["--resolution", "16,16,40"], ["--volume-cells", "2"]):
+    for extra in (["--resolution", "16,16,40"], ["--volume-cells", "2"], ["--skeletons", "swc"]):
         assert main(["demo", *extra]) == EXIT_USAGE
         assert "need --as-volume" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []

@@ -8,8 +8,8 @@
   layer holds) turned into the release's tables (:func:`builder.compute.volume_stats.release_tables`):
   a mitochondrion belongs to the cell it overlaps most;
 * the skeletons: a precomputed skeleton layer (vertices nm, ``radius`` attribute, labels from a
-  vertex attribute mapped to the project's codes, or inferred); the root is the vertex nearest
-  the soma point;
+  vertex attribute mapped to the project's codes, or inferred), or a folder of SWC or MeshParty
+  h5 files (:mod:`builder.sources.volume_skeletons`); the root is the vertex nearest the soma point;
 * the meshes: a precomputed mesh layer (legacy format, vertices nm);
 * the synapses: a table and its column mapping.
 
@@ -36,11 +36,12 @@ import pandas as pd
 from builder.compute.meshes import MeshBatch
 from builder.compute.volume_stats import ChunkStats, release_tables, release_units
 from builder.errors import CellInputError, VolumeConfigError
-from builder.schema import BBOX_COLUMNS, COMPARTMENT_NAMES, Compartment, vx_to_nm
+from builder.schema import BBOX_COLUMNS, COMPARTMENT_NAMES, vx_to_nm
 from builder.sources.base import SkeletonInput, SourceIssue, SourceTables
 from builder.sources.release_tables import attach_overlaps
 from builder.sources.volume_config import VolumeConfig, load_volume_config
 from builder.sources.volume_read import read_somata, read_volume_mito_table, read_volume_synapses
+from builder.sources.volume_skeletons import folder_stamp, map_codes, nearest_vertex, read_folder_skeleton
 
 log = logging.getLogger(__name__)
 Box = tuple[tuple[int, int, int], tuple[int, int, int]]
@@ -141,10 +142,14 @@ class VolumeSource:
         The VOLUME.toml (absolute).
     scan_workers : int
         Processes scanning the segmentations (does not change the result).
+    scan_scheduler : str, optional
+        The scan on Dask: ``"local"`` (a LocalCluster of ``scan_workers`` processes) or a scheduler
+        address ``tcp://HOST:PORT``, as the build's ``--scheduler``; None: local processes.
     """
 
     volume: Path
     scan_workers: int = 1
+    scan_scheduler: str | None = None
     name: str = "volume"
     synthetic: bool = False
 
@@ -172,9 +177,11 @@ class VolumeSource:
         for layer in sorted({x for x in layers if x}):
             h.update(f"{layer}={layer_stamp(layer)};".encode())
         tables = [cfg.cells.somata, cfg.synapses, cfg.mitochondria.table]
-        for p in [t.path for t in tables if t is not None] + ([cfg.skeletons.swc] if cfg.skeletons.swc else []):
+        for p in [t.path for t in tables if t is not None]:
             st = p.stat()
             h.update(f"{p}:{st.st_size}:{st.st_mtime_ns};".encode())
+        if cfg.skeletons.folder is not None:
+            h.update(f"{cfg.skeletons.folder}={folder_stamp(cfg.skeletons.folder)};".encode())
         return h.hexdigest()[:16]
 
     def scan_dir(self) -> Path:
@@ -208,7 +215,7 @@ class VolumeSource:
         log.info("scanning %s against %s (%s chunks) in %s", plan.mitochondria, plan.cells,
                  "all" if plan.boxes is None else len(plan.boxes), work)  # fmt: skip
         stats = scan_volumes(plan.mitochondria, plan.cells, plan.bbox, plan.chunk, work, workers=self.scan_workers,
-                             boxes=plan.boxes)  # fmt: skip
+                             scheduler=self.scan_scheduler, boxes=plan.boxes)  # fmt: skip
         return scan_frame(stats, plan.resolution_nm, plan.mitochondria), f"scanned {stats.n} mitochondria in {work}"
 
     def _soma(self, cell_id: int) -> np.ndarray:
@@ -220,10 +227,11 @@ class VolumeSource:
         return hit
 
     def skeleton(self, cell_id: int) -> SkeletonInput:
-        """The cell's precomputed skeleton (nm), its radius and labels in the project's codes."""
+        """The cell's skeleton (nm), its radius and labels in the project's codes, from the precomputed
+        layer or the SWC or MeshParty h5 folder (:mod:`builder.sources.volume_skeletons`)."""
         sk_cfg = self.config.skeletons
         if sk_cfg.precomputed is None:
-            raise CellInputError(cell_id, "SWC skeleton folders are not read yet (docs/volume.md)", sk_cfg.swc)
+            return read_folder_skeleton(sk_cfg, int(cell_id), self._soma(cell_id))
         try:
             sk = _open(sk_cfg.precomputed).skeleton.get(int(cell_id))
         except Exception as exc:  # cloudvolume raises several types for a missing or damaged file
@@ -238,7 +246,7 @@ class VolumeSource:
             if raw is None:
                 raise CellInputError(cell_id, f"skeleton has no vertex attribute {sk_cfg.attribute!r}", sk_cfg.precomputed)
             labels = map_codes(np.asarray(raw).reshape(-1), sk_cfg.codes, cell_id)
-        root = int(np.argmin(((vertices - self._soma(cell_id)) ** 2).sum(axis=1)))
+        root = nearest_vertex(vertices, self._soma(cell_id))
         return SkeletonInput(
             vertices=vertices,
             edges=np.asarray(sk.edges, np.int64).reshape(-1, 2),
@@ -265,19 +273,6 @@ def _soma_points(volume: str, stamp: float) -> dict[int, np.ndarray]:
     df = read_volume_table(_config(volume, stamp).cells.somata, "cell", "cell_id", [])
     xyz = df[_XYZ].to_numpy(np.float64)
     return {int(c): xyz[i] for i, c in enumerate(df["cell_id"].to_numpy(np.int64))}
-
-
-def map_codes(raw: np.ndarray, codes: Mapping[int, int], cell_id: int) -> np.ndarray:
-    """The source's label values (n,) -> the project's codes (n,) uint8; a value ``codes`` does not
-    name becomes Unknown (5), with a warning."""
-    keys = np.array(sorted(codes), np.int64)
-    vals = np.array([codes[k] for k in keys], np.uint8)
-    raw = raw.astype(np.int64)
-    i = np.clip(np.searchsorted(keys, raw), 0, max(len(keys) - 1, 0))
-    known = (keys[i] == raw) if len(keys) else np.zeros(len(raw), bool)
-    if not known.all():
-        log.warning("cell %d: %d skeleton vertices carry a label not in the code table: Unknown", cell_id, int((~known).sum()))
-    return np.where(known, vals[i] if len(keys) else 0, int(Compartment.UNKNOWN)).astype(np.uint8)
 
 
 def scan_frame(stats: ChunkStats, res: Sequence[float], layer: str) -> pd.DataFrame:

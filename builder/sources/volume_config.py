@@ -2,8 +2,8 @@
 
 A lab's volume is described by one TOML file (``format = 1``) with four tables: ``[cells]``
 (cell segmentation, soma points, cells to build), ``[mitochondria]`` (a segmentation or an
-existing table, optional meshes), ``[skeletons]`` (a precomputed layer or SWC files, and where
-the compartment labels come from) and ``[synapses]`` (a table and its column mapping).
+existing table, optional meshes), ``[skeletons]`` (a precomputed layer, a folder of SWC files or
+one of MeshParty h5 files, and where the compartment labels come from) and ``[synapses]`` (a table and its column mapping).
 :func:`load_volume_config` reads it with :mod:`tomllib` into frozen dataclasses; every problem
 is a :class:`~builder.errors.VolumeConfigError` naming the file, the key and the fix. Unknown
 keys are refused by name (a typo is never silently ignored); relative paths are resolved
@@ -42,6 +42,8 @@ SYNAPSE_COLUMNS = MappingProxyType(
 )
 MITO_COLUMNS = MappingProxyType({"mito_id": True, "cell_id": True, "x": True, "y": True, "z": True, "mito_vx": False})
 LABEL_SOURCES = ("attribute", "swc_type", "infer")
+#: The keys of ``[skeletons]`` naming where the skeletons are: exactly one is given.
+SKELETON_FORMS = ("precomputed", "swc", "meshparty_h5")
 #: SWC's standard types (1 soma, 2 axon, 3 basal, 4 apical) in our codes; other types -> Unknown.
 DEFAULT_SWC_TYPES = MappingProxyType({1: 0, 2: 1, 3: 2, 4: 3})
 
@@ -69,9 +71,10 @@ class MitochondriaConfig:
 
 @dataclass(frozen=True)
 class SkeletonsConfig:
-    """``[skeletons]``: a precomputed skeleton layer or a folder of SWC files (exactly one), and the
-    labels' source: a vertex ``attribute``, the SWC type column (``swc_type``) or ``infer``.
-    ``codes`` maps the source's label values to our compartment codes (0-5)."""
+    """``[skeletons]``: a precomputed skeleton layer, a folder of SWC files (``<cell_id>.swc``, in
+    ``positions``' unit) or a folder of MeshParty h5 files (``<cell_id>.h5``, nm): exactly one; and
+    the labels' source: a vertex ``attribute`` (precomputed, h5), the SWC type column
+    (``swc_type``) or ``infer``. ``codes`` maps the source's label values to our codes (0-5)."""
 
     precomputed: str | None
     swc: Path | None
@@ -79,6 +82,17 @@ class SkeletonsConfig:
     attribute: str | None
     codes: Mapping[int, int]
     positions: Positions
+    meshparty_h5: Path | None = None
+
+    @property
+    def form(self) -> str:
+        """``precomputed``, ``swc`` or ``meshparty_h5``: the key that was given."""
+        return "precomputed" if self.precomputed else "swc" if self.swc else "meshparty_h5"
+
+    @property
+    def folder(self) -> Path | None:
+        """The folder of SWC or h5 files (None for a precomputed layer)."""
+        return self.swc or self.meshparty_h5
 
 
 @dataclass(frozen=True)
@@ -130,12 +144,22 @@ class _Section:
             fix = f"Did you mean '{close[0]}'?" if close else f"Known keys: {', '.join(self.known)}"
             self.fail(k, f"unknown key in [{self.name or 'top level'}]", fix)
 
-    def exclusive(self, a: str, b: str) -> str:
-        has = [k for k in (a, b) if k in self.data]
+    def exclusive(self, *keys: str) -> str:
+        has = [k for k in keys if k in self.data]
         if len(has) != 1:
-            what = "both" if has else "neither"
-            self.fail(f"{a} / {b}", f"{what} '{a}' and '{b}' given; exactly one is needed", f"Keep one of {a} = ... or {b} = ...")
+            what = f"none of {', '.join(keys)} given"
+            if has:
+                what = ("both " if len(keys) == 2 else "") + " and ".join(f"'{k}'" for k in has) + " given"
+            self.fail(" / ".join(keys), f"{what}; exactly one is needed",
+                      f"Keep one of {', '.join(f'{k} = ...' for k in keys)}")  # fmt: skip
         return has[0]
+
+    def folder(self, k: str) -> Path:
+        """A local folder (absolute or relative to the TOML's folder) that exists."""
+        p = self.local(k, self.take(k, hint="a folder, absolute or relative to this file"))
+        if not p.is_dir():
+            self.fail(k, f"{p} is not a folder", f"Give the folder holding the <cell_id> files of {k}")
+        return p
 
     def local(self, k: str, value: str) -> Path:
         p = Path(value).expanduser()
@@ -291,20 +315,23 @@ def _mitochondria(top: _Section) -> MitochondriaConfig:
 def _skeletons(top: _Section) -> SkeletonsConfig:
     sec = top.sub("skeletons")
     assert sec is not None
-    which = sec.exclusive("precomputed", "swc")
+    which = sec.exclusive(*SKELETON_FORMS)
     pre = sec.layer("precomputed", required=False, needs="skeletons")
-    swc = sec.local("swc", sec.take("swc")) if which == "swc" else None
+    folder = sec.folder(which) if which != "precomputed" else None
     labels = sec.take("labels", hint=f"one of {', '.join(LABEL_SOURCES)}")
-    if labels not in LABEL_SOURCES or (labels, which) in (("attribute", "swc"), ("swc_type", "precomputed")):
-        fits = "'attribute' or 'infer'" if which == "precomputed" else "'swc_type' or 'infer'"
-        sec.fail("labels", f"{labels!r} does not fit skeletons given as {which}", f"Write labels = {fits}")
+    fits = ("swc_type", "infer") if which == "swc" else ("attribute", "infer")
+    if labels not in fits:
+        sec.fail("labels", f"{labels!r} does not fit skeletons given as {which}", f"Write labels = '{fits[0]}' or 'infer'")
     attribute = sec.take("attribute", required=labels == "attribute", hint="the vertex attribute holding the labels")
     table = {"attribute": "attribute_codes", "swc_type": "swc_types"}.get(labels, "")
     default = DEFAULT_SWC_TYPES if labels == "swc_type" else {c: c for c in COMPARTMENT_NAMES}
     codes = _codes(sec.sub(table, required=False) if table else None, default)
+    if which != "swc" and "position_unit" in sec.data:
+        sec.fail("position_unit", f"given, but skeletons given as {which} are in nm", "Drop it (only SWC files state a unit)")
     positions = sec.positions() if which == "swc" else Positions("nm")
     sec.done()
-    return SkeletonsConfig(pre, swc, labels, attribute, codes, positions)
+    swc, h5 = (folder, None) if which == "swc" else (None, folder)
+    return SkeletonsConfig(pre, swc, labels, attribute, codes, positions, h5)
 
 
 def load_volume_config(path: Path | str) -> VolumeConfig:

@@ -44,6 +44,15 @@ class Positions:
         assert self.resolution_nm is not None
         return a * np.asarray(self.resolution_nm)
 
+    def lengths_to_nm(self, r: np.ndarray) -> np.ndarray:
+        """Lengths, shape (n,), in the stated unit (an SWC radius) -> nm, float64; in voxels, the
+        voxel's x side (tracers measure a radius in the image plane)."""
+        a = np.asarray(r, np.float64)
+        if self.unit == "voxels":
+            assert self.resolution_nm is not None
+            return a * self.resolution_nm[0]
+        return a * (1000.0 if self.unit == "um" else 1.0)
+
 
 @dataclass(frozen=True)
 class TableSpec:

@@ -137,6 +137,16 @@ MISTAKES = [
     ("bad id list", ("build = [", 'build = ["x", '), r"cells\.build: 'x' is not a cell id"),
     ("unknown scheme", ('segmentation = "mito"', 'segmentation = "ftp://host/mito"'), r"mitochondria\.segmentation: .*unknown scheme"),
     ("not a layer", ('segmentation = "cells"', 'segmentation = "swc"'), r"cells\.segmentation: .*no info file"),
+    ("swc and h5 folders", ('swc = "swc"', 'swc = "swc"\nmeshparty_h5 = "swc"'),
+     r"skeletons\.precomputed / swc / meshparty_h5: 'swc' and 'meshparty_h5' given; exactly one is needed.*"
+     r"Keep one of precomputed = \.\.\., swc = \.\.\., meshparty_h5 = \.\.\."),
+    ("no skeletons", ('swc = "swc"\n', ""), r"skeletons\.precomputed / swc / meshparty_h5: none of .* given.*Keep one of"),
+    ("missing swc folder", ('swc = "swc"', 'swc = "swcs"'), r"skeletons\.swc: .*/swcs does not exist.*Fix the path"),
+    ("missing h5 folder", ('swc = "swc"\nlabels = "swc_type"', 'meshparty_h5 = "h5"\nlabels = "swc_type"'),
+     r"skeletons\.meshparty_h5: .*/h5 does not exist.*Fix the path"),
+    ("a file for a folder", ('swc = "swc"', 'swc = "somata.csv"'), r"skeletons\.swc: .*somata\.csv is not a folder.*Give the folder"),
+    ("h5 with swc types", ('swc = "swc"', 'meshparty_h5 = "swc"'),
+     r"skeletons\.labels: 'swc_type' does not fit skeletons given as meshparty_h5.*labels = 'attribute' or 'infer'"),
 ]  # fmt: skip
 
 
@@ -147,6 +157,17 @@ def test_each_mistake_names_its_key_and_the_fix(volume, old_new, message):
     with pytest.raises(VolumeConfigError, match=message) as err:
         load_volume_config(volume(VALID.replace(old, new, 1)))
     assert str(err.value).startswith(str(err.value.path)) and err.value.key  # the file, then the key
+
+
+def test_an_h5_folder_loads_in_nm_with_its_label_attribute(volume, tmp_path):
+    old = 'swc = "swc"\nlabels = "swc_type"\nposition_unit = "um"\n\n[skeletons.swc_types]\n"1" = "Somatic"\n"3" = "Basal"\n"7" = 4\n'
+    assert old in VALID
+    h5 = 'meshparty_h5 = "swc"\nlabels = "attribute"\nattribute = "compartment"\n'
+    sk = load_volume_config(volume(VALID.replace(old, h5))).skeletons
+    assert (sk.form, sk.folder, sk.swc, sk.attribute) == ("meshparty_h5", tmp_path / "swc", None, "compartment")
+    assert sk.positions.unit == "nm" and dict(sk.codes) == {c: c for c in range(6)}
+    with pytest.raises(VolumeConfigError, match=r"skeletons\.position_unit: given, but .* meshparty_h5 are in nm.*Drop it"):
+        load_volume_config(volume(VALID.replace(old, h5 + 'position_unit = "um"\n')))
 
 
 def test_a_missing_or_broken_file_is_named(volume, tmp_path):

@@ -4,6 +4,8 @@
 
     DIR/cells/           uint64 cell segmentation (ids = the demo's int64 root ids) + skeletons/
                          (precomputed, vertex attributes radius and compartment, our codes 0-5)
+    DIR/skeletons_swc/   with --skeletons swc (h5): the same skeletons as SWC files (skeletons_h5/:
+                         MeshParty h5 files); :mod:`builder.sources.demo.as_volume_skeletons`
     DIR/mitochondria/    uint64 mitochondria segmentation + mesh/ (legacy precomputed meshes, nm)
     DIR/somata.parquet   cell_id, x, y, z (nm), cell_type, cell_subtype
     DIR/synapses.parquet the release's synapse columns (positions in 3.58 x 3.58 x 40 nm voxels)
@@ -38,6 +40,7 @@ from builder.config import DemoParams
 from builder.errors import InputFileError
 from builder.schema import label_mapping
 from builder.sources.demo.as_volume_request import check_grid, check_request
+from builder.sources.demo.as_volume_skeletons import SKELETON_FOLDERS, check_forms, write_skeletons
 from builder.sources.demo.as_volume_toml import fmt_triple, volume_toml
 from builder.store.lock import folder_lock, refuse_unmarked_folder
 
@@ -47,10 +50,6 @@ CHUNK = (128, 128, 64)
 #: Written first into the output folder: only a folder holding it is ever cleared and rewritten.
 MARKER = "demo_as_volume.json"
 UNLABELLED = 5  # astrocytes' nodes carry no label in the demo: written as Unknown
-SKELETON_ATTRIBUTES = [
-    {"id": "radius", "data_type": "float32", "num_components": 1},
-    {"id": "compartment", "data_type": "uint8", "num_components": 1},
-]
 
 
 @dataclass
@@ -90,6 +89,7 @@ class _Cell:
     labels: np.ndarray
     meshes: MeshBatch
     meshless: tuple[int, ...]  # the cell's mitochondria (table rows) without a mesh: not written
+    root: int = 0  # the soma node
 
 
 def _codes_of(labels: np.ndarray, keys: np.ndarray, codes: np.ndarray, cell_id: int) -> np.ndarray:
@@ -126,7 +126,8 @@ def _load_demo(raw_dir: Path, seed: int, cells: int | tuple[int, ...]) -> tuple[
             labels = _codes_of(np.asarray(sk.labels, np.int64), keys, codes, cid)
         mito_ids = tables.mitochondria.loc[tables.mitochondria["cellid"] == cid, "mito_id"].to_numpy(np.int64)
         batch, meshless = src.meshes(cid, mito_ids)
-        cell = _Cell(cid, sk.vertices, sk.edges, np.asarray(sk.radius, np.float64), labels, batch, tuple(sorted(meshless)))
+        cell = _Cell(cid, sk.vertices, sk.edges, np.asarray(sk.radius, np.float64), labels, batch, tuple(sorted(meshless)),
+                     root=sk.root)  # fmt: skip
         out.append(cell)
     somata = tables.cells.loc[tables.cells["cell_id"].isin(ids)].reset_index(drop=True)
     return out, somata, raw_dir
@@ -243,18 +244,6 @@ def _write_mitochondria(
         vol.mesh.put([Mesh(*batch.mesh(i), segid=int(batch.ids[i])) for i in range(batch.n)], compress=False)
 
 
-def _write_skeletons(vol, cells: list[_Cell]) -> None:
-    from cloudvolume import Skeleton
-
-    vol.skeleton.meta.info["vertex_attributes"] = SKELETON_ATTRIBUTES
-    vol.skeleton.meta.commit_info()
-    for c in cells:
-        sk = Skeleton(c.vertices, c.edges, segid=c.cell_id, space="physical", extra_attributes=SKELETON_ATTRIBUTES)
-        sk.radius = c.radius.astype(np.float32)
-        sk.compartment = c.labels
-        vol.skeleton.upload(sk)
-
-
 def _grid(cells: list[_Cell], batch: MeshBatch, res: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Voxel box ``[lo, hi)`` holding every cell's capsules and every mesh."""
     los, his = [], []
@@ -301,6 +290,7 @@ def write_demo_as_volume(
     cells: int | tuple[int, ...] | None = None,
     seed: int = 1,
     raw_dir: Path | None = None,
+    skeletons: str | tuple[str, ...] = "precomputed",
 ) -> VolumeSummary:
     """Write the demo as precomputed layers, tables and a VOLUME.toml (module docstring).
 
@@ -316,6 +306,9 @@ def write_demo_as_volume(
         The demo's seed.
     raw_dir : Path, optional
         Where the demo's published layout is generated (default ``out/demo-raw``).
+    skeletons : str or tuple of str
+        ``precomputed`` (always written, in ``cells/``), ``swc`` or ``h5``: the forms written, the
+        first of them read by VOLUME.toml.
 
     Returns
     -------
@@ -325,13 +318,15 @@ def write_demo_as_volume(
     out = Path(out)
     resolution_nm, cells = check_request(resolution_nm, cells)
     res = np.asarray(resolution_nm, np.float64)
+    forms = check_forms(skeletons)
     refuse_foreign_output(out)  # before the lock: not even a lock file in someone's volume
     with folder_lock(out, f"python -m builder demo --as-volume {out}"):
         _prepare(out)
-        return _write_locked(out, res, cells, seed, Path(raw_dir or out / "demo-raw"))
+        return _write_locked(out, res, cells, seed, Path(raw_dir or out / "demo-raw"), forms)
 
 
-def _write_locked(out: Path, res: np.ndarray, cells: int | tuple[int, ...], seed: int, raw_dir: Path) -> VolumeSummary:
+def _write_locked(out: Path, res: np.ndarray, cells: int | tuple[int, ...], seed: int, raw_dir: Path,
+                  forms: tuple[str, ...]) -> VolumeSummary:  # fmt: skip
     loaded, somata, raw = _load_demo(raw_dir, seed, cells)
     ids = [c.cell_id for c in loaded]
     batch = _concat([c.meshes for c in loaded])
@@ -345,12 +340,12 @@ def _write_locked(out: Path, res: np.ndarray, cells: int | tuple[int, ...], seed
     lo, hi = _grid(loaded, batch, res)
     check_grid((hi - lo).tolist(), res.tolist())
     log.info("grid %s voxels of %s nm from voxel %s", (hi - lo).tolist(), res.tolist(), lo.tolist())
-    for name in ("cells", "mitochondria"):  # missing chunks read as 0: stale chunks must not survive
+    for name in ("cells", "mitochondria", *SKELETON_FOLDERS.values()):  # missing chunks read as 0: no stale chunk
         shutil.rmtree(out / name, ignore_errors=True)
     t0 = time.perf_counter()
     cell_vol = _new_layer(out / "cells", res, lo, hi - lo, "skeletons")
     _write_cells(cell_vol, loaded, res, lo, hi, summary)
-    _write_skeletons(cell_vol, loaded)
+    write_skeletons(cell_vol, out, forms, loaded)
     t1 = time.perf_counter()
     _write_mitochondria(_new_layer(out / "mitochondria", res, lo, hi - lo, "mesh"), batch, res, lo, hi, summary)
     summary.seconds_cells, summary.seconds_mito = t1 - t0, time.perf_counter() - t1
@@ -358,7 +353,7 @@ def _write_locked(out: Path, res: np.ndarray, cells: int | tuple[int, ...], seed
         sum(f.stat().st_size for f in (out / d).rglob("*") if f.is_file()) for d in ("cells", "mitochondria")
     )
     n_syn = _write_tables(out, raw, somata, ids)
-    (out / "VOLUME.toml").write_text(volume_toml(res, ids))
+    (out / "VOLUME.toml").write_text(volume_toml(res, ids, forms[0]))
     log.info("%d cells, %d mitochondria, %d synapse rows written to %s", len(ids), batch.n, n_syn, out)
     return summary
 

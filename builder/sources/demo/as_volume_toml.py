@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from builder.schema import EM_VOXEL_NM
+from builder.sources.demo.as_volume_skeletons import skeletons_toml
 
 
 def fmt_triple(res: Iterable[float]) -> str:
@@ -12,8 +13,9 @@ def fmt_triple(res: Iterable[float]) -> str:
     return "[" + ", ".join(f"{x:g}" for x in res) + "]"
 
 
-def volume_toml(res: Iterable[float], ids: list[int]) -> str:
-    """The VOLUME.toml of a demo written by :func:`write_demo_as_volume` (docs/volume.md)."""
+def volume_toml(res: Iterable[float], ids: list[int], skeletons: str = "precomputed") -> str:
+    """The VOLUME.toml of a demo written by :func:`write_demo_as_volume` (docs/volume.md), reading
+    the skeletons in the form ``skeletons`` (precomputed, swc or h5)."""
     cells = "[\n" + "".join(f"    {i},\n" for i in ids) + "]"
     return f"""# The demo written as a lab's volume (python -m builder demo --as-volume); docs/volume.md.
 format = 1
@@ -40,11 +42,7 @@ segmentation = "mitochondria"
 resolution_nm = {fmt_triple(res)}
 meshes = "mitochondria"              # the layer whose info names its mesh directory
 
-[skeletons]
-precomputed = "cells"                # the layer whose info names its skeleton directory
-labels = "attribute"
-attribute = "compartment"            # values are the project's codes 0-5
-
+{skeletons_toml(skeletons)}
 [synapses]
 table = "synapses.parquet"
 position_unit = "voxels"
