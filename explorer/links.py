@@ -135,6 +135,30 @@ def point_shader(color: str, size: float = 6, opacity: float = 1.0) -> str:
     )
 
 
+def _add_public_layers(vs, cells: tuple[int, ...], mito_ids: list[int]) -> None:  # noqa: ANN001 - an nglui ViewerState
+    """The public Phase 1 EM, the real ``cells`` in its segmentation and ``mito_ids`` in its
+    mitochondria segmentation (layers at the release's voxel, :data:`LAYER_VOXEL_NM`)."""
+    layer = list(LAYER_VOXEL_NM)
+    vs.add_image_layer(PHASE1_EM, name="em", resolution=layer)
+    if cells:
+        vs.add_segmentation_layer(PHASE1_SEG, name="seg", resolution=layer, segments=list(cells))
+    if len(mito_ids):
+        vs.add_segmentation_layer(PHASE1_MITO, name="mitochondria", resolution=layer, segments=[int(m) for m in mito_ids])
+
+
+def _place_view(vs, vx: np.ndarray, frame_nm: tuple[np.ndarray, np.ndarray] | None, three_d_only: bool) -> None:  # noqa: ANN001
+    """Centre the view on the points ``vx`` (n, 3 layer voxels), or frame ``frame_nm`` whole;
+    nglui would move it to an annotation layer's first point, so that is turned off."""
+    for added in vs.layers:
+        if hasattr(added, "set_position"):
+            added.set_position = False
+    vs.position = vx.mean(axis=0).round(1).tolist()
+    if frame_nm is not None:
+        _frame(vs, *frame_nm)
+    if three_d_only:
+        vs.layout = "3d"
+
+
 def neuroglancer_link(
     points: pd.DataFrame,
     segment_ids: list[int],
@@ -187,31 +211,17 @@ def neuroglancer_link(
     if points.empty:
         raise ValueError("nothing selected")
     shown = points.iloc[:max_points]
-    real = tuple(int(s) for s in segment_ids if not is_synthetic_segment_id(int(s)))
-    layer = list(LAYER_VOXEL_NM)
-    vs = ViewerState(dimensions=layer, infer_coordinates=False)
-    if not public:
-        real = ()
+    real = tuple(int(s) for s in segment_ids if not is_synthetic_segment_id(int(s))) if public else ()
+    vs = ViewerState(dimensions=list(LAYER_VOXEL_NM), infer_coordinates=False)
     if public:
-        vs.add_image_layer(PHASE1_EM, name="em", resolution=layer)
-    if real:
-        vs.add_segmentation_layer(PHASE1_SEG, name="seg", resolution=layer, segments=list(real))
-    if len(mito_ids) and public:
-        vs.add_segmentation_layer(PHASE1_MITO, name="mitochondria", resolution=layer, segments=[int(m) for m in mito_ids])
+        _add_public_layers(vs, real, mito_ids)
     if layers is not None:
         _add_dataset_layers(vs, layers, [int(s) for s in segment_ids], shown)
     vx = nm_to_layer_vx(shown[["x", "y", "z"]].to_numpy(float))
     _add_selection(vs, shown, vx, bool(real))
     if synapses is not None and len(synapses) and not (layers is not None and "synapses" in layers.present):
         _add_synapses(vs, synapses.iloc[:max_points], bool(real))  # the dataset's synapse layer holds them all
-    for added in vs.layers:  # nglui moves the view to an annotation layer's first point: the view is ours
-        if hasattr(added, "set_position"):
-            added.set_position = False
-    vs.position = vx.mean(axis=0).round(1).tolist()
-    if frame_nm is not None:
-        _frame(vs, *frame_nm)
-    if not public:  # no EM to cut sections of: the 3D view alone
-        vs.layout = "3d"
+    _place_view(vs, vx, frame_nm, three_d_only=not public)  # no EM to cut sections of: the 3D view alone
     url = vs.to_url(target_url=viewer_url)
     return Link(url=url, n_points=len(shown), n_selected=len(points), segments=real, state=stable_ids(decode_state(url)))
 

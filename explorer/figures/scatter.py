@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -61,11 +63,21 @@ def scatter_figure(
             hoverinfo="skip", showlegend=False,
         )
     ]  # fmt: skip
+    traces += category_traces(mitos, x, y, color_by, colors)
+    fig = go.Figure(traces)
+    fig.update_layout(dragmode="lasso", uirevision=f"{x}|{y}|{color_by}", **axes_layout(x, y, log_x, log_y, title))
+    return fig
+
+
+def category_traces(mitos: pd.DataFrame, x: str, y: str, color_by: str, colors: Mapping[str, str]) -> list[go.Scattergl]:
+    """One ``Scattergl`` trace per category of ``color_by`` present (x, y float32; customdata the
+    mito ids as a list of numbers, see :func:`scatter_figure`), in the order of ``colors``."""
+    out: list[go.Scattergl] = []
     for name, color in colors.items():
         sel = mitos[mitos[color_by] == name]
         if sel.empty:
             continue
-        traces.append(
+        out.append(
             go.Scattergl(
                 x=sel[x].to_numpy(np.float32), y=sel[y].to_numpy(np.float32), mode="markers",
                 name=f"{name} ({len(sel)})", marker={"size": 4, "color": color, "opacity": 0.6},
@@ -77,9 +89,7 @@ def scatter_figure(
                               f"<extra>{name}</extra>",
             )
         )  # fmt: skip
-    fig = go.Figure(traces)
-    fig.update_layout(dragmode="lasso", uirevision=f"{x}|{y}|{color_by}", **axes_layout(x, y, log_x, log_y, title))
-    return fig
+    return out
 
 
 def axes_layout(x: str, y: str, log_x: bool, log_y: bool, title: str) -> dict:
