@@ -51,7 +51,7 @@ def _post(base: str, body: dict, timeout: float) -> tuple[int, bytes]:
 
 
 class Scenario:
-    """Callback request bodies of the four user actions, from the app's ``/_dash-dependencies``."""
+    """Callback request bodies of the three user actions (the URL is read in the browser), from the app's ``/_dash-dependencies``."""
 
     def __init__(self, base: str, cells: list[str], columns: list[str], mito_ids: list[str]) -> None:
         with urllib.request.urlopen(f"{base}/_dash-dependencies", timeout=30) as r:
@@ -67,12 +67,12 @@ class Scenario:
         x, y = rng.sample(self.columns, 2)
         ids = rng.sample(self.mito_ids, min(len(self.mito_ids), rng.randint(5, 300)))
         return [
-            ("open cell (url)", self._body(("url.search",), [f"?cell={cell}"], "cell-store.data")),
             ("3D view", self._body(("cell-store.data",), [cell], "graph-3d.figure")),
             ("scatter axes", self._body(
-                ("view3d-drawn.data", "sc-x.value", "sc-y.value", "sc-color.value", "sc-log.value", "sc-scope.value"),
-                [cell, x, y, rng.choice(["compartment", "cell_type"]), ["log x"] if rng.random() < 0.5 else [], rng.choice(["cell", "all"])],
-                "graph-scatter.figure", {"cell-store": cell},
+                ("view3d-drawn.data", "cell-store.data", "sc-x.value", "sc-y.value", "sc-color.value", "sc-log.value",
+                 "sc-scope.value"),
+                [cell, cell, x, y, rng.choice(["compartment", "cell_type"]), ["log x"] if rng.random() < 0.5 else [], rng.choice(["cell", "all"])],
+                "graph-scatter.figure",
             )),
             ("neuroglancer link", self._body(("selection-store.data",), [{"ids": ids, "source": "scatter"}], "ng-link.href", {"cell-store": cell})),
         ]  # fmt: skip

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from dash import Dash, Input, Output, Patch, State, dcc, html, no_update
+from dash import Dash, Input, Output, Patch, State, ctx, dcc, html, no_update
 
 from explorer import ids
 from explorer.data import MAX_SELECTION, ExplorerData, parse_id, parse_ids
@@ -39,6 +39,14 @@ def selection_from_ids(payload: dict | None) -> dict:
     if isinstance(total, int) and total > len(found):
         sel["total"] = total
     return sel
+
+
+def waits_for_3d(trigger: str | None, cell: str | None, drawn: str | None) -> bool:
+    """Whether the scatter waits for the 3D view: when a cell was just named (``trigger`` is the
+    current cell, or None on the page's first call) and the 3D view has not drawn it yet. The
+    3D view draws first (one thread draws the page); :data:`explorer.ids.DRAWN` then asks again.
+    Without a cell (the landing page) there is nothing to wait for."""
+    return trigger in (None, ids.CELL) and parse_id(cell) is not None and drawn != cell
 
 
 def scatter_key(
@@ -148,11 +156,14 @@ def layout(data: ExplorerData) -> html.Div:
 def register(app: Dash, data: ExplorerData) -> None:
     @app.callback(
         Output(GRAPH, "figure"), Output(KEY, "data"),
-        Input(ids.DRAWN, "data"), Input(X, "value"), Input(Y, "value"), Input(COLOR, "value"),
-        Input(LOG, "value"), Input(SCOPE, "value"), State(ids.CELL, "data"), State(POINTS, "value"), State(KEY, "data"),
+        Input(ids.DRAWN, "data"), Input(ids.CELL, "data"), Input(X, "value"), Input(Y, "value"), Input(COLOR, "value"),
+        Input(LOG, "value"), Input(SCOPE, "value"), State(POINTS, "value"), State(KEY, "data"),
     )  # fmt: skip
-    def _scatter(_drawn, x, y, color, logs, scope, cell, points, shown):  # after the 3D view (ids.DRAWN)
-        args = (as_opt_str(cell, 40), as_str(x), as_str(y), as_str(color), as_str_list(logs), as_str(scope), as_str(points))
+    def _scatter(drawn, cell, x, y, color, logs, scope, points, shown):
+        cell = as_opt_str(cell, 40)
+        if waits_for_3d(ctx.triggered_id, cell, as_opt_str(drawn, 4000)):
+            return no_update, no_update
+        args = (cell, as_str(x), as_str(y), as_str(color), as_str_list(logs), as_str(scope), as_str(points))
         key = scatter_key(*args)
         if key == shown:
             return no_update, no_update

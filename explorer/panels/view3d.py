@@ -43,24 +43,27 @@ GRAPH, INFO, PARTNERS, SYNAPSES, MITO_ROW, TRACES = (
 GRAPHS: tuple[str, ...] = (GRAPH,)
 HINT = "synapse-hint"
 #: In the browser: once the 3D graph shows the figure of ``roles.cell`` (its uirevision) and
-#: plotly has drawn its scene, plus one animation frame, that uirevision (:data:`explorer.ids.DRAWN`);
-#: at once when no cell is drawn, and after 5 s whatever happened (a figure that failed to draw
-#: must not hold up the other views).
+#: plotly has drawn its scene, plus one animation frame, that uirevision is written to
+#: :data:`explorer.ids.DRAWN`; at once when no cell is drawn, and after 5 s whatever happened (a
+#: figure that failed to draw must not hold up the other views). Written with ``set_props``, not
+#: as the callback's output: a callback's output would put the 3D view's server round trip
+#: before every callback on ids.DRAWN, the landing page's scatter included, which has no cell to
+#: wait for.
 DRAWN_JS = f"""function(roles) {{
     const want = String((roles || {{}}).cell || "");
-    if (!want) {{ return ""; }}
-    return new Promise(function(resolve) {{
-        let done = false;
-        const finish = function() {{ if (!done) {{ done = true; resolve(want); }} }};
-        setTimeout(finish, 5000);
-        function check() {{
-            const g = document.querySelector("#{GRAPH} .js-plotly-plot");
-            const ready = g && g.layout && String(g.layout.uirevision) === want
-                && g._fullLayout && g._fullLayout.scene && g._fullLayout.scene._scene;
-            if (ready) {{ requestAnimationFrame(finish); }} else if (!done) {{ requestAnimationFrame(check); }}
-        }}
-        check();
-    }});
+    let done = false;
+    const finish = function() {{
+        if (!done) {{ done = true; window.dash_clientside.set_props("{ids.DRAWN}", {{data: want}}); }}
+    }};
+    if (!want) {{ finish(); return; }}
+    setTimeout(finish, 5000);
+    function check() {{
+        const g = document.querySelector("#{GRAPH} .js-plotly-plot");
+        const ready = g && g.layout && String(g.layout.uirevision) === want
+            && g._fullLayout && g._fullLayout.scene && g._fullLayout.scene._scene;
+        if (ready) {{ requestAnimationFrame(finish); }} else if (!done) {{ requestAnimationFrame(check); }}
+    }}
+    check();
 }}"""
 MAX_CELLS_3D = 12
 NO_CELL = "Pick a cell in the table (click its row), or tick several to see them together."
@@ -295,7 +298,7 @@ def register(app: Dash, data: ExplorerData) -> None:
             return message_figure(str(exc)).to_dict(), "", str(exc), [], {}
         return fig, info, msg or no_update, sw, trace_roles(fig)  # no_update: keeps the address bar's message
 
-    app.clientside_callback(DRAWN_JS, Output(ids.DRAWN, "data"), Input(TRACES, "data"), prevent_initial_call=True)
+    app.clientside_callback(DRAWN_JS, Input(TRACES, "data"), prevent_initial_call=True)  # writes ids.DRAWN
 
     @app.callback(
         Output(GRAPH, "figure", allow_duplicate=True), Input(ids.DRAWN, "data"), State(TRACES, "data"), prevent_initial_call=True

@@ -34,30 +34,6 @@ def test_page_and_compression(client):
     assert r.status_code == 200 and r.headers.get("Content-Encoding") == "gzip"
 
 
-def _url_callback(client, search: str):
-    body = {
-        "output": "..cell-store.data...message.children..",
-        "outputs": [{"id": "cell-store", "property": "data"}, {"id": "message", "property": "children"}],
-        "inputs": [{"id": "url", "property": "search", "value": search}],
-        "changedPropIds": ["url.search"],
-        "state": [],
-    }
-    return client.post("/_dash-update-component", data=json.dumps(body), content_type="application/json")
-
-
-@pytest.mark.parametrize("search", ["?cell=123", "?cell=..%2F..%2Fetc%2Fpasswd", "?cell=" + "1" * 10000, "?" + "x" * 50000])
-def test_hostile_urls_get_a_message(client, search):
-    r = _url_callback(client, search)
-    assert r.status_code == 200
-    out = r.get_json()["response"]
-    assert out["cell-store"]["data"] is None and out["message"]["children"]
-
-
-def test_good_url(client, xdata, pyramidal_id):
-    out = _url_callback(client, f"?cell={pyramidal_id}").get_json()["response"]
-    assert out["cell-store"]["data"] == str(pyramidal_id)
-
-
 def test_binds_loopback_and_no_debug_unless_asked(small_dataset, monkeypatch, capsys):
     from dash import Dash
     from werkzeug import serving
@@ -139,9 +115,10 @@ def test_start_up_imports_nothing_in_a_background_thread(small_dataset):
 
 
 def test_the_scatter_and_the_meshes_wait_for_the_3d_view(client):
-    """Opening a cell: the 3D view draws first; the scatter and the mesh patch are asked for once
-    the browser says the 3D view is drawn (ids.DRAWN), never on the cell itself (their drawing
-    used to compete with the 3D view's first draw)."""
+    """Opening a cell: the 3D view draws first. The scatter waits (returns nothing) while the cell
+    is not drawn yet, and both it and the mesh patch are asked again once the browser says the 3D
+    view is drawn (ids.DRAWN, written by set_props: no callback outputs it, so nothing waits for
+    the 3D view's round trip when there is no cell to draw, as on the landing page)."""
     from explorer import ids
     from explorer.panels import scatter, view3d
 
@@ -151,10 +128,15 @@ def test_the_scatter_and_the_meshes_wait_for_the_3d_view(client):
         found = [d for d in deps if output in d["output"]]
         return [[i["id"] + "." + i["property"] for i in d["inputs"]] for d in found]
 
-    scatter_cbs = [i for i in inputs_of(f"{scatter.GRAPH}.figure") if f"{ids.DRAWN}.data" in i or f"{ids.CELL}.data" in i]
-    assert scatter_cbs and all(f"{ids.CELL}.data" not in i for i in scatter_cbs)
-    patches = [i for i in inputs_of(f"{view3d.GRAPH}.figure") if i == [f"{ids.DRAWN}.data"]]
+    drawn, cell = f"{ids.DRAWN}.data", f"{ids.CELL}.data"
+    assert [i[:2] for i in inputs_of(f"{scatter.GRAPH}.figure") if drawn in i] == [[drawn, cell]]
+    patches = [i for i in inputs_of(f"{view3d.GRAPH}.figure") if i == [drawn]]
     assert len(patches) == 1  # the mesh patch
-    drawn = [d for d in deps if d["output"] == f"{ids.DRAWN}.data"]
-    assert len(drawn) == 1 and drawn[0]["clientside_function"]  # in the browser, which knows when it has drawn
-    assert [i["id"] for i in drawn[0]["inputs"]] == [view3d.TRACES]
+    assert not [d for d in deps if ids.DRAWN in d["output"]]  # set_props in the browser, which knows when it has drawn
+    writer = [d for d in deps if d["clientside_function"] and [i["id"] for i in d["inputs"]] == [view3d.TRACES]]
+    assert len(writer) == 1 and f'set_props("{ids.DRAWN}"' in view3d.DRAWN_JS
+    wait = scatter.waits_for_3d
+    assert wait(None, "123", None) and wait(ids.CELL, "123", "456")  # a cell's link, a switch: wait for its draw
+    assert not wait(None, None, None) and not wait(ids.CELL, None, "123")  # the landing page: nothing to wait for
+    assert not wait(ids.DRAWN, "123", "123") and not wait(ids.DRAWN, "123", "cells:1,2") and not wait(scatter.X, "123", None)
+    assert not wait(ids.CELL, "123", "123")  # already drawn
