@@ -19,19 +19,31 @@
 (function () {
     "use strict";
 
+    // a point's customdata; dcc.Graph's selectedData lacks it when the figure sent customdata
+    // as a typed array (explorer.figures.scatter.browser_ids), so it is read from the plotted
+    // traces of `gd` then
+    function customdataOf(p, gd) {
+        if (p.customdata !== undefined && p.customdata !== null) {
+            return p.customdata;
+        }
+        const trace = gd && gd._fullData && gd._fullData[p.curveNumber];
+        return trace && trace.customdata && p.pointNumber !== undefined ? trace.customdata[p.pointNumber] : undefined;
+    }
+
     // the ids of a plotly selection event or of dcc.Graph's selectedData, and their total
-    function selectedIds(event, max) {
+    function selectedIds(event, max, gd) {
         const out = {ids: [], total: 0};
         const points = (event && event.points) || [];
         for (let i = 0; i < points.length; i++) {
             const p = points[i];
+            const cd = customdataOf(p, gd);
             // trace 0 is the highlight trace (explorer.figures.scatter.HIGHLIGHT_TRACE)
-            if (p.curveNumber === 0 || p.customdata === undefined || p.customdata === null) {
+            if (p.curveNumber === 0 || cd === undefined || cd === null) {
                 continue;
             }
             out.total += 1;
             if (out.ids.length < max) {
-                out.ids.push(String(Array.isArray(p.customdata) ? p.customdata[0] : p.customdata));
+                out.ids.push(String(Array.isArray(cd) ? cd[0] : cd));
             }
         }
         return out;
@@ -51,7 +63,7 @@
         dccHandlers.forEach(function (h) { gd.removeListener("plotly_selected", h); });
         gd.on("plotly_selected", function (event) {
             if (event && window.dash_clientside && window.dash_clientside.set_props) {
-                window.dash_clientside.set_props(store, {data: selectedIds(event, max)});
+                window.dash_clientside.set_props(store, {data: selectedIds(event, max, gd)});
             }
         });
         gd.__idsBound = true;

@@ -44,12 +44,12 @@ def scatter_figure(
     Returns
     -------
     Figure
-        Trace 0 is the highlight; each data trace has ``customdata`` = mito id, as a JSON list
-        of numbers: mito ids are far below 2**53, so no precision is lost in the browser (the
-        183,663 real rows in ``../shared/realdata/layer23-volume`` reach 4,335,846; the demo's
-        stay below 31.6 million), and dcc.Graph copies a selected point's customdata from the
-        figure's plain list (it cannot read plotly's typed-array encoding). x and y travel as
-        float32 typed arrays: a 200,000-point scatter is about 4 MB instead of 7.5 MB.
+        Trace 0 is the highlight; each data trace has ``customdata`` = mito id (:func:`browser_ids`:
+        a uint32 typed array when the ids fit, as real ids do (the 183,663 rows of the release's
+        table in the project's samples reach 4,335,846) and the demo's (below 31.6 million)).
+        dcc.Graph's ``selectedData`` cannot read a typed array's items, so assets/selection_ids.js
+        reads them from the plotted traces. x and y travel as float32 typed arrays: a
+        200,000-point scatter is about 2.8 MB instead of 7.5 MB.
     """
     colors = COMPARTMENT_COLORS if color_by == "compartment" else CELL_TYPE_COLORS
     empty = [c for c in dict.fromkeys((x, y)) if not np.isfinite(mitos[c].to_numpy(np.float64)).any()]
@@ -69,6 +69,17 @@ def scatter_figure(
     return fig
 
 
+def browser_ids(ids: np.ndarray) -> np.ndarray:
+    """Mito ids (n,) int64 for a trace's ``customdata``: uint32, sent as a typed array (4 bytes
+    an id instead of about 9 characters of JSON) when every id fits exactly, as every real and
+    demo id does; otherwise ints in an object array, a JSON list of numbers (exact below 2**53).
+    plotly.js has no int64 typed array."""
+    ids = np.asarray(ids, np.int64)
+    if len(ids) and ids.min() >= 0 and ids.max() < 2**32:
+        return ids.astype(np.uint32)
+    return ids.astype(object)
+
+
 def category_traces(mitos: pd.DataFrame, x: str, y: str, color_by: str, colors: Mapping[str, str]) -> list[go.Scattergl]:
     """One ``Scattergl`` trace per category of ``color_by`` present (x, y float32; customdata the
     mito ids as a list of numbers, see :func:`scatter_figure`), in the order of ``colors``."""
@@ -84,7 +95,7 @@ def category_traces(mitos: pd.DataFrame, x: str, y: str, color_by: str, colors: 
                 # ints in an object array: written as a JSON list of numbers (see the docstring), and
                 # checked by plotly as one array (a Python list is checked item by item: 0.3 s
                 # more for the 200,000-point scatter)
-                customdata=sel["mito_id"].to_numpy(np.int64).astype(object),
+                customdata=browser_ids(sel["mito_id"].to_numpy(np.int64)),
                 hovertemplate=f"mitochondrion %{{customdata}}<br>{label(x)}: %{{x:.4g}}<br>{label(y)}: %{{y:.4g}}"
                               f"<extra>{name}</extra>",
             )

@@ -28,7 +28,10 @@ GRAPHS: tuple[str, ...] = (GRAPH,)
 #: straight from plotly's event (without dcc.Graph's selectedData, a record per point) and
 #: exports the reduction; this callback uses it for deselection (selectedData = null) and should
 #: the script's handler not be bound.
-SCATTER_IDS_JS = f"function(sel) {{ return window.dash_clientside.explorer.selectedIds(sel, {MAX_SELECTION}); }}"
+SCATTER_IDS_JS = f"""function(sel) {{
+    const gd = document.querySelector("#{GRAPH} .js-plotly-plot");
+    return window.dash_clientside.explorer.selectedIds(sel, {MAX_SELECTION}, gd);
+}}"""
 
 
 def selection_from_ids(payload: dict | None) -> dict:

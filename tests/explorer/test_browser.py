@@ -158,6 +158,12 @@ def test_pick_cell_select_in_scatter_get_neuroglancer_link(server, xdata, pyrami
             )
             == 1
         )
+        # ids travel as a typed array; dcc.Graph's selectedData (the fallback) has no customdata then
+        fallback = page.evaluate("""() => { const g = document.querySelector('#graph-scatter .js-plotly-plot');
+            const c = g._fullData.findIndex((t, i) => i > 0 && t.customdata && t.customdata.length > 0);
+            const got = window.dash_clientside.explorer.selectedIds({points: [{curveNumber: c, pointNumber: 0}]}, 10, g);
+            return [got.ids, String(g._fullData[c].customdata[0]), g.data[c].customdata.dtype]; }""")
+        assert fallback[0] == [fallback[1]] and fallback[2] == "u4", fallback
         # WebGL drawn at the screen's pixel ratio (1 here), not plotly's default 2
         widths = page.evaluate(
             "() => [...document.querySelectorAll('#graph-scatter canvas.gl-canvas')].map(c => [c.width, c.clientWidth])"
@@ -194,7 +200,7 @@ def test_pick_cell_select_in_scatter_get_neuroglancer_link(server, xdata, pyrami
     ann = [a for layer in state["layers"] if layer["type"] == "annotation" and layer["name"].startswith("mitochondria")
            for a in layer["annotations"]]  # fmt: skip
     ids = {int(a["description"].split()[1]) for a in ann}
-    assert len(ann) == min(n_highlighted, 500) and ids <= set(mitos.mito_id)
+    assert len(ann) == min(n_highlighted, 500) and ids <= set(mitos.mito_id) and int(fallback[1]) in set(mitos.mito_id)
     plotted = mitos[["volume_um3", "complexityindex"]].notna().all(axis=1)  # the default axes
     assert n_highlighted == plotted.sum()  # the box covered the whole plot
     assert (~plotted).sum() == (mitos.mesh_missing != "").sum()  # only mesh-less ones lack an MCI

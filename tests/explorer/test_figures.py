@@ -120,18 +120,28 @@ def test_scatter_one_trace_per_category(xdata):
     assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "linear"
     t = fig.data[1]
     assert t.marker.color == COMPARTMENT_COLORS[t.name.rsplit(" (", 1)[0]]
-    # ids as a plain list of numbers (dcc.Graph reads selected points' customdata from it) and
-    # coordinates as float32 typed arrays on the wire
+    # ids as uint32 and coordinates as float32 typed arrays on the wire, the ids exact
+    import base64
     import json as _json
 
     from dash._utils import to_json
 
     wire = _json.loads(to_json(fig))["data"][1]
-    assert isinstance(wire["customdata"], list) and isinstance(wire["customdata"][0], int) and wire["x"]["dtype"] == "f4"
+    assert wire["customdata"]["dtype"] == "u4" and wire["x"]["dtype"] == "f4"
     sel = xdata.mitos[xdata.mitos.compartment == t.name.rsplit(" (", 1)[0]]
-    assert np.array_equal(np.asarray(t.customdata), sel.mito_id.to_numpy())
+    sent = np.frombuffer(base64.b64decode(wire["customdata"]["bdata"]), "<u4").astype(np.int64)
+    assert np.array_equal(sent, sel.mito_id.to_numpy()) and np.array_equal(np.asarray(t.customdata), sel.mito_id.to_numpy())
     by_type = scatter_figure(xdata.mitos, "pc1_um", "sphericity", "cell_type", highlight_ids=[int(xdata.mitos.mito_id.iloc[0])])
     assert len(by_type.data[0].x) == 1 and len(by_type.data) == 1 + xdata.mitos.cell_type.nunique()
+
+
+def test_ids_too_large_for_uint32_go_as_exact_numbers():
+    from explorer.figures.scatter import browser_ids
+
+    big = np.array([2**32, 2**53 - 1, 5], np.int64)
+    assert browser_ids(big).dtype == object and [int(v) for v in browser_ids(big)] == big.tolist()
+    assert browser_ids(np.array([-1, 5], np.int64)).dtype == object
+    assert browser_ids(np.array([0, 2**32 - 1], np.int64)).dtype == np.uint32
 
 
 def test_selected_ids_ignores_highlight_and_garbage():
