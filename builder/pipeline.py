@@ -192,6 +192,8 @@ def _build_locked(config: BuildConfig, source: Source, paths: DatasetPaths) -> B
         counts=result.counts,
         complete=result.complete,
         inferred_labels=result.inferred_labels,
+        title=getattr(source, "dataset_title", None),
+        space=getattr(source, "manifest_space", None),
     )
     log.info("manifest (checksums of every file) written in %.1f s", time.perf_counter() - t0)
     if result.complete:

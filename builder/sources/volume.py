@@ -36,7 +36,7 @@ import pandas as pd
 from builder.compute.meshes import MeshBatch
 from builder.compute.volume_stats import ChunkStats, release_tables, release_units
 from builder.errors import CellInputError, VolumeConfigError
-from builder.schema import BBOX_COLUMNS, COMPARTMENT_NAMES, vx_to_nm
+from builder.schema import BBOX_COLUMNS, COMPARTMENT_NAMES, EM_VOXEL_NM, vx_to_nm
 from builder.sources.base import SkeletonInput, SourceIssue, SourceTables
 from builder.sources.release_tables import attach_overlaps
 from builder.sources.volume_config import VolumeConfig, load_volume_config
@@ -167,6 +167,23 @@ class VolumeSource:
     def mesh_source(self) -> str:
         """The mitochondria mesh layer ('' when there is none), recorded in the manifest."""
         return self.config.mitochondria.meshes or ""
+
+    @property
+    def dataset_title(self) -> str:
+        """What the manifest calls the dataset: this volume's, in the L2/3 dataset's format."""
+        return f"mitochondria dataset of the volume described by {self.volume} (the L2/3 dataset's format and analysis)"
+
+    @property
+    def manifest_space(self) -> dict:
+        """The manifest's space: positions in nm, converted from the voxel sizes the TOML states;
+        ``mito_vx`` in the release's 3.58 x 3.58 x 40 nm voxels, as the published table's."""
+        cfg = self.config
+        return {
+            "output_space": f"nm, converted from the voxels of the volume described by {self.volume.name}",
+            "cells_voxel_nm": list(cfg.cells.resolution_nm),
+            "mitochondria_voxel_nm": None if cfg.mitochondria.resolution_nm is None else list(cfg.mitochondria.resolution_nm),
+            "mito_vx_voxel_nm": list(EM_VOXEL_NM),
+        }
 
     def fingerprint(self) -> str:
         """Changes with the TOML's text, any layer's info or files (local layers) and any table's

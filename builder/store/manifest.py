@@ -80,6 +80,18 @@ def checksums(root: Path) -> dict[str, dict]:
     return {p.relative_to(root).as_posix(): {"sha256": sha256_file(p), "bytes": p.stat().st_size} for p in dataset_files(root)}
 
 
+def release_space() -> dict:
+    """The Phase 1 release's space: positions in nm at the EM resolution, and the scalings applied."""
+    return {
+        "output_space": "nm at the EM resolution, 3.58 x 3.58 x 40 nm per release voxel",
+        "release_voxel_nm": list(EM_VOXEL_NM),
+        "layer_declared_voxel_nm": list(LAYER_VOXEL_NM),
+        "mesh_scaling_nominal_to_em": list(NOMINAL_TO_EM),
+        "mito_voxel_nm": list(MITO_VOXEL_NM),
+        "scalings_applied": dict(SCALINGS),
+    }
+
+
 def write_manifest(
     paths: DatasetPaths,
     *,
@@ -91,11 +103,16 @@ def write_manifest(
     counts: dict,
     complete: bool,
     inferred_labels: dict | None = None,
+    title: str | None = None,
+    space: dict | None = None,
 ) -> dict:
-    """Compute checksums and write ``manifest.json`` atomically (always the last file written)."""
+    """Compute checksums and write ``manifest.json`` atomically (always the last file written).
+
+    ``title`` and ``space`` are the source's own (a lab's volume: what it is and the voxel sizes
+    its positions were converted from); by default the Phase 1 release's."""
     manifest = {
         "manifest_version": MANIFEST_VERSION,
-        "dataset": "MICrONS Phase 1 layer 2/3 mitochondria dataset (L2/3 dataset)",
+        "dataset": title or "MICrONS Phase 1 layer 2/3 mitochondria dataset (L2/3 dataset)",
         "source": {"name": source_name, "synthetic": synthetic},
         "synthetic": synthetic,
         "parameters": parameters,
@@ -104,15 +121,7 @@ def write_manifest(
         "complete": complete,
         "package_versions": package_versions(),
         "counts": counts,
-        "units": {
-            **UNITS,
-            "output_space": "nm at the EM resolution, 3.58 x 3.58 x 40 nm per release voxel",
-            "release_voxel_nm": list(EM_VOXEL_NM),
-            "layer_declared_voxel_nm": list(LAYER_VOXEL_NM),
-            "mesh_scaling_nominal_to_em": list(NOMINAL_TO_EM),
-            "mito_voxel_nm": list(MITO_VOXEL_NM),
-            "scalings_applied": dict(SCALINGS),
-        },
+        "units": {**UNITS, **(space if space is not None else release_space())},
         "label_mapping": {
             "dataset_codes": {str(k): v for k, v in COMPARTMENT_NAMES.items()},
             "source_codes": {str(k): v for k, v in source_labels.items()},

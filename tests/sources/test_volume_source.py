@@ -203,3 +203,18 @@ def test_the_explorer_neither_calls_a_volume_phase1_nor_lays_phase1_em_under_it(
         _summary, href, _text, offline, _msg = selection_panel(data, sel, cell, opts, "http://127.0.0.1:8050/")
         for link in (href, offline):
             assert link and (quote(PHASE1_EM.split("//", 1)[1], safe="") in link or PHASE1_EM.split("//", 1)[1] in link) is shown
+
+
+def test_the_manifest_names_the_volume_and_its_voxels(builds):
+    """A volume's dataset is not called the Phase 1 L2/3 dataset, and its manifest states the
+    voxel sizes its positions were converted from (the TOML's), not the release's scalings."""
+    import json
+
+    vol, _, demo, volume = builds
+    m = json.loads((volume / "manifest.json").read_text())
+    assert "Phase 1" not in m["dataset"] and str(vol / "VOLUME.toml") in m["dataset"]
+    assert m["units"]["cells_voxel_nm"] == list(RES) and m["units"]["mitochondria_voxel_nm"] == list(RES)
+    assert "scalings_applied" not in m["units"] and "VOLUME.toml" in m["units"]["output_space"]
+    assert m["units"]["mito_vx_voxel_nm"] == [3.58, 3.58, 40.0]
+    d = json.loads((demo / "manifest.json").read_text())
+    assert "Phase 1" in d["dataset"] and "scalings_applied" in d["units"]
