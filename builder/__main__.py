@@ -80,6 +80,11 @@ def _parser() -> argparse.ArgumentParser:
         "--volume", type=Path, default=None, metavar="VOLUME.toml",
         help="with --source volume: the description of a lab's volume (docs/volume.md)",
     )  # fmt: skip
+    b.add_argument(
+        "--scan-dir", type=Path, default=None, metavar="DIR",
+        help="with --source volume: where the scan of the segmentations keeps its chunks (default: <TOML stem>.scan "
+        "next to the VOLUME.toml)",
+    )  # fmt: skip
     b.add_argument("--out", type=Path, default=None, help="dataset directory (default: data/<source>)")
     b.add_argument(
         "--scheduler", default=None, metavar="tcp://HOST:PORT|local",
@@ -336,6 +341,8 @@ def _volume_usage(args: argparse.Namespace) -> str:
         return f"--volume is read only with --source volume (not --source {source})"
     if volume is not None and args.raw_dir is not None:
         return "--raw-dir is not used with --source volume: the VOLUME.toml names every input"
+    if getattr(args, "scan_dir", None) is not None and source != "volume":
+        return f"--scan-dir is read only with --source volume (not --source {source})"
     return ""
 
 
@@ -344,8 +351,10 @@ def _source(name: str, args: argparse.Namespace, demo: DemoParams, raw_dir: Path
     if name == "volume":
         from builder.sources.volume import VolumeSource
 
-        source = VolumeSource(args.volume.expanduser().resolve(), scan_workers=args.workers, scan_scheduler=args.scheduler)
+        scan_root = args.scan_dir.expanduser().resolve() if args.scan_dir is not None else None
+        source = VolumeSource(args.volume.expanduser().resolve(), args.workers, args.scheduler, scan_root)
         source.config  # noqa: B018 - load and check the VOLUME.toml before anything else
+        source.check_scan_dir()
         return source
     if name == "phase1":
         from builder.sources.phase1 import NO_MESHES, Phase1Source, choose_mesh_source, ensure_phase1_files

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -145,11 +146,14 @@ class VolumeSource:
     scan_scheduler : str, optional
         The scan on Dask: ``"local"`` (a LocalCluster of ``scan_workers`` processes) or a scheduler
         address ``tcp://HOST:PORT``, as the build's ``--scheduler``; None: local processes.
+    scan_root : Path, optional
+        Where scans keep their chunks (``--scan-dir``); None: ``<TOML stem>.scan`` next to the TOML.
     """
 
     volume: Path
     scan_workers: int = 1
     scan_scheduler: str | None = None
+    scan_root: Path | None = None
     name: str = "volume"
     synthetic: bool = False
 
@@ -202,11 +206,26 @@ class VolumeSource:
         return h.hexdigest()[:16]
 
     def scan_dir(self) -> Path:
-        """Where the scan keeps its chunks: ``<stem>.scan/<hash of both segmentations>`` next to the TOML."""
+        """Where the scan keeps its chunks: ``<scan root>/<hash of both segmentations>``; the root
+        is ``scan_root`` or ``<stem>.scan`` next to the TOML."""
         cfg = self.config
         seg = cfg.mitochondria.segmentation or ""
         key = hashlib.sha256(f"{seg}={layer_stamp(seg)}|{cfg.cells.segmentation}={layer_stamp(cfg.cells.segmentation)}".encode())
-        return self.volume.parent / f"{self.volume.stem}.scan" / key.hexdigest()[:16]
+        root = self.scan_root if self.scan_root is not None else self.volume.parent / f"{self.volume.stem}.scan"
+        return root / key.hexdigest()[:16]
+
+    def check_scan_dir(self) -> None:
+        """Refuse, before any work, a scan folder that cannot be made or written (when the
+        mitochondria come from a segmentation): :class:`VolumeConfigError` naming ``--scan-dir``."""
+        if self.config.mitochondria.segmentation is None:
+            return
+        where = self.scan_dir()
+        existing = next(p for p in (where, *where.parents) if p.exists())
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            raise VolumeConfigError(
+                self.volume, "mitochondria.segmentation", f"the scan's folder {where} cannot be written ({existing} is not a "
+                "writable folder)", "Give the build --scan-dir DIR, a folder you can write (docs/volume.md)",
+            )  # fmt: skip
 
     def tables(self) -> SourceTables:
         """Cells, mitochondria (table or scan) and synapses, in nm; bad rows set aside as issues."""

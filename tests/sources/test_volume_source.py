@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from builder.__main__ import EXIT_OK, EXIT_USAGE, main
+from builder.errors import VolumeConfigError
 from builder.sources.demo.as_volume import write_demo_as_volume
 from builder.sources.volume import VolumeSource
 
@@ -148,6 +149,7 @@ def test_bad_id_rows_are_set_aside_with_file_and_line(builds, tmp_path):
         (["build", "--source", "volume"], "--source volume needs --volume"),
         (["build", "--volume", "x.toml"], "--volume is read only with --source volume"),
         (["build", "--source", "phase1", "--volume", "x.toml"], "--volume is read only with --source volume"),
+        (["build", "--scan-dir", "x"], "--scan-dir is read only with --source volume"),
     ],
 )
 def test_cli_refuses_volume_without_its_source(argv, message, capsys):
@@ -218,3 +220,28 @@ def test_the_manifest_names_the_volume_and_its_voxels(builds):
     assert m["units"]["mito_vx_voxel_nm"] == [3.58, 3.58, 40.0]
     d = json.loads((demo / "manifest.json").read_text())
     assert "Phase 1" in d["dataset"] and "scalings_applied" in d["units"]
+
+
+def test_the_scan_folder_can_be_chosen_and_an_unwritable_one_is_refused_before_work(builds, tmp_path, capsys):
+    vol = builds[0]
+    default = VolumeSource(vol / "VOLUME.toml")
+    assert default.scan_dir().parent == vol / "VOLUME.scan" and default.scan_dir().is_dir()  # the build's scan is there
+    chosen = VolumeSource(vol / "VOLUME.toml", scan_root=tmp_path / "scans")
+    assert chosen.scan_dir().parent == tmp_path / "scans" and chosen.scan_dir().name == default.scan_dir().name
+    chosen.check_scan_dir()  # a folder still to be made under a writable one
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(VolumeConfigError, match="--scan-dir"):
+        VolumeSource(vol / "VOLUME.toml", scan_root=tmp_path / "a-file" / "scans").check_scan_dir()
+    out = tmp_path / "out"
+    argv = [
+        "build",
+        "--source",
+        "volume",
+        "--volume",
+        str(vol / "VOLUME.toml"),
+        "--scan-dir",
+        str(tmp_path / "a-file" / "s"),
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 2 and "--scan-dir" in capsys.readouterr().err and not out.exists()
