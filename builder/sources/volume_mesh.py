@@ -18,8 +18,9 @@ mitochondrion is meshed from the segmentation itself by marching cubes, with the
    size of the mitochondrion (some of the demo's glial mitochondria span 80 um);
 4. vertices become nm (voxel ``i`` covers ``[i, i + 1) x resolution_nm``, as in precomputed
    layers), and the staircase of the voxels is smoothed by :data:`SMOOTHING` (Taubin's
-   lambda|mu filter, :func:`taubin_smooth`). zmesh's simplification is not used (no triangle is
-   removed: it would move vertices by up to ``max_error`` and change the area).
+   lambda|mu filter, :func:`taubin_smooth`) on the meshes at least 4 voxels thick (thinner
+   ones have too few voxels across: the filter shrinks them). zmesh's simplification is not
+   used (no triangle is removed: it would move vertices by up to ``max_error`` and change the area).
 
 What this does to the measures (the mesh's volume and area, and the complexity index MCI =
 SA^3 / (16 pi^2 V^2), which takes V from the voxel count and SA from the mesh) is measured in
@@ -62,11 +63,16 @@ class Smoothing:
         Pairs of steps (0: the marching-cubes surface as it is).
     lamb, mu : float
         The shrinking step (> 0) and the inflating one (< -lamb).
+    min_thickness_voxels : float
+        Only meshes at least this thick are smoothed: thickness ``6 V / A`` of the marching-cubes
+        mesh (the diameter of a sphere), in voxels of side ``(dx dy dz)^(1/3)``. A thinner mesh
+        has too few voxels across for the filter, which then shrinks it (docs/volume.md).
     """
 
     iterations: int = 10
     lamb: float = 0.5
     mu: float = -0.53
+    min_thickness_voxels: float = 4.0
 
 
 #: The smoothing applied to every mesh (docs/volume.md: what it does to area, volume and MCI).
@@ -301,9 +307,23 @@ def mesh_segmentation(
                     for m in ids[row >= 0] if int(m) not in reasons and int(m) not in pieces})  # fmt: skip
     meshes = []
     for m in done:
-        v, f = stitch(pieces[m])
+        v, f = stitch(pieces.pop(m))
         meshes.append((v * res, f))
-    return taubin_smooth(MeshBatch.from_meshes(done, meshes), smoothing), reasons
+    batch = MeshBatch.from_meshes(done, meshes)
+    return taubin_smooth(batch, smoothing, thickness_voxels(batch, res) >= smoothing.min_thickness_voxels), reasons
+
+
+def thickness_voxels(batch: MeshBatch, resolution_nm: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Thickness ``6 V / A`` of each closed mesh (n,), in voxels of side ``(dx dy dz)^(1/3)``
+    (the diameter, for a sphere); 0 for a mesh without area."""
+    gf = batch.global_faces()
+    a, b, c = (batch.vertices[gf[:, k]] for k in range(3))
+    owner = batch.face_owner()
+    vol = np.abs(np.bincount(owner, np.einsum("ij,ij->i", a, np.cross(b, c)) / 6.0, minlength=batch.n))
+    area = np.bincount(owner, np.linalg.norm(np.cross(b - a, c - a), axis=1) / 2.0, minlength=batch.n)
+    side = float(np.prod(resolution_nm)) ** (1 / 3)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(area > 0, 6.0 * vol / area / side, 0.0)
 
 
 def _groups(pm: np.ndarray, pc: np.ndarray) -> list[tuple[int, np.ndarray]]:
@@ -314,7 +334,7 @@ def _groups(pm: np.ndarray, pc: np.ndarray) -> list[tuple[int, np.ndarray]]:
     return [(int(s), pm[s:e]) for s, e in zip(starts, np.r_[starts[1:], len(pc)])]
 
 
-def taubin_smooth(batch: MeshBatch, smoothing: Smoothing = SMOOTHING) -> MeshBatch:
+def taubin_smooth(batch: MeshBatch, smoothing: Smoothing = SMOOTHING, only: np.ndarray | None = None) -> MeshBatch:
     """Taubin's lambda|mu smoothing of every mesh of ``batch`` at once (one sparse operator).
 
     Each step moves a vertex towards (``lamb``) or away from (``mu``) the mean of its neighbours
@@ -326,6 +346,8 @@ def taubin_smooth(batch: MeshBatch, smoothing: Smoothing = SMOOTHING) -> MeshBat
     batch : MeshBatch
         Vertices in nm.
     smoothing : Smoothing
+    only : ndarray, shape (n,), bool, optional
+        The meshes to smooth (default all); the others are returned unchanged.
 
     Returns
     -------
@@ -344,8 +366,9 @@ def taubin_smooth(batch: MeshBatch, smoothing: Smoothing = SMOOTHING) -> MeshBat
     adj.data[:] = 1.0  # each neighbour once (an edge is in two faces)
     deg = np.asarray(adj.sum(axis=1)).ravel()
     mean = sparse.diags(1.0 / np.maximum(deg, 1.0)) @ adj
+    w = np.ones((nv, 1)) if only is None else np.repeat(np.asarray(only, np.float64), batch.n_vertices)[:, None]
     v = batch.vertices.copy()
-    for _ in range(smoothing.iterations):
-        v += smoothing.lamb * (mean @ v - v)
-        v += smoothing.mu * (mean @ v - v)
+    for _ in range(smoothing.iterations):  # the operator is block-diagonal: a mesh moves alone
+        v += smoothing.lamb * w * (mean @ v - v)
+        v += smoothing.mu * w * (mean @ v - v)
     return MeshBatch(batch.ids, v, batch.faces, batch.vertex_offsets, batch.face_offsets)

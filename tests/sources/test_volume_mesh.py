@@ -118,3 +118,13 @@ def test_the_segmentation_is_meshed_chunk_by_chunk_with_a_reason_for_an_id_witho
 def test_without_the_scans_index_every_id_gets_a_reason(layer, tmp_path):
     batch, reasons = mesh_segmentation(layer[0], RES, tmp_path, np.array([BOX], np.int64))
     assert batch.n == 0 and "index" in reasons[BOX]
+
+
+def test_only_meshes_four_voxels_thick_are_smoothed(layer):
+    from builder.sources.volume_mesh import SMOOTHING, thickness_voxels
+
+    raw, _ = mesh_segmentation(layer[0], RES, layer[1], np.array([BOX, ELLIPSOID], np.int64), Smoothing(0))
+    smooth, _ = mesh_segmentation(layer[0], RES, layer[1], np.array([BOX, ELLIPSOID], np.int64))
+    thick = thickness_voxels(raw, RES)
+    assert thick[0] < SMOOTHING.min_thickness_voxels <= thick[1]  # the 3 x 4 x 2 box; the ellipsoid (~25 voxels across)
+    assert np.array_equal(smooth.mesh(0)[0], raw.mesh(0)[0]) and not np.allclose(smooth.mesh(1)[0], raw.mesh(1)[0])
