@@ -335,7 +335,8 @@ def _groups(pm: np.ndarray, pc: np.ndarray) -> list[tuple[int, np.ndarray]]:
 
 
 def taubin_smooth(batch: MeshBatch, smoothing: Smoothing = SMOOTHING, only: np.ndarray | None = None) -> MeshBatch:
-    """Taubin's lambda|mu smoothing of every mesh of ``batch`` at once (one sparse operator).
+    """Taubin's lambda|mu smoothing of the meshes of ``batch``, a few hundred thousand vertices at
+    a time (one sparse operator each).
 
     Each step moves a vertex towards (``lamb``) or away from (``mu``) the mean of its neighbours
     (umbrella weights, as ``trimesh.smoothing.filter_taubin``); the pair removes the staircase
@@ -354,21 +355,46 @@ def taubin_smooth(batch: MeshBatch, smoothing: Smoothing = SMOOTHING, only: np.n
     MeshBatch
         The same meshes with moved vertices (nm).
     """
-    if smoothing.iterations <= 0 or batch.n == 0 or len(batch.faces) == 0:
+    todo = np.ones(batch.n, bool) if only is None else np.asarray(only, bool)
+    if smoothing.iterations <= 0 or not todo.any():
         return batch
+    v = batch.vertices.copy()
+    voff, foff = batch.vertex_offsets, batch.face_offsets
+    for i0, i1 in _slices(voff, todo):
+        f = batch.faces[foff[i0] : foff[i1]] + np.repeat(voff[i0:i1] - voff[i0], batch.n_faces[i0:i1])[:, None]
+        v[voff[i0] : voff[i1]] = _taubin(v[voff[i0] : voff[i1]], f, smoothing)
+    return MeshBatch(batch.ids, v, batch.faces, batch.vertex_offsets, batch.face_offsets)
+
+
+def _slices(voff: np.ndarray, todo: np.ndarray, max_vertices: int = 1 << 19) -> list[tuple[int, int]]:
+    """Runs ``[i0, i1)`` of consecutive meshes to smooth, each of at most ``max_vertices`` vertices
+    (or one mesh)."""
+    out: list[tuple[int, int]] = []
+    i = 0
+    while i < len(todo):
+        if not todo[i]:
+            i += 1
+            continue
+        j = i + 1
+        while j < len(todo) and todo[j] and voff[j + 1] - voff[i] <= max_vertices:
+            j += 1
+        out.append((i, j))
+        i = j
+    return out
+
+
+def _taubin(v: np.ndarray, faces: np.ndarray, smoothing: Smoothing) -> np.ndarray:
+    """Taubin smoothing of vertices (V, 3) of closed meshes with faces (F, 3) into them."""
     from scipy import sparse
 
-    gf = batch.global_faces()
-    a = np.concatenate([gf[:, 0], gf[:, 1], gf[:, 2]])
-    b = np.concatenate([gf[:, 1], gf[:, 2], gf[:, 0]])
-    nv = len(batch.vertices)
-    adj = sparse.coo_matrix((np.ones(2 * len(a)), (np.r_[a, b], np.r_[b, a])), shape=(nv, nv)).tocsr()
-    adj.data[:] = 1.0  # each neighbour once (an edge is in two faces)
-    deg = np.asarray(adj.sum(axis=1)).ravel()
+    a = faces.reshape(-1).astype(np.int32)  # the half-edges a -> b: in a closed mesh each
+    b = faces[:, [1, 2, 0]].reshape(-1).astype(np.int32)  # neighbour appears once as b of a
+    adj = sparse.csr_matrix((np.ones(len(a), np.float32), (a, b)), shape=(len(v), len(v)))
+    adj.data[:] = 1.0  # a repeated half-edge (an open mesh) counts once
+    deg = np.asarray(adj.sum(axis=1), np.float64).ravel()
     mean = sparse.diags(1.0 / np.maximum(deg, 1.0)) @ adj
-    w = np.ones((nv, 1)) if only is None else np.repeat(np.asarray(only, np.float64), batch.n_vertices)[:, None]
-    v = batch.vertices.copy()
-    for _ in range(smoothing.iterations):  # the operator is block-diagonal: a mesh moves alone
-        v += smoothing.lamb * w * (mean @ v - v)
-        v += smoothing.mu * w * (mean @ v - v)
-    return MeshBatch(batch.ids, v, batch.faces, batch.vertex_offsets, batch.face_offsets)
+    v = v.copy()
+    for _ in range(smoothing.iterations):
+        v += smoothing.lamb * (mean @ v - v)
+        v += smoothing.mu * (mean @ v - v)
+    return v
