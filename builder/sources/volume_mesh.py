@@ -315,15 +315,17 @@ def mesh_segmentation(
 
 def thickness_voxels(batch: MeshBatch, resolution_nm: Sequence[float] | np.ndarray) -> np.ndarray:
     """Thickness ``6 V / A`` of each closed mesh (n,), in voxels of side ``(dx dy dz)^(1/3)``
-    (the diameter, for a sphere); 0 for a mesh without area."""
-    gf = batch.global_faces()
-    a, b, c = (batch.vertices[gf[:, k]] for k in range(3))
-    owner = batch.face_owner()
-    vol = np.abs(np.bincount(owner, np.einsum("ij,ij->i", a, np.cross(b, c)) / 6.0, minlength=batch.n))
-    area = np.bincount(owner, np.linalg.norm(np.cross(b - a, c - a), axis=1) / 2.0, minlength=batch.n)
+    (the diameter, for a sphere); 0 for a mesh without area. One mesh at a time (memory)."""
+    out = np.zeros(batch.n)
     side = float(np.prod(resolution_nm)) ** (1 / 3)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(area > 0, 6.0 * vol / area / side, 0.0)
+    for k in range(batch.n):
+        v, f = batch.mesh(k)
+        v = v - v.mean(axis=0) if len(v) else v
+        a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
+        vol = abs(float(np.einsum("ij,ij->", a, np.cross(b, c)))) / 6.0
+        area = float(np.linalg.norm(np.cross(b - a, c - a), axis=1).sum()) / 2.0
+        out[k] = 6.0 * vol / area / side if area > 0 else 0.0
+    return out
 
 
 def _groups(pm: np.ndarray, pc: np.ndarray) -> list[tuple[int, np.ndarray]]:
