@@ -10,7 +10,8 @@
 * the skeletons: a precomputed skeleton layer (vertices nm, ``radius`` attribute, labels from a
   vertex attribute mapped to the project's codes, or inferred); the root is the vertex nearest
   the soma point;
-* the meshes: a precomputed mesh layer (legacy format, vertices nm);
+* the meshes: a precomputed mesh layer (legacy format, vertices nm), or made from the
+  mitochondria segmentation by zmesh (:mod:`builder.sources.volume_mesh`);
 * the synapses: a table and its column mapping.
 
 The scan's per-chunk results are kept in a folder next to the TOML, ``<stem>.scan/<hash>``

@@ -15,7 +15,7 @@ mitochondrion is meshed from the segmentation itself by marching cubes, with the
    blocks overlap by two voxels, so every marching cube touching the mitochondrion is made by
    at least one block, and a cube made by two blocks gives the same triangles, merged exactly
    (vertices lie on a half-voxel grid, exact in float32): the surface is closed, whatever the
-   size of the mitochondrion (some of the demo's glial mitochondria span 80 um);
+   size of the mitochondrion (some of the demo's mitochondria span 88 um);
 4. vertices become nm (voxel ``i`` covers ``[i, i + 1) x resolution_nm``, as in precomputed
    layers), and the staircase of the voxels is smoothed by :data:`SMOOTHING` (Taubin's
    lambda|mu filter, :func:`taubin_smooth`) on the meshes at least 4 voxels thick (thinner
