@@ -10,7 +10,8 @@
 * the skeletons: a precomputed skeleton layer (vertices nm, ``radius`` attribute, labels from a
   vertex attribute mapped to the project's codes, or inferred), or a folder of SWC or MeshParty
   h5 files (:mod:`builder.sources.volume_skeletons`); the root is the vertex nearest the soma point;
-* the meshes: a precomputed mesh layer (legacy format, vertices nm);
+* the meshes: a precomputed mesh layer (legacy format, vertices nm), or made from the
+  mitochondria segmentation by zmesh (:mod:`builder.sources.volume_mesh`);
 * the synapses: a table and its column mapping.
 
 The scan's per-chunk results are kept in a folder next to the TOML, ``<stem>.scan/<hash>``
@@ -169,8 +170,12 @@ class VolumeSource:
 
     @property
     def mesh_source(self) -> str:
-        """The mitochondria mesh layer ('' when there is none), recorded in the manifest."""
-        return self.config.mitochondria.meshes or ""
+        """The mitochondria mesh layer, or ``zmesh:<segmentation>`` when the meshes are made from the
+        segmentation ('' when there is neither), recorded in the manifest."""
+        from builder.sources.volume_mesh import mesher_name
+
+        mito = self.config.mitochondria
+        return mito.meshes or (mesher_name(mito.segmentation) if mito.segmentation else "")
 
     @property
     def dataset_title(self) -> str:
@@ -252,6 +257,10 @@ class VolumeSource:
                  "all" if plan.boxes is None else len(plan.boxes), work)  # fmt: skip
         stats = scan_volumes(plan.mitochondria, plan.cells, plan.bbox, plan.chunk, work, workers=self.scan_workers,
                              scheduler=self.scan_scheduler, boxes=plan.boxes)  # fmt: skip
+        if self.config.mitochondria.meshes is None:  # where meshes() cuts the segmentation
+            from builder.sources.volume_mesh import write_index
+
+            write_index(work, stats)
         return scan_frame(stats, plan.resolution_nm, plan.mitochondria), f"scanned {stats.n} mitochondria in {work}"
 
     def _soma(self, cell_id: int) -> np.ndarray:
@@ -293,12 +302,16 @@ class VolumeSource:
         )
 
     def meshes(self, cell_id: int, mito_ids: np.ndarray) -> tuple[MeshBatch, dict[int, str]]:
-        """Meshes of ``mito_ids`` from the mesh layer (nm), and why the others have none."""
-        layer = self.config.mitochondria.meshes
-        if layer is None:
-            reason = "no mesh layer (mitochondria.meshes); meshing the segmentation is not built yet"
-            return MeshBatch.from_meshes([], []), {int(m): reason for m in mito_ids}
-        return fetch_meshes(layer, np.asarray(mito_ids, np.int64))
+        """Meshes of ``mito_ids`` (nm) from the mesh layer, or made from the segmentation by zmesh
+        when there is none (:mod:`builder.sources.volume_mesh`), and why the others have none."""
+        mito = self.config.mitochondria
+        if mito.meshes is not None:
+            return fetch_meshes(mito.meshes, np.asarray(mito_ids, np.int64))
+        if mito.segmentation is None or mito.resolution_nm is None:  # refused by the config: kept for safety
+            return MeshBatch.from_meshes([], []), {int(m): "no mesh layer and no segmentation to mesh" for m in mito_ids}
+        from builder.sources.volume_mesh import mesh_segmentation
+
+        return mesh_segmentation(mito.segmentation, mito.resolution_nm, self.scan_dir(), np.asarray(mito_ids, np.int64))
 
 
 @lru_cache(maxsize=2)

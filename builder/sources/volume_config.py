@@ -61,7 +61,8 @@ class CellsConfig:
 @dataclass(frozen=True)
 class MitochondriaConfig:
     """``[mitochondria]``: a segmentation (with ``resolution_nm``) or a table, exactly one; ``meshes``
-    is a precomputed layer with a mesh directory, or None (meshing the segmentation is not built yet)."""
+    is a precomputed layer with a mesh directory, or None with a segmentation: then each
+    mitochondrion is meshed from the segmentation by zmesh (:mod:`builder.sources.volume_mesh`)."""
 
     segmentation: str | None
     resolution_nm: Triple | None

@@ -43,6 +43,7 @@ _PACKAGES = (
     "nglui",
     "cloud-volume",
     "DracoPy",
+    "zmesh",
     "tqdm",
 )
 _NOT_CHECKSUMMED = {"manifest.json", "build_report.json"}
