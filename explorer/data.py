@@ -12,6 +12,7 @@ import logging
 import queue
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -167,15 +168,16 @@ class ExplorerData:
 
         return self._skeletons.get((int(cell_id), float(spacing_um)), make)
 
-    def read_ahead(self, cell: str | None) -> None:
+    def read_ahead(self, cell: str | None, then: Callable[[int], object] | None = None) -> None:
         """Read a cell's skeleton and meshes in the background (a link ``/?cell=ID`` is opening:
-        its page loads for a second before it asks for the 3D view); invalid or unknown ids and
-        a full queue are ignored. One daemon thread, started on first use, ends with the process."""
+        its page loads for a second before it asks for the 3D view), then call ``then(cell_id)``
+        (a view that keeps what it makes); invalid or unknown ids and a full queue are ignored.
+        One daemon thread, started on first use, ends with the process."""
         cid = parse_id(cell)
         if cid is None or not self.ds.has_cell(cid):
             return
         try:
-            self._ahead.put_nowait(cid)
+            self._ahead.put_nowait((cid, then))
         except queue.Full:
             return
         with self._reader_lock:
@@ -186,10 +188,12 @@ class ExplorerData:
 
     def _read_ahead_loop(self) -> None:
         while True:
-            cid = self._ahead.get()
+            cid, then = self._ahead.get()
             try:
                 self.display_skeleton(cid)
                 self.ds.mesh_ids(cid)
+                if then is not None:  # the view first: it is asked for before the meshes
+                    then(cid)
                 self.display_meshes(cid)
             except Exception as exc:  # noqa: BLE001 - the request that needs it reports it
                 log.info("reading cell %d ahead failed: %s", cid, exc)

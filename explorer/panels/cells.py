@@ -12,7 +12,7 @@ import json
 from urllib.parse import parse_qs
 
 import dash_ag_grid as dag
-from dash import Dash, Input, Output, State, dcc, html
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from explorer import ids
 from explorer.data import ExplorerData, parse_id
@@ -37,6 +37,8 @@ NO_ROWS = "No cell matches these filters: clear the type, subtype or id search."
 PICK_A_CELL = "Pick a cell in the table (or put ?cell=<id> in the address)."
 #: The dataset's cell ids (strings), in the page: the browser checks ``?cell=`` against them.
 CELL_IDS = "cell-ids"
+#: The filters whose rows the table holds (JSON), so that a cell drawn or switched does not resend them.
+SHOWN = "cell-table-shown"
 
 #: :func:`cell_from_search` in the browser, so that a cell's link or a click on a row reaches the
 #: 3D view without a round trip to the server first (a test checks the two agree).
@@ -68,6 +70,13 @@ def cell_from_search(data: ExplorerData, search: str | None) -> tuple[str | None
     if not data.ds.has_cell(cid):
         return None, f"Cell {cid} is not in this dataset."
     return str(cid), ""
+
+
+def waits_for_first_draw(trigger: str | None, cell: object, drawn: object) -> bool:
+    """Whether the table waits to be filled: on a page opened with a cell (first call, or the
+    current cell just set) until the 3D view has drawn anything (:data:`explorer.ids.DRAWN`), so
+    that the grid's rows are not laid out while the cell is drawn (one thread draws the page)."""
+    return trigger in (None, ids.CELL) and cell is not None and drawn is None
 
 
 def table_rows(data: ExplorerData, types: list | None, subtypes: list | None, query: str | None) -> list[dict]:
@@ -128,6 +137,7 @@ def layout(data: ExplorerData) -> html.Section:
             grid,
             html.P(TABLE_HINT, id=NOTE, className="hint"),
             dcc.Store(id=CELL_IDS, data=[str(c) for c in data.ds.cells["cell_id"].to_numpy()]),
+            dcc.Store(id=SHOWN),
         ],
         className="panel cells",
     )
@@ -139,12 +149,17 @@ def register(app: Dash, data: ExplorerData) -> None:
     )  # fmt: skip
 
     @app.callback(
-        Output(ids.TABLE, "rowData"), Output(NOTE, "children"),
+        Output(ids.TABLE, "rowData"), Output(NOTE, "children"), Output(SHOWN, "data"),
         Input(FILTER_TYPE, "value"), Input(FILTER_SUBTYPE, "value"), Input(SEARCH, "value"),
+        Input(ids.CELL, "data"), Input(ids.DRAWN, "data"), State(SHOWN, "data"),
     )  # fmt: skip
-    def _table(types, subtypes, query):
-        rows = table_rows(data, as_str_list(types), as_str_list(subtypes), as_str(query, 200))
-        return rows, TABLE_HINT if rows else NO_ROWS
+    def _table(types, subtypes, query, cell, drawn, shown):
+        args = (as_str_list(types), as_str_list(subtypes), as_str(query, 200))
+        key = json.dumps(args)
+        if key == shown or waits_for_first_draw(ctx.triggered_id, cell, drawn):
+            return no_update, no_update, no_update
+        rows = table_rows(data, *args)
+        return rows, TABLE_HINT if rows else NO_ROWS, key
 
     app.clientside_callback(
         SEARCH_FOR_CLICK_JS, Output(ids.URL, "search"), Input(ids.TABLE, "cellClicked"), prevent_initial_call=True

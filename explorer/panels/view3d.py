@@ -86,10 +86,15 @@ def trace_roles(fig: dict) -> dict:
 
 
 def cell_view(data: ExplorerData, cell: str | None, show_synapses: bool | None = None) -> tuple:
-    """3D figure, info line, message and synapse switch for the current cell."""
+    """3D figure, info line, message and synapse switch for the current cell (kept: a link's
+    cell is made while its page loads, :func:`register`'s read-ahead; never modify the result)."""
     cid = parse_id(cell)
     if cid is None or not data.ds.has_cell(cid):
         return message_figure(NO_CELL).to_dict(), "", "", []
+    return data.memo("view3d", np.array([cid], np.int64), (show_synapses,), lambda: _cell_view(data, cid, show_synapses))
+
+
+def _cell_view(data: ExplorerData, cid: int, show_synapses: bool | None) -> tuple:
     row = data.ds.cell(cid)
     mitos = data.ds.cell_mitochondria(cid)
     syn = data.ds.cell_synapses(cid)
@@ -281,7 +286,7 @@ def register(app: Dash, data: ExplorerData) -> None:
     @app.server.before_request
     def _read_ahead():  # a link to a cell: its data read while the page loads, before it asks
         if request.path == page and request.method == "GET" and "cell" in request.args:
-            data.read_ahead(request.args.get("cell", "")[:40])
+            data.read_ahead(request.args.get("cell", "")[:40], lambda cid: cell_view(data, str(cid)))
 
     @app.callback(
         Output(GRAPH, "figure"), Output(INFO, "children"), Output(ids.MESSAGE, "children", allow_duplicate=True),

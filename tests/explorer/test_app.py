@@ -55,13 +55,13 @@ def test_a_link_to_a_cell_reads_it_ahead(small_dataset, monkeypatch):
     from explorer.data import ExplorerData
 
     asked: list = []
-    monkeypatch.setattr(ExplorerData, "read_ahead", lambda self, cell: asked.append(cell))
+    monkeypatch.setattr(ExplorerData, "read_ahead", lambda self, cell, then=None: asked.append((cell, then is not None)))
     client = create_app(small_dataset).server.test_client()
     assert client.get("/?cell=990000000000000030").status_code == 200
     client.get("/_dash-layout?cell=1")
     client.post("/?cell=2")
     client.get("/")
-    assert asked == ["990000000000000030"]
+    assert asked == [("990000000000000030", True)]  # and its 3D view is made ahead too
 
 
 def test_read_ahead_fills_the_caches_and_ignores_bad_ids(xdata_fresh):
@@ -76,6 +76,13 @@ def test_read_ahead_fills_the_caches_and_ignores_bad_ids(xdata_fresh):
     while int(cid) not in data._display and time.monotonic() < deadline:
         time.sleep(0.05)
     assert int(cid) in data._display and len(data._reader) == 1 and data._reader[0].daemon
+    from explorer.panels.view3d import cell_view
+
+    made: list[int] = []
+    data.read_ahead(str(cid), lambda c: made.append(c) or cell_view(data, str(c)))
+    while not made and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert made == [int(cid)] and cell_view(data, str(cid)) is cell_view(data, str(cid))  # kept, not made again
     for _ in range(50):  # a flood of links: at most the queue's few cells wait, one thread reads
         data.read_ahead(str(cid))
     assert data._ahead.qsize() <= 4 and len(data._reader) == 1
@@ -140,3 +147,10 @@ def test_the_scatter_and_the_meshes_wait_for_the_3d_view(client):
     assert not wait(None, None, None) and not wait(ids.CELL, None, "123")  # the landing page: nothing to wait for
     assert not wait(ids.DRAWN, "123", "123") and not wait(ids.DRAWN, "123", "cells:1,2") and not wait(scatter.X, "123", None)
     assert not wait(ids.CELL, "123", "123")  # already drawn
+    from explorer.panels import cells
+
+    first = cells.waits_for_first_draw
+    assert first(None, "123", None) and not first(ids.DRAWN, "123", "123") and not first(None, None, None)
+    assert not first(ids.CELL, "456", "123")  # a switch: the table has its rows
+    table = [[i["id"] + "." + i["property"] for i in d["inputs"]] for d in deps if f"{ids.TABLE}.rowData" in d["output"]]
+    assert len(table) == 1 and {cell, drawn} <= set(table[0])
