@@ -307,9 +307,9 @@ class VolumeSource:
         mito = self.config.mitochondria
         if mito.meshes is not None:
             return fetch_meshes(mito.meshes, np.asarray(mito_ids, np.int64))
-        if mito.segmentation is None or mito.resolution_nm is None:  # refused by the config: kept for safety
-            return MeshBatch.from_meshes([], []), {int(m): "no mesh layer and no segmentation to mesh" for m in mito_ids}
         from builder.sources.volume_mesh import mesh_segmentation
+
+        assert mito.segmentation is not None and mito.resolution_nm is not None  # a table needs meshes (the config)
 
         return mesh_segmentation(mito.segmentation, mito.resolution_nm, self.scan_dir(), np.asarray(mito_ids, np.int64))
 

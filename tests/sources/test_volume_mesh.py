@@ -9,7 +9,8 @@ import pytest
 
 from builder.compute.meshes import MeshBatch, mesh_problems
 from builder.compute.morphometrics import mesh_morphometrics
-from builder.sources.volume_mesh import Smoothing, mesh_block, mesh_segmentation, read_index, stitch, taubin_smooth, write_index
+from builder.compute.smoothing import SMOOTHING, Smoothing, taubin_smooth, thickness_voxels
+from builder.sources.volume_mesh import mesh_block, mesh_segmentation, read_index, stitch, write_index
 
 RES = np.array([16.0, 12.0, 40.0])  # anisotropic, as EM volumes are
 ORIGIN = np.array([1000, -20, 7])  # global voxel index of labels[0, 0, 0]
@@ -121,7 +122,6 @@ def test_without_the_scans_index_every_id_gets_a_reason(layer, tmp_path):
 
 
 def test_only_meshes_four_voxels_thick_are_smoothed(layer):
-    from builder.sources.volume_mesh import SMOOTHING, thickness_voxels
 
     raw, _ = mesh_segmentation(layer[0], RES, layer[1], np.array([BOX, ELLIPSOID], np.int64), Smoothing(0))
     smooth, _ = mesh_segmentation(layer[0], RES, layer[1], np.array([BOX, ELLIPSOID], np.int64))
