@@ -44,18 +44,21 @@ GRAPHS: tuple[str, ...] = (GRAPH,)
 HINT = "synapse-hint"
 #: In the browser: once the 3D graph shows the figure of ``roles.cell`` (its uirevision) and
 #: plotly has drawn its scene, plus one animation frame, that uirevision is written to
-#: :data:`explorer.ids.DRAWN`; at once when no cell is drawn, and after 5 s whatever happened (a
-#: figure that failed to draw must not hold up the other views). Written with ``set_props``, not
-#: as the callback's output: a callback's output would put the 3D view's server round trip
-#: before every callback on ids.DRAWN, the landing page's scatter included, which has no cell to
-#: wait for.
-DRAWN_JS = f"""function(roles) {{
+#: :data:`explorer.ids.DRAWN`; after 5 s whatever happened (a figure that failed to draw must
+#: not hold up the other views). Written with ``set_props``, not as the callback's output: a
+#: callback's output would put the 3D view's server round trip before every callback on
+#: ids.DRAWN, the landing page's scatter included, which has no cell to wait for. With no cell
+#: drawn, "" is written at once, and only when a cell was drawn before: writing it on the landing
+#: page would ask the scatter again while its first answer is on the way, and Dash drops the
+#: answer of a callback asked again (at 450 cells the 2.8 MB figure was then made, sent and
+#: parsed twice, and drawn 0.4-0.7 s later).
+DRAWN_JS = f"""function(roles, drawn) {{
     const want = String((roles || {{}}).cell || "");
     let done = false;
     const finish = function() {{
         if (!done) {{ done = true; window.dash_clientside.set_props("{ids.DRAWN}", {{data: want}}); }}
     }};
-    if (!want) {{ finish(); return; }}
+    if (!want) {{ if (drawn) {{ finish(); }} return; }}
     setTimeout(finish, 5000);
     function check() {{
         const g = document.querySelector("#{GRAPH} .js-plotly-plot");
@@ -303,7 +306,9 @@ def register(app: Dash, data: ExplorerData) -> None:
             return message_figure(str(exc)).to_dict(), "", str(exc), [], {}
         return fig, info, msg or no_update, sw, trace_roles(fig)  # no_update: keeps the address bar's message
 
-    app.clientside_callback(DRAWN_JS, Input(TRACES, "data"), prevent_initial_call=True)  # writes ids.DRAWN
+    app.clientside_callback(
+        DRAWN_JS, Input(TRACES, "data"), State(ids.DRAWN, "data"), prevent_initial_call=True
+    )  # writes ids.DRAWN
 
     @app.callback(
         Output(GRAPH, "figure", allow_duplicate=True), Input(ids.DRAWN, "data"), State(TRACES, "data"), prevent_initial_call=True

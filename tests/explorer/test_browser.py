@@ -23,6 +23,9 @@ FLAGS = [
     "--no-first-run", "--disable-sync", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
 ]  # fmt: skip
 OUT = Path(__file__).resolve().parents[2] / "test-output" / "browser"
+#: the scatter's traces hold at least ``n`` points
+HOLDS_ALL = """(n) => { const g = document.querySelector('#graph-scatter .js-plotly-plot');
+  return !!(g && g._fullData && g._fullData.reduce((s, t) => s + (t.x ? t.x.length : 0), 0) >= n); }"""
 
 
 def _free_port() -> int:
@@ -132,7 +135,16 @@ def test_pick_cell_select_in_scatter_get_neuroglancer_link(server, xdata, pyrami
         page = browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
+        scatter_sizes: list[int] = []  # content-length of each answer that holds the scatter's figure
+        page.on("response", lambda r: scatter_sizes.append(int(r.headers.get("content-length") or -1))
+                if "_dash-update-component" in r.url and "graph-scatter.figure" in (r.request.post_data or "") else None)  # fmt: skip
         open_page(page, server, "#f-search")
+        # the landing page asks for the all-cells scatter once: asked again while its answer is on
+        # the way (as when ids.DRAWN was written with no cell drawn), Dash drops that answer, and
+        # at 450 cells the figure was made, sent and drawn twice
+        page.wait_for_function(HOLDS_ALL, arg=len(xdata.mitos), timeout=120_000)
+        page.wait_for_load_state("networkidle")
+        assert len(scatter_sizes) == 1 and scatter_sizes[0] > 10_000, scatter_sizes
         # pick a cell in the table: the URL follows
         page.fill("#f-search", str(pyramidal_id))
         page.press("#f-search", "Enter")
