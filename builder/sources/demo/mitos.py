@@ -52,15 +52,14 @@ medians of volume and MCI).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 from scipy.special import ndtr, ndtri
 
 from builder.compute.meshes import MeshBatch
-from builder.compute.morphometrics import cross_columns
 from builder.schema import Compartment
 from builder.sources.demo.morphology import UNLABELLED, Morphology, _unit
+from builder.sources.demo.tubes import CAP_RINGS, resample_polyline, tube_faces, tube_vertices
 
 # code -> (median V um^3, sd ln V, median MCI, b, sd e), fitted to the real rows
 SHAPE_MODEL: dict[int, tuple[float, float, float, float, float]] = {
@@ -83,7 +82,6 @@ MAX_SD = 2.5  # truncate the normal tails at 2.5 sd
 MIN_MCI = 0.8
 RING_UM = 0.15
 MAX_RINGS = 800
-CAP_RINGS = 3
 CHORD_UM = 0.05
 AROUND = (8, 16)
 GRID = 128  # samples of the profile when integrating it
@@ -299,47 +297,6 @@ def _chains(morph: Morphology, node: np.ndarray, half_um: np.ndarray) -> list[np
     return out
 
 
-@cache
-def _tube_faces(k: int, rings: int) -> np.ndarray:
-    """Faces of ``rings`` rings of ``k`` vertices closed by a pole at each end (poles last)."""
-    j = np.arange(k)
-    r = np.arange(rings - 1)[:, None] * k
-    a, b = r + j, r + (j + 1) % k
-    c, d = a + k, b + k
-    side = np.concatenate([np.stack([a, b, d], -1), np.stack([a, d, c], -1)], axis=1).reshape(-1, 3)
-    p0, p1 = rings * k, rings * k + 1
-    first = np.stack([np.full(k, p0), (j + 1) % k, j], -1)
-    last = np.stack([np.full(k, p1), (rings - 1) * k + j, (rings - 1) * k + (j + 1) % k], -1)
-    return np.concatenate([side, first, last]).astype(np.int64)
-
-
-def _resample_polyline(pts: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """Points at arc lengths ``s`` (clipped to the polyline) along ``pts`` (m, 3)."""
-    cum = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))])
-    return np.stack([np.interp(s, cum, pts[:, a]) for a in range(3)], axis=1)
-
-
-def _tube(centre_line: np.ndarray, radius: np.ndarray, k: int, ref: np.ndarray, rough: np.ndarray) -> np.ndarray:
-    """Vertices (um) of a capped tube: rings along ``centre_line`` (m, 3) with ``radius`` (m,)."""
-    t = _unit(np.gradient(centre_line, axis=0))
-    u = _unit(cross_columns(t.T, np.broadcast_to(ref, t.shape).T).T)
-    w = cross_columns(t.T, u.T).T
-    ang = 2 * np.pi * np.arange(k) / k
-    # a k-gon of circumradius r encloses k sin(2 pi / k) / (2 pi) of the circle's area: widen it
-    radius = radius * np.sqrt(2 * np.pi / (k * np.sin(2 * np.pi / k)))
-    circ = np.cos(ang)[None, :, None] * u[:, None, :] + np.sin(ang)[None, :, None] * w[:, None, :]
-    phi = np.linspace(0, np.pi / 2, CAP_RINGS + 2)[1:-1]
-    r_a, r_b = radius[0], radius[-1]
-    cap_a = centre_line[0] - np.outer(r_a * np.sin(phi[::-1]), t[0])
-    cap_b = centre_line[-1] + np.outer(r_b * np.sin(phi), t[-1])
-    centres = np.concatenate([cap_a, centre_line, cap_b])
-    radii = np.concatenate([r_a * np.cos(phi[::-1]), radius, r_b * np.cos(phi)])
-    circ = np.concatenate([np.repeat(circ[:1], CAP_RINGS, 0), circ, np.repeat(circ[-1:], CAP_RINGS, 0)])
-    rings = centres[:, None, :] + (radii[:, None] * rough)[:, :, None] * circ
-    poles = np.stack([centre_line[0] - r_a * t[0], centre_line[-1] + r_b * t[-1]])
-    return np.concatenate([rings.reshape(-1, 3), poles])
-
-
 def tube_meshes(
     rng: np.random.Generator, morph: Morphology, place: Placement, ids: np.ndarray, shapes: Shapes | None = None
 ) -> MeshBatch:
@@ -395,11 +352,11 @@ def tube_meshes(
                 total = avail[i]
                 mid = np.sum(np.linalg.norm(np.diff(pts, axis=0), axis=1)[: _index_of(pts, v[place.node[i]])])
                 start = np.clip(mid - length[i] / 2, 0.0, max(total - length[i], 0.0))
-            line = _resample_polyline(pts, start + s)
+            line = resample_polyline(pts, start + s)
             ref = _unit(np.cross(_unit(line[-1] - line[0] + 1e-6 * e[i, 1]), e[i, 0]))  # across the chord
             line = line + ref * (off[i] * rad[place.node[i]])
         rough = 1.0 + np.clip(rng.normal(scale=0.03, size=(len(s) + 2 * CAP_RINGS, k[i])), -0.1, 0.1)
-        meshes.append((_tube(line, prof, int(k[i]), ref, rough) * 1000.0, _tube_faces(int(k[i]), len(s) + 2 * CAP_RINGS)))
+        meshes.append((tube_vertices(line, prof, int(k[i]), ref, rough) * 1000.0, tube_faces(int(k[i]), len(s) + 2 * CAP_RINGS)))
     return MeshBatch.from_meshes(ids, meshes)
 
 
