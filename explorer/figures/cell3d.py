@@ -258,14 +258,16 @@ def scale_bar(lo_um: np.ndarray, hi_um: np.ndarray) -> tuple[list[dict], list[di
 def scene_layout(uirevision: str, annotations: list[dict] | None = None) -> dict:
     """The layout shared by the one-cell and the several-cell views: axes in µm, pia up, the
     legend below the scene (clear of plotly's toolbar, top right, and of the cell), and the
-    scene's ``annotations`` (the scale bar's label and the pia cue, :func:`scale_bar`)."""
+    scene's ``annotations`` (the scale bar's label and the pia cue, :func:`scale_bar`). The view
+    looks along z (:data:`CAMERA`), so z's tick labels would pile up at one corner, over x's
+    last ones: z keeps its line and title, without numbers (the scale bar gives lengths)."""
     axis = {"showbackground": False, "showspikes": False, "showgrid": False, "zeroline": False}
     return dict(
         uirevision=uirevision,
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
         scene={"aspectmode": "data", "domain": {"x": [0, 1], "y": [0.12, 1]}, "camera": {k: dict(v) for k, v in CAMERA.items()}, "dragmode": "orbit",
                "xaxis": {**axis, "title": {"text": "x (µm)"}}, "yaxis": {**axis, "title": {"text": "y: depth (µm), pia up"}},
-               "zaxis": {**axis, "title": {"text": "z (µm)"}}, "annotations": annotations or []},
+               "zaxis": {**axis, "title": {"text": "z (µm)"}, "showticklabels": False}, "annotations": annotations or []},
         legend={"itemsizing": "constant", "groupclick": "togglegroup", "orientation": "h", "x": 0.0, "y": 0.11,
                 "xanchor": "left", "yanchor": "top", "font": {"size": 11}},
         paper_bgcolor="#ffffff",

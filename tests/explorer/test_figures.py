@@ -67,6 +67,9 @@ def test_cell_figure_is_in_um_with_pia_up_and_a_scale_bar(parts, pyramidal_id):
     assert sum(len(t.x) for t in _mito_meshes(fig)) == len(meshes.vertices)
     scene = fig.layout.scene
     assert scene.xaxis.title.text == "x (µm)" and "pia up" in scene.yaxis.title.text
+    # seen along z: z's numbers would pile up at a corner over x's (they did: "350" on "100")
+    assert scene.zaxis.title.text == "z (µm)" and scene.zaxis.showticklabels is False
+    assert scene.xaxis.showticklabels is not False and scene.yaxis.showticklabels is not False
     # the release's y grows with depth: -y up on screen, x to the right (eye on -z)
     assert (scene.camera.up.x, scene.camera.up.y, scene.camera.up.z) == (0, -1, 0) and scene.camera.eye.z < 0
     bar = next(t for t in fig.data if (t.name or "").startswith("scale bar"))
