@@ -15,10 +15,10 @@ it is not there), with Debian's headless Chromium driven by Playwright, median o
 next to the same figures on the 40-cell demo, so the cost of scale shows as a ratio.
 
 Then, on the 40-cell demo, the page with the explorer's partial plotly.js bundle
-(``assets/plotly-explorer.min.js``, built by ``tools/plotly-bundle/build.sh``, loaded by
-``assets/plotly-explorer-loader.js``) against the full ``plotly.min.js`` that dcc.Graph loads
-without it (the explorer started with ``EXPLORER_FULL_PLOTLY=1``), one session of each in turn,
-each with its own explorer:
+(``assets/plotly-explorer*.min.js``: a core part and a 3D part, ES modules built by
+``tools/plotly-bundle/build.sh``, imported by ``assets/plotly-explorer-loader.js``) against the
+full ``plotly.min.js`` that dcc.Graph loads without it (the explorer started with
+``EXPLORER_FULL_PLOTLY=1``), one session of each in turn, each with its own explorer:
 
 * landing page, time to first paint, as above (new browser profile);
 * opening a cell: navigation to ``/?cell=ID`` in a new browser profile until its 3D view is
@@ -110,7 +110,9 @@ DRAWN_AT = """(() => {
   requestAnimationFrame(tick);
 })();"""
 REPO = Path(__file__).resolve().parents[1]
-BUNDLE = REPO / "assets" / "plotly-explorer.min.js"
+BUNDLE = REPO / "assets" / "plotly-explorer.min.js"  # the core part, which every page imports
+#: every file of the bundle (tools/plotly-bundle/bundle.json): the core and 3D parts and their shared chunk
+PARTS = tuple(REPO / f["path"] for f in json.loads((REPO / "tools" / "plotly-bundle" / "bundle.json").read_text())["files"])
 
 
 def ensure_dataset(path: Path, cells: int) -> Path:
@@ -369,8 +371,8 @@ def measure_bundles(data: Path, runs: int) -> dict:
                 res[mode].append(bundle_session(data, n, cells, mode == "full", Path(tmp)))
     med = {mode: {k: statistics.median(r[k] for r in rows) for k in rows[0]} for mode, rows in res.items()}
     full_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"  # what dcc.Graph loads
-    sizes = {name: {"bytes": f.stat().st_size, "gzip_bytes": len(gzip.compress(f.read_bytes(), 6))}
-             for name, f in (("bundle", BUNDLE), ("full", full_js))}  # fmt: skip
+    sizes = {name: {"bytes": sum(f.stat().st_size for f in files), "gzip_bytes": sum(len(gzip.compress(f.read_bytes(), 6)) for f in files)}
+             for name, files in (("bundle", PARTS), ("full", (full_js,)))}  # fmt: skip
     return {"cells": list(cells), "mitochondria": n, **med, "sizes": sizes, "sessions": res}
 
 

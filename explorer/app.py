@@ -84,11 +84,11 @@ def register_panels(app: Dash, data: ExplorerData, opts: LinkOptions) -> None:
 
 def _assets_ignore() -> str:
     """Dash's ``assets_ignore``, the assets the page does not list: the partial plotly.js bundle
-    (``assets/plotly-explorer.min.js``, built by ``tools/plotly-bundle/build.sh``), which
-    ``assets/plotly-explorer-loader.js`` loads without holding up the page; with
+    (``assets/plotly-explorer*.min.js``, ES modules built by ``tools/plotly-bundle/build.sh``),
+    which ``assets/plotly-explorer-loader.js`` imports without holding up the page; with
     ``EXPLORER_FULL_PLOTLY=1`` the loader too, so that dcc.Graph loads the full ``plotly.min.js``
     (the benchmarks' baseline)."""
-    return r"^plotly-explorer" if os.environ.get("EXPLORER_FULL_PLOTLY") == "1" else r"^plotly-explorer\.min\.js$"
+    return r"^plotly-explorer" if os.environ.get("EXPLORER_FULL_PLOTLY") == "1" else r"^plotly-explorer.*\.min\.js$"
 
 
 def _import_link_builder() -> None:

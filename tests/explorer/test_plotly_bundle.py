@@ -1,13 +1,15 @@
 """The partial plotly.js bundle in ``assets/`` (``tools/plotly-bundle/build.sh``).
 
-The explorer's page loads ``assets/plotly-explorer.min.js``, plotly.js with only the trace types
-the explorer draws (through ``assets/plotly-explorer-loader.js``, without holding up the page),
-and dcc.Graph uses it (``window.Plotly``) instead of fetching the full ``plotly.min.js``. A view
-that draws a trace type the bundle lacks would go wrong without an error (plotly draws a trace
-of a type it does not know as a scatter), so: every trace type in the explorer's code must be
-in the bundle (read from the source, and from the figures the page plots), the bundle must be
-the plotly.js version that plotly.py and Dash expect, and the committed file must be the one
-the build script wrote (its size and sha256 in ``tools/plotly-bundle/bundle.json``).
+The explorer's page imports ``assets/plotly-explorer.min.js`` (core and 2D traces) and
+``assets/plotly-explorer-gl3d.min.js`` (3D traces), ES modules sharing one chunk: plotly.js with
+only the trace types the explorer draws (through ``assets/plotly-explorer-loader.js``, without
+holding up the page; the 3D part after the landing page's scatter, or at once for a cell's
+link), and dcc.Graph uses it (``window.Plotly``) instead of fetching the full ``plotly.min.js``.
+A view that draws a trace type the bundle lacks would go wrong without an error (plotly draws a
+trace of a type it does not know as a scatter), so: every trace type in the explorer's code must
+be in the bundle (read from the source, and from the figures the page plots), the bundle must be
+the plotly.js version that plotly.py and Dash expect, and the committed files must be the ones
+the build script wrote (their sizes and sha256 in ``tools/plotly-bundle/bundle.json``).
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ from tests.explorer.test_browser import CHROMIUM, FLAGS, start_explorer
 from tests.procs import stop
 
 BUNDLE = REPO / "assets" / "plotly-explorer.min.js"
+GL3D = REPO / "assets" / "plotly-explorer-gl3d.min.js"
 TOOL = REPO / "tools" / "plotly-bundle"
 MANIFEST = json.loads((TOOL / "bundle.json").read_text())
-REBUILD = "add it to TRACES in tools/plotly-bundle/build.mjs and run tools/plotly-bundle/build.sh"
+REBUILD = "add it to PARTS in tools/plotly-bundle/build.mjs and run tools/plotly-bundle/build.sh"
 
 #: before any script of the page: wrap plotly's newPlot and react when the page defines
 #: window.Plotly, to record the trace types of every figure plotted, by graph id
@@ -134,18 +137,26 @@ def trace_types_in_source(root: Path = REPO / "explorer") -> dict[str, set[str]]
 
 
 def test_bundle_is_the_built_one_of_the_plotly_js_plotly_py_expects():
-    """The committed bundle is what build.sh wrote, from the plotly.js that plotly.py ships."""
-    code = BUNDLE.read_bytes()
-    assert hashlib.sha256(code).hexdigest() == MANIFEST["sha256"], "assets/plotly-explorer.min.js was not written by build.sh"
-    assert len(code) == MANIFEST["bytes"]
+    """The committed parts are what build.sh wrote (and nothing else of its names is in assets/),
+    from the plotly.js that plotly.py ships."""
+    on_disk = sorted(str(f.relative_to(REPO)) for f in (REPO / "assets").glob("plotly-explorer*.min.js"))
+    assert on_disk == [f["path"] for f in MANIFEST["files"]], "assets/ holds plotly-explorer files build.sh did not write"
+    assert {str(BUNDLE.relative_to(REPO)), str(GL3D.relative_to(REPO))} <= set(on_disk)
     expected = get_plotlyjs_version()
+    for f in MANIFEST["files"]:
+        code = (REPO / f["path"]).read_bytes()
+        assert hashlib.sha256(code).hexdigest() == f["sha256"] and len(code) == f["bytes"], (
+            f"{f['path']} was not written by build.sh"
+        )
+        assert code.startswith(f"/*! plotly.js v{expected} ".encode()), f["path"]
     pinned = json.loads((TOOL / "package.json").read_text())["devDependencies"]["plotly.js"]
     assert pinned == MANIFEST["plotly_js"] == expected, (
         f"plotly.py expects plotly.js {expected}: pin it in tools/plotly-bundle/package.json "
         f"(npm install --save-exact plotly.js@{expected}) and run tools/plotly-bundle/build.sh"
     )
-    assert code.startswith(f"/*! plotly.js v{expected} ".encode())
-    assert len(code) < MANIFEST["full_bundle_bytes"] / 2  # the point of it
+    assert MANIFEST["bytes"] == sum(f["bytes"] for f in MANIFEST["files"]) < MANIFEST["full_bundle_bytes"] / 2  # the point of it
+    assert MANIFEST["traces"] == [t for part in MANIFEST["parts"].values() for t in part]
+    assert {"scatter3d", "mesh3d"} <= set(MANIFEST["parts"]["plotly-explorer-gl3d"])  # the landing page needs none
 
 
 def test_every_trace_type_in_the_explorers_code_is_in_the_bundle():
@@ -169,15 +180,18 @@ def test_source_scan_reads_go_calls_and_type_strings(tmp_path):
 @pytest.mark.parametrize("full", [False, True])
 def test_page_lists_the_loader_never_the_bundle(small_dataset, monkeypatch, full):
     """The page's scripts: the loader (the bundle would hold up the page), or, for the
-    benchmarks' baseline (``EXPLORER_FULL_PLOTLY=1``), neither, so dcc.Graph loads the full one."""
+    benchmarks' baseline (``EXPLORER_FULL_PLOTLY=1``), neither, so dcc.Graph loads the full one.
+    Each part is served, as JavaScript (an ES module must be)."""
     from explorer.app import create_app
 
     monkeypatch.setenv("EXPLORER_FULL_PLOTLY", "1" if full else "")
     server = create_app(small_dataset).server
     html = server.test_client().get("/").get_data(as_text=True)
-    assert "/assets/plotly-explorer.min.js" not in html
+    assert "plotly-explorer.min.js" not in html and "plotly-explorer-gl3d" not in html and "plotly-explorer-shared" not in html
     assert ("/assets/plotly-explorer-loader.js" in html) is not full
-    assert server.test_client().get("/assets/plotly-explorer.min.js").status_code == 200
+    for f in MANIFEST["files"]:
+        res = server.test_client().get("/" + f["path"])
+        assert res.status_code == 200 and "javascript" in res.mimetype, (f["path"], res.status_code, res.mimetype)
 
 
 def _visit_every_tab(page) -> None:
@@ -226,4 +240,53 @@ def test_page_draws_with_the_bundle_never_the_full_plotly(small_dataset, pyramid
     assert any("/assets/plotly-explorer.min.js" in r for r in requests), requests
     full = [r for r in requests if r.split("?")[0].endswith("/plotly.min.js")]
     assert not full, f"the page fetched the full plotly.js: {full}"
+    assert not errors, errors
+
+
+#: at the scatter's first plot: had the page requested the 3D part?
+GL3D_AT_SCATTER = """(() => {
+  let plotly;
+  const wrap = (P) => { const orig = P.react;
+    P.react = function (gd, ...rest) {
+      const host = (gd.closest && gd.closest('.dash-graph')) || gd;
+      if (host.id === 'graph-scatter' && !('__gl3dAtScatter' in window)) {
+        window.__gl3dAtScatter = performance.getEntriesByType('resource').some(r => r.name.includes('plotly-explorer-gl3d'));
+      }
+      return orig.call(this, gd, ...rest);
+    }; };
+  Object.defineProperty(window, 'Plotly', {configurable: true, get: () => plotly,
+                                           set: (P) => { plotly = P; if (P && P.react) wrap(P); }});
+})();"""
+
+
+def test_landing_page_draws_its_scatter_before_the_3d_part_is_imported(small_dataset, xdata, tmp_path):
+    """The landing page (no cell) plots its scatter with the core part alone; the 3D part is
+    imported afterwards, when the page is idle, and registers scatter3d and mesh3d into the same
+    Plotly (a cell picked next draws at once: tests/explorer/test_browser.py)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.explorer.test_browser import HOLDS_ALL
+
+    proc, url = start_explorer(small_dataset)
+    errors: list[str] = []
+    try:
+        with sync_playwright() as p:
+            ctx = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM, args=FLAGS,
+                                                       headless=True, viewport={"width": 1400, "height": 1300})  # fmt: skip
+            ctx.add_init_script(GL3D_AT_SCATTER)
+            page = ctx.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(url)
+            page.wait_for_function(HOLDS_ALL, arg=len(xdata.mitos), timeout=120_000, polling=100)
+            before = page.evaluate("() => window.__gl3dAtScatter")
+            page.wait_for_function("() => ['scatter3d', 'mesh3d'].every(t => t in Plotly.PlotSchema.get().traces)",
+                                   timeout=60_000, polling=200)  # fmt: skip
+            parts = page.evaluate("""() => performance.getEntriesByType('resource').map(r => r.name.split('/').pop())
+                                             .map(n => n.split('?')[0]).filter(n => n.startsWith('plotly-explorer'))""")  # fmt: skip
+            ctx.close()
+    finally:
+        stop(proc)
+    assert before is False, "the 3D part was requested before the landing page's scatter was plotted"
+    assert sorted(parts) == sorted(["plotly-explorer-loader.js"] + [f["path"].split("/")[-1] for f in MANIFEST["files"]]), parts
     assert not errors, errors

@@ -1,14 +1,26 @@
-// Writes assets/plotly-explorer.min.js: plotly.js (the version pinned in package.json) with only
-// the trace types the explorer draws, and tools/plotly-bundle/bundle.json (version, trace types,
-// size, sha256). Run through build.sh, which installs the pinned packages first (npm ci).
+// Writes the explorer's plotly.js into assets/: plotly.js (the version pinned in package.json)
+// with only the trace types the explorer draws, in two parts that share one chunk (ES modules):
+//
+//   plotly-explorer.min.js        the core and the 2D traces (scatter, scattergl, box): what the
+//                                 landing page draws
+//   plotly-explorer-gl3d.min.js   the 3D traces (scatter3d, mesh3d) and their WebGL modules,
+//                                 registered into the same Plotly when a cell is drawn
+//   plotly-explorer-shared-<hash>.min.js   the modules both use (one registry, one Plotly)
+//
+// and tools/plotly-bundle/bundle.json (version, trace types of each part, each file's size and
+// sha256). assets/plotly-explorer-loader.js imports the parts. Run through build.sh, which
+// installs the pinned packages first (npm ci).
 //
 // It does what plotly.js's own `npm run custom-bundle` does (tasks/partial_bundle.js: an entry
 // that requires lib/core and one lib/<trace> module per trace type, bundled by esbuild with the
 // options of the package's esbuild-config.js), without plotly.js's repository: its npm package
 // ships lib/ and src/, and the WebGL modules come already built (stackgl_modules/index.js,
 // regl-*'s bundles with their shaders inlined; glslify's browser build only joins strings).
+// The 3D part is split off because evaluating it costs the page about 0.2 s of its one thread
+// (software WebGL, 2 cores), which the landing page, drawing no 3D, need not pay before its
+// scatter.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,13 +32,20 @@ const { environmentPlugin } = require('esbuild-plugin-environment');
 const { glsl } = require('esbuild-plugin-glsl');
 const InlineCSSPlugin = require('esbuild-plugin-inline-css');
 
-//: every trace type a view of the explorer draws; tests/explorer/test_plotly_bundle.py fails
-//: when a figure uses one that is not here
-export const TRACES = ['scatter', 'scattergl', 'box', 'scatter3d', 'mesh3d'];
+//: every trace type a view of the explorer draws, by part (entry module name -> trace types);
+//: tests/explorer/test_plotly_bundle.py fails when a figure uses one that is not here
+export const PARTS = {
+    'plotly-explorer': ['scatter', 'scattergl', 'box'],
+    'plotly-explorer-gl3d': ['scatter3d', 'mesh3d'],
+};
+export const TRACES = Object.values(PARTS).flat();
+//: the first part: core, and `registered(type)` for the loader (is a trace type's module in?)
+const CORE = 'plotly-explorer';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = join(HERE, '..', '..');
-const OUT = join(REPO, 'assets', 'plotly-explorer.min.js');
+const ASSETS = join(REPO, 'assets');
+const OWN = /^plotly-explorer(-gl3d|-shared-[A-Z0-9]+)?\.min\.js$/;  // the files this script writes
 const MANIFEST = join(HERE, 'bundle.json');
 
 //: maplibre-gl's stylesheet, which plotly.js's registry requires for map subplots only (none
@@ -39,51 +58,68 @@ const NO_MAP_CSS = {
     },
 };
 
-/** The entry module: plotly.js's core (which registers scatter) and the chosen traces. */
-function entry(traces) {
-    const reqs = traces.map((t) => `    require('plotly.js/lib/${t}'),`).join('\n');
-    return `'use strict';\nvar Plotly = require('plotly.js/lib/core');\nPlotly.register([\n${reqs}\n]);\nmodule.exports = Plotly;\n`;
+/** An entry module: plotly.js's core (which registers scatter) and the part's traces; the core
+ * part also exports `registered(type)`, read from plotly.js's registry. */
+function entry(name, traces) {
+    const imports = traces.map((t, i) => `import t${i} from 'plotly.js/lib/${t}';`).join('\n');
+    const core = name !== CORE ? '' : "import Registry from 'plotly.js/src/registry';\n" +
+        'export function registered(type) { return Object.prototype.hasOwnProperty.call(Registry.modules, type); }\n';
+    return `import Plotly from 'plotly.js/lib/core';\n${imports}\n${core}` +
+        `Plotly.register([${traces.map((_, i) => `t${i}`).join(', ')}]);\nexport default Plotly;\n`;
 }
 
-/** Bundle the entry with the options of plotly.js's esbuild-config.js, minified. */
-async function bundle(traces, version) {
+/** The parts' entry modules, by name, to esbuild (namespace `part`). */
+const ENTRIES = {
+    name: 'parts',
+    setup(build) {
+        build.onResolve({ filter: /^part:/ }, (args) => ({ path: args.path.slice(5), namespace: 'part' }));
+        build.onLoad({ filter: /.*/, namespace: 'part' }, (args) => ({
+            contents: entry(args.path, PARTS[args.path]), resolveDir: HERE, loader: 'js',
+        }));
+    },
+};
+
+/** Bundle the parts with the options of plotly.js's esbuild-config.js, minified, as ES modules
+ * split so that the modules both parts use are in one shared chunk (evaluated once). */
+async function bundle(version) {
     const banner = `/*! plotly.js v${version} (MIT license), partial bundle with the traces: ` +
-        `${traces.join(', ')}; built by tools/plotly-bundle/build.sh */`;
+        `${TRACES.join(', ')}; built by tools/plotly-bundle/build.sh */`;
     await esbuild.build({
-        stdin: { contents: entry(traces), resolveDir: HERE, sourcefile: 'plotly-explorer.js', loader: 'js' },
-        outfile: OUT,
-        format: 'iife',
-        globalName: 'Plotly',
+        entryPoints: Object.fromEntries(Object.keys(PARTS).map((name) => [name, `part:${name}`])),
+        outdir: ASSETS,
+        entryNames: '[name].min',
+        chunkNames: 'plotly-explorer-shared-[hash].min',
+        format: 'esm',
+        splitting: true,
         bundle: true,
         minify: true,
         sourcemap: false,
         legalComments: 'none',
         banner: { js: banner },
-        plugins: [NO_MAP_CSS, InlineCSSPlugin(), glsl({ minify: true }), environmentPlugin({ NODE_DEBUG: false })],
+        plugins: [ENTRIES, NO_MAP_CSS, InlineCSSPlugin(), glsl({ minify: true }), environmentPlugin({ NODE_DEBUG: false })],
         alias: { regl: '@plotly/regl' },  // as plotly.js: one regl for gl-text and the traces
         define: { global: 'window', 'define.amd': 'false' },
-        target: 'es2016',
+        target: 'es2020',  // dynamic import()
         logLevel: 'warning',
     });
 }
 
 async function main() {
     const version = JSON.parse(readFileSync(require.resolve('plotly.js/package.json'), 'utf8')).version;
-    mkdirSync(dirname(OUT), { recursive: true });
-    await bundle(TRACES, version);
-    const code = readFileSync(OUT);
+    mkdirSync(ASSETS, { recursive: true });
+    for (const f of readdirSync(ASSETS).filter((f) => OWN.test(f))) rmSync(join(ASSETS, f));
+    await bundle(version);
+    const files = readdirSync(ASSETS).filter((f) => OWN.test(f)).sort().map((f) => {
+        const code = readFileSync(join(ASSETS, f));
+        return { path: relative(REPO, join(ASSETS, f)), bytes: code.length, sha256: createHash('sha256').update(code).digest('hex') };
+    });
     const full = readFileSync(require.resolve('plotly.js/dist/plotly.min.js'));
-    const manifest = {
-        bundle: relative(REPO, OUT),
-        plotly_js: version,
-        traces: TRACES,
-        bytes: code.length,
-        sha256: createHash('sha256').update(code).digest('hex'),
-        full_bundle_bytes: full.length,
-    };
+    const bytes = files.reduce((n, f) => n + f.bytes, 0);
+    const manifest = { plotly_js: version, traces: TRACES, parts: PARTS, files, bytes, full_bundle_bytes: full.length };
     writeFileSync(MANIFEST, `${JSON.stringify(manifest, null, 2)}\n`);
     const mb = (n) => (n / 1e6).toFixed(2);
-    console.log(`${manifest.bundle}: ${mb(code.length)} MB (plotly.js ${version} plotly.min.js: ${mb(full.length)} MB), ` +
+    for (const f of files) console.log(`${f.path}: ${mb(f.bytes)} MB`);
+    console.log(`${files.length} files, ${mb(bytes)} MB (plotly.js ${version} plotly.min.js: ${mb(full.length)} MB), ` +
         `traces ${TRACES.join(', ')}`);
 }
 
