@@ -194,6 +194,18 @@ def test_page_lists_the_loader_never_the_bundle(small_dataset, monkeypatch, full
         assert res.status_code == 200 and "javascript" in res.mimetype, (f["path"], res.status_code, res.mimetype)
 
 
+def _new_page(p, profile: Path, init_script: str, errors: list[str]):  # noqa: ANN001, ANN202 - Playwright objects
+    """A new browser profile's page that runs ``init_script`` before the page's scripts; its
+    console errors and page errors are appended to ``errors``."""
+    ctx = p.chromium.launch_persistent_context(str(profile), executable_path=CHROMIUM, args=FLAGS, headless=True,
+                                               viewport={"width": 1400, "height": 1300})  # fmt: skip
+    ctx.add_init_script(init_script)
+    page = ctx.new_page()
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return ctx, page
+
+
 def _visit_every_tab(page) -> None:
     """Click each tab of the page and wait until its graphs have been plotted."""
     for i in range(page.locator(".tab").count()):
@@ -211,13 +223,8 @@ def test_page_draws_with_the_bundle_never_the_full_plotly(small_dataset, pyramid
     errors: list[str] = []
     try:
         with sync_playwright() as p:
-            ctx = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM, args=FLAGS,
-                                                       headless=True, viewport={"width": 1400, "height": 1300})  # fmt: skip
-            ctx.add_init_script(RECORD_PLOTS)
-            page = ctx.new_page()
+            ctx, page = _new_page(p, tmp_path / "profile", RECORD_PLOTS, errors)
             page.on("request", lambda r: requests.append(r.url))
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(f"{url}/?cell={pyramidal_id}")
             page.wait_for_function(CELL_DRAWN, arg=str(pyramidal_id), timeout=120_000, polling=100)
             page.wait_for_function(ALL_PLOTTED, timeout=120_000, polling=100)
@@ -271,12 +278,7 @@ def test_landing_page_draws_its_scatter_before_the_3d_part_is_imported(small_dat
     errors: list[str] = []
     try:
         with sync_playwright() as p:
-            ctx = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM, args=FLAGS,
-                                                       headless=True, viewport={"width": 1400, "height": 1300})  # fmt: skip
-            ctx.add_init_script(GL3D_AT_SCATTER)
-            page = ctx.new_page()
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
+            ctx, page = _new_page(p, tmp_path / "profile", GL3D_AT_SCATTER, errors)
             page.goto(url)
             page.wait_for_function(HOLDS_ALL, arg=len(xdata.mitos), timeout=120_000, polling=100)
             before = page.evaluate("() => window.__gl3dAtScatter")
