@@ -51,7 +51,7 @@ HINT = "synapse-hint"
 #: drawn, "" is written at once, and only when a cell was drawn before: writing it on the landing
 #: page would ask the scatter again while its first answer is on the way, and Dash drops the
 #: answer of a callback asked again (at 450 cells the 2.8 MB figure was then made, sent and
-#: parsed twice, and drawn 0.4-0.7 s later).
+#: parsed twice).
 DRAWN_JS = f"""function(roles, drawn) {{
     const want = String((roles || {{}}).cell || "");
     let done = false;
