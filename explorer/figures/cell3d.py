@@ -1,15 +1,14 @@
 """The 3D view of one cell: mitochondria in front, coloured by compartment, on the skeleton.
 
-Drawn as neuroglancer and the paper's figures draw a cell: pia up (the release's y axis grows
-with depth, so the camera's up is -y and the apical dendrite points up), x to the right, axes in
-µm, a scale bar and a "pia" cue. The mitochondria's meshes are opaque and in front; synapses
+Drawn as neuroglancer and the paper's figures draw a cell, pia up, in the frame of
+:mod:`explorer.figures.scene3d` (axes in µm, a scale bar, a "pia" cue). The mitochondria's meshes are opaque and in front; synapses
 are small dots without outlines, shown only when asked (:data:`SYNAPSES_SHOWN_BELOW`).
 
 Trace budget, whatever the size of the cell: trace 0 marks the selection's centres and trace 1
 holds the selection's meshes (both patched by the selection callbacks, which also dim the
 other mitochondria); one NaN-broken line per compartment for the skeleton; per compartment one
 merged ``Mesh3d`` for the mitochondria plus one marker trace of their centres (hover and click);
-one trace per synapse role; the soma, the scale bar and the cue. Mesh arrays go as typed arrays
+one trace per synapse role; the soma; the frame's axes and scale bar. Mesh arrays go as typed arrays
 (fast to serialise); the explorer passes meshes simplified for display
 (:func:`builder.compute.meshes.cluster_simplify`).
 """
@@ -22,29 +21,19 @@ import numpy as np
 import pandas as pd
 
 from builder.compute.meshes import MeshBatch
+from explorer.figures.scene3d import frame, scene_layout, um
 from explorer.labels import COMPARTMENT_ORDER
-from explorer.palette import COMPARTMENT_COLORS, HIGHLIGHT_COLOR, LABEL_NAMES, SYNAPSE_STYLE, FrozenDict
+from explorer.palette import COMPARTMENT_COLORS, HIGHLIGHT_COLOR, LABEL_NAMES, SYNAPSE_STYLE
 
 HIGHLIGHT_TRACE = 0
 SELECTED_MESH_TRACE = 1
 HIGHLIGHT_NAME = "selected"
-NM_PER_UM = 1000.0
 #: Synapses are drawn by default when the cell has fewer than this many (else the checkbox).
 SYNAPSES_SHOWN_BELOW = 300
 #: Opacity of the mitochondria that a selection leaves out.
 DIMMED = 0.15
 #: Size (px) of a mitochondrion's centre marker.
 CENTRE_PX = 3.5
-#: The camera: looking along +z, -y (towards the pia) up on screen, +x to the right.
-CAMERA = FrozenDict(
-    {"up": FrozenDict({"x": 0, "y": -1, "z": 0}), "eye": FrozenDict({"x": 0, "y": 0, "z": -1.9}),
-     "center": FrozenDict({"x": 0, "y": 0, "z": 0})}
-)  # fmt: skip
-
-
-def um(a: np.ndarray) -> np.ndarray:
-    """nm -> µm, float32 (what the view draws)."""
-    return (np.asarray(a, np.float64) / NM_PER_UM).astype(np.float32)
 
 
 def skeleton_traces(nodes: pd.DataFrame) -> list[dict]:
@@ -116,8 +105,13 @@ def mito_traces(mitos: pd.DataFrame, meshes: MeshBatch | None, mesh_ids: np.ndar
         Their meshes (nm), drawn.
     mesh_ids : ndarray, shape (M,), int64, optional
         Without ``meshes``: the ids of those that have a mesh; their Mesh3d traces are sent
-        empty, to be filled by :func:`mesh_patch_data` after the first draw (at the scale of a
-        whole cell the centres show the mitochondria). Neither: markers sized by volume.
+        empty and hidden, to be filled and shown by :func:`mesh_patch_data` after the first draw
+        (at the scale of a whole cell the centres show the mitochondria; a hidden trace costs
+        the first draw nothing, while a shown one, even empty, builds its WebGL programs).
+        Neither: markers sized by volume.
+
+    The legend entry of a compartment is its centres' trace (shown from the first draw); its
+    group toggles the meshes with them.
     """
     traces: list = []
     ids = meshes.ids if meshes is not None else mesh_ids
@@ -138,7 +132,8 @@ def mito_traces(mitos: pd.DataFrame, meshes: MeshBatch | None, mesh_ids: np.ndar
                 else (np.zeros((3, 0), np.float32), np.zeros((3, 0), np.uint16))
             )
             traces.append(dict(type="mesh3d", x=v[0], y=v[1], z=v[2], i=f[0], j=f[1], k=f[2], color=color, opacity=1.0,
-                               name=label, legendgroup=group, showlegend=True, hoverinfo="skip", flatshading=False,
+                               name=label, legendgroup=group, showlegend=False, visible=meshes is not None, hoverinfo="skip",
+                               flatshading=False,
                                lighting={"ambient": 0.55, "diffuse": 0.7, "specular": 0.15}))  # fmt: skip
         if ids is None:
             traces.append(_centres(sel, label, group, color, text, hover, by_volume, True))
@@ -146,7 +141,7 @@ def mito_traces(mitos: pd.DataFrame, meshes: MeshBatch | None, mesh_ids: np.ndar
         # at the scale of a whole cell a mitochondrion's mesh is a pixel or two: its centre, drawn
         # opaque at a few pixels, is what shows it (the mesh takes over when zoomed in)
         has = np.isin(sel["mito_id"].to_numpy(), ids)
-        traces.append(_centres(sel[has], label, group, color, text[has], hover, CENTRE_PX, False))
+        traces.append(_centres(sel[has], label, group, color, text[has], hover, CENTRE_PX, True))
         if not has.all():  # a mitochondrion kept without a mesh: a marker sized by its volume
             traces.append(_centres(sel[~has], f"{label}, without mesh", group, color, text[~has], hover, by_volume[~has], False))
     return traces
@@ -199,13 +194,29 @@ def sphere(n_lat: int = 10, n_lon: int = 20) -> tuple[np.ndarray, np.ndarray]:
     return v, f
 
 
-def soma_trace(centre_nm: np.ndarray, radius_nm: float, name: str = "soma") -> dict:
-    """A translucent sphere (220 vertices) at the soma, so the cell has a body (µm)."""
+def soma_mesh(nodes: pd.DataFrame) -> dict[str, np.ndarray] | None:
+    """A sphere (220 vertices) at the skeleton's root, of its radius when soma-sized
+    (:func:`soma_radius_nm`): ``x, y, z`` (µm, float32) and ``i, j, k`` (uint16); None without a root."""
+    root = nodes.loc[nodes["parent"] < 0, ["x", "y", "z"]].to_numpy(np.float64)
+    if not len(root):
+        return None
     unit, faces = sphere()
-    v = um(unit * float(radius_nm) + np.asarray(centre_nm, np.float64)).T
+    v = um(unit * soma_radius_nm(nodes) + root[0]).T
     f = faces.T.astype(np.uint16)
-    return dict(type="mesh3d", x=v[0], y=v[1], z=v[2], i=f[0], j=f[1], k=f[2], color=COMPARTMENT_COLORS["Somatic"],
-                opacity=0.15, name=name, showlegend=True, hoverinfo="skip")  # fmt: skip
+    return dict(zip("xyzijk", (*v, *f)))
+
+
+def soma_trace(nodes: pd.DataFrame, name: str = "soma", deferred: bool = False) -> list[dict]:
+    """The soma as a translucent sphere (:func:`soma_mesh`), so the cell has a body (µm); sent
+    empty and hidden when ``deferred`` (filled with the mitochondria's meshes, after the first
+    draw: the one Mesh3d of that draw would cost it its WebGL programs and a transparent pass)."""
+    mesh = soma_mesh(nodes)
+    if mesh is None:
+        return []
+    if deferred:
+        mesh = {k: np.zeros(0, a.dtype) for k, a in mesh.items()}
+    return [dict(type="mesh3d", **mesh, color=COMPARTMENT_COLORS["Somatic"], opacity=0.15, name=name, showlegend=True,
+                 visible=not deferred, hoverinfo="skip")]  # fmt: skip
 
 
 def soma_radius_nm(nodes: pd.DataFrame) -> float:
@@ -216,62 +227,16 @@ def soma_radius_nm(nodes: pd.DataFrame) -> float:
 
 def highlight_traces(points_nm: np.ndarray | None = None) -> list[dict]:
     """Trace 0 (the selection's centres: dots in their compartment's colour, ringed in black) and
-    trace 1 (the selection's meshes, opaque), empty until a selection patches them."""
+    trace 1 (the selection's meshes, opaque), empty until a selection patches them (trace 1
+    hidden until then: an empty Mesh3d shown would still build its WebGL programs)."""
     pts = um(np.zeros((0, 3)) if points_nm is None else np.asarray(points_nm).reshape(-1, 3))
     ring = dict(type="scatter3d", x=pts[:, 0].tolist(), y=pts[:, 1].tolist(), z=pts[:, 2].tolist(), mode="markers",
                 name=HIGHLIGHT_NAME, marker={"size": 6, "color": HIGHLIGHT_COLOR, "symbol": "circle",
                                              "line": {"color": HIGHLIGHT_COLOR, "width": 2}},
                 hoverinfo="skip", showlegend=True)  # fmt: skip
     mesh = dict(type="mesh3d", x=[], y=[], z=[], i=[], j=[], k=[], vertexcolor=[], opacity=1.0, name="selected meshes",
-                showlegend=False, hoverinfo="skip", flatshading=False)  # fmt: skip
+                showlegend=False, visible=False, hoverinfo="skip", flatshading=False)  # fmt: skip
     return [ring, mesh]
-
-
-def scale_bar(lo_um: np.ndarray, hi_um: np.ndarray) -> tuple[list[dict], list[dict]]:
-    """A scale bar of a round length (about a fifth of the cell's width) below its lower left and
-    a "pia" cue above the cell: the bar a line in the scene, its label and the cue scene
-    annotations (text that follows the scene as it turns, drawn as page text: WebGL text would be
-    vectorised glyph by glyph, which costs a software renderer more than the line itself).
-
-    Returns
-    -------
-    traces : list of dict
-        The bar (one ``scatter3d`` line, µm).
-    annotations : list of dict
-        For ``layout.scene.annotations``: the bar's length in µm and the pia cue.
-    """
-    width = float(hi_um[0] - lo_um[0])
-    length = next((s for s in (200, 100, 50, 20, 10, 5, 2, 1) if s <= max(width / 4, 1)), 1)
-    y = float(hi_um[1]) + 0.04 * float(hi_um[1] - lo_um[1])  # below the cell: y grows with depth
-    x0, z = float(lo_um[0]), float(lo_um[2])
-    bar = dict(type="scatter3d", x=[x0, x0 + length], y=[y, y], z=[z, z], mode="lines", line={"color": "#000000", "width": 6},
-               name=f"scale bar: {length} µm", hoverinfo="skip", showlegend=False)  # fmt: skip
-    top = float(lo_um[1]) - 0.04 * float(hi_um[1] - lo_um[1])
-    mid = float(lo_um[0] + hi_um[0]) / 2
-    notes = [
-        dict(x=x0 + length / 2, y=y, z=z, text=f"{length} µm", showarrow=False, yshift=-14, font={"size": 13, "color": "#000000"}),
-        dict(x=mid, y=top, z=z, text="▲ pia", showarrow=False, font={"size": 13, "color": "#000000"}),
-    ]  # fmt: skip
-    return [bar], notes
-
-
-def scene_layout(uirevision: str, annotations: list[dict] | None = None) -> dict:
-    """The layout shared by the one-cell and the several-cell views: axes in µm, pia up, the
-    legend below the scene (clear of plotly's toolbar, top right, and of the cell), and the
-    scene's ``annotations`` (the scale bar's label and the pia cue, :func:`scale_bar`). The view
-    looks along z (:data:`CAMERA`), so z's tick labels would pile up at one corner, over x's
-    last ones: z keeps its line and title, without numbers (the scale bar gives lengths)."""
-    axis = {"showbackground": False, "showspikes": False, "showgrid": False, "zeroline": False}
-    return dict(
-        uirevision=uirevision,
-        margin={"l": 0, "r": 0, "t": 0, "b": 0},
-        scene={"aspectmode": "data", "domain": {"x": [0, 1], "y": [0.12, 1]}, "camera": {k: dict(v) for k, v in CAMERA.items()}, "dragmode": "orbit",
-               "xaxis": {**axis, "title": {"text": "x (µm)"}}, "yaxis": {**axis, "title": {"text": "y: depth (µm), pia up"}},
-               "zaxis": {**axis, "title": {"text": "z (µm)"}, "showticklabels": False}, "annotations": annotations or []},
-        legend={"itemsizing": "constant", "groupclick": "togglegroup", "orientation": "h", "x": 0.0, "y": 0.11,
-                "xanchor": "left", "yanchor": "top", "font": {"size": 11}},
-        paper_bgcolor="#ffffff",
-    )  # fmt: skip
 
 
 def cell_figure(
@@ -295,8 +260,8 @@ def cell_figure(
     show_synapses : bool, optional
         Draw the synapses (None: when the cell has fewer than :data:`SYNAPSES_SHOWN_BELOW`).
     mesh_ids : ndarray, optional
-        Without ``meshes``: ids of the mitochondria with a mesh, whose Mesh3d traces are sent
-        empty (see :func:`mito_traces`).
+        Without ``meshes``: ids of the mitochondria with a mesh, whose Mesh3d traces, and the
+        soma's, are sent empty and hidden (see :func:`mito_traces`, :func:`soma_trace`).
 
     Returns
     -------
@@ -305,12 +270,10 @@ def cell_figure(
         objects would validate every mesh index in Python, which costs more than all the rest.
     """
     show = len(synapses) < SYNAPSES_SHOWN_BELOW if show_synapses is None else show_synapses
-    root = nodes.loc[nodes["parent"] < 0, ["x", "y", "z"]].to_numpy(np.float64)
-    soma = [soma_trace(root[0], soma_radius_nm(nodes))] if len(root) else []
-    xyz = um(nodes[["x", "y", "z"]].to_numpy())
-    bar, notes = scale_bar(xyz.min(axis=0), xyz.max(axis=0))
+    soma = soma_trace(nodes, deferred=meshes is None and mesh_ids is not None)
+    frame_traces, notes = frame(um(nodes[["x", "y", "z"]].to_numpy()))
     data = [*highlight_traces(), *skeleton_traces(nodes), *soma, *mito_traces(mitos, meshes, mesh_ids), *synapse_traces(synapses, show),
-            *bar]  # fmt: skip
+            *frame_traces]  # fmt: skip
     return {"data": data, "layout": scene_layout(str(cell_id), notes)}
 
 

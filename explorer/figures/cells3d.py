@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from explorer.figures.cell3d import highlight_traces, scale_bar, scene_layout, skeleton_traces, soma_radius_nm, soma_trace, um
+from explorer.figures.cell3d import highlight_traces, skeleton_traces, soma_trace
+from explorer.figures.scene3d import frame, scene_layout, um
 from explorer.labels import COMPARTMENT_ORDER
 from explorer.palette import COMPARTMENT_COLORS
 
@@ -32,9 +33,7 @@ def cells_figure(skeletons: dict[int, pd.DataFrame], mitos: pd.DataFrame) -> dic
         n["node_id"] = n["node_id"] + k * _ID_STRIDE
         n["parent"] = np.where(n["parent"] >= 0, n["parent"] + k * _ID_STRIDE, -1)
         merged.append(n)
-        root = nodes.loc[nodes["parent"] < 0, ["x", "y", "z"]].to_numpy(np.float64)
-        if len(root):
-            soma.append(soma_trace(root[0], soma_radius_nm(nodes), name=f"soma {cid}"))
+        soma += soma_trace(nodes, name=f"soma {cid}")
     nodes = pd.concat(merged, ignore_index=True)
     traces = [*highlight_traces(), *skeleton_traces(nodes), *soma]
     for name in COMPARTMENT_ORDER:
@@ -50,6 +49,5 @@ def cells_figure(skeletons: dict[int, pd.DataFrame], mitos: pd.DataFrame) -> dic
                 hovertemplate="mitochondrion %{customdata}<br>" + name + "<extra></extra>",
             )
         )  # fmt: skip
-    xyz = um(nodes[["x", "y", "z"]].to_numpy())
-    bar, notes = scale_bar(xyz.min(axis=0), xyz.max(axis=0))
-    return {"data": traces + bar, "layout": scene_layout("cells:" + ",".join(map(str, skeletons)), notes)}
+    frame_traces, notes = frame(um(nodes[["x", "y", "z"]].to_numpy()))
+    return {"data": traces + frame_traces, "layout": scene_layout("cells:" + ",".join(map(str, skeletons)), notes)}

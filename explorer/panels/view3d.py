@@ -23,12 +23,13 @@ from explorer.figures.cell3d import (
     cell_figure,
     merged_mesh,
     mesh_patch_data,
+    soma_mesh,
     synapse_points,
     typed,
-    um,
 )
 from explorer.figures.cells3d import cells_figure
 from explorer.figures.message import message_figure
+from explorer.figures.scene3d import um
 from explorer.inputs import as_dict, as_event, as_opt_str, as_records, as_str_list
 from explorer.palette import COMPARTMENT_COLORS
 
@@ -73,8 +74,9 @@ NO_CELL = "Pick a cell in the table (click its row), or tick several to see them
 
 
 def trace_roles(fig: dict) -> dict:
-    """Indices of the figure's mitochondrion meshes and centres and of its synapse traces (what
-    the selection dims and the synapse switch shows), for the patches."""
+    """Indices of the figure's mitochondrion meshes and centres, of its synapse traces (what
+    the selection dims and the synapse switch shows) and of its soma when sent empty (filled
+    with the meshes), for the patches."""
     data = fig.get("data", [])
     mito = [i for i, t in enumerate(data) if str(t.get("legendgroup", "")).startswith("mito-")]
     syn = [i for i, t in enumerate(data) if str(t.get("legendgroup", "")).startswith("syn-")]
@@ -84,6 +86,7 @@ def trace_roles(fig: dict) -> dict:
         "centres": [i for i in mito if data[i].get("type") == "scatter3d"],
         "synapses": syn,
         "synapse_roles": [data[i]["legendgroup"][4:] for i in syn],
+        "soma": [i for i, t in enumerate(data) if t.get("name") == "soma" and t.get("visible") is False],
         "cell": str(fig.get("layout", {}).get("uirevision", "")),
     }
 
@@ -165,18 +168,21 @@ def several_or_one(data: ExplorerData, cell: str | None, ticked: list[dict], par
 
 
 def mesh_patch(data: ExplorerData, roles: dict) -> Patch | object:
-    """Patch filling the mitochondria's Mesh3d traces of the drawn cell (display meshes, typed arrays)."""
+    """Patch filling and showing the Mesh3d traces the drawn cell's figure sent empty and hidden:
+    its mitochondria's (display meshes) and its soma's (typed arrays)."""
     cid = parse_id(roles.get("cell"))
-    if cid is None or not data.ds.has_cell(cid) or not roles.get("meshes"):
+    if cid is None or not data.ds.has_cell(cid) or not (roles.get("meshes") or roles.get("soma")):
         return no_update
-    meshes = data.display_meshes(cid)
-    if meshes is None:
-        return no_update
-    by_comp = mesh_patch_data(data.ds.cell_mitochondria(cid), meshes)
+    meshes = data.display_meshes(cid) if roles.get("meshes") else None
+    by_comp = mesh_patch_data(data.ds.cell_mitochondria(cid), meshes) if meshes is not None else {}
+    soma = soma_mesh(data.display_skeleton(cid))
     p = Patch()
-    for i, comp in zip(roles["meshes"], roles.get("mesh_compartments", [])):
-        for axis, arr in by_comp.get(comp, {}).items():
+    fills = [*zip(roles.get("meshes", []), [by_comp.get(c) for c in roles.get("mesh_compartments", [])])]
+    fills += [(i, {k: typed(a) for k, a in soma.items()} if soma is not None else None) for i in roles.get("soma", [])]
+    for i, arrays in fills:
+        for axis, arr in (arrays or {}).items():
             p["data"][i][axis] = arr
+        p["data"][i]["visible"] = arrays is not None
     return p
 
 
@@ -229,6 +235,7 @@ def highlight_3d(data: ExplorerData, cell: str | None, selected: list[int], role
     for k, axis in enumerate("ijk"):
         p["data"][SELECTED_MESH_TRACE][axis] = np.asarray(f[k]).tolist()
     p["data"][SELECTED_MESH_TRACE]["vertexcolor"] = colors
+    p["data"][SELECTED_MESH_TRACE]["visible"] = bool(len(colors))
     for i in (roles or {}).get("meshes", []):
         p["data"][i]["opacity"] = DIMMED if len(rows) else 1.0
     for i in (roles or {}).get("centres", []):

@@ -313,6 +313,18 @@ def test_the_first_draw_is_light_and_the_meshes_follow(xdata, pyramidal_id):
     meshes = xdata.display_meshes(pyramidal_id)
     n = sum(len(base64.b64decode(ops[("data", i, "x")]["bdata"])) // 4 for i in roles["meshes"])
     assert n == len(meshes.vertices)  # every display mesh vertex, as float32
+    # no Mesh3d is shown in the first draw (even empty, it would build its WebGL programs then):
+    # the mitochondria's and the soma's are sent hidden, and the patch fills and shows them
+    assert [t.get("name") for t in fig["data"] if t["type"] == "mesh3d" and t.get("visible", True) is not False] == []
+    assert len(roles["soma"]) == 1 and fig["data"][roles["soma"][0]]["name"] == "soma"
+    assert all(ops[("data", i, "visible")] is True for i in roles["meshes"] + roles["soma"])
+    soma = view3d.soma_mesh(xdata.display_skeleton(pyramidal_id))
+    i = roles["soma"][0]
+    assert np.array_equal(np.frombuffer(base64.b64decode(ops[("data", i, "x")]["bdata"]), "<f4"), soma["x"])
+    assert np.array_equal(np.frombuffer(base64.b64decode(ops[("data", i, "k")]["bdata"]), "<u2"), soma["k"])
+    # the compartments' legend entries are their centres, shown from the first draw
+    legend = [t["name"] for t in fig["data"] if t.get("showlegend") and str(t.get("legendgroup", "")).startswith("mito-")]
+    assert [fig["data"][i]["name"] for i in roles["centres"] if fig["data"][i].get("showlegend")] == legend and legend
     assert light < 0.5 * (light + sum(len(str(v)) for v in ops.values()))  # the meshes were the larger part
     shown = {
         tuple(o["location"]): o["params"]["value"]
