@@ -16,6 +16,7 @@ from explorer.data import ExplorerData
 from explorer.inputs import MAX_BODY, callback_request_problem
 from explorer.layout import shell
 from explorer.links import DEFAULT_VIEWER, LinkOptions, StateStore
+from explorer.page import ExplorerDash
 from explorer.viewer import STATES_DIR, OfflineViewer, PublicProbe, register_routes
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def create_app(
     """
     data = ExplorerData.load(data_dir)
     _import_link_builder()
-    app = Dash(
+    app = ExplorerDash(
         __name__,
         title="L2/3 mitochondria explorer",
         assets_folder=str(ASSETS),

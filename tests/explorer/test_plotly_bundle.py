@@ -233,6 +233,7 @@ def test_page_draws_with_the_bundle_never_the_full_plotly(small_dataset, pyramid
             held = "() => document.querySelector('#graph-scatter .js-plotly-plot')._fullData.reduce((s, t) => s + (t.x || []).length, 0)"
             assert page.evaluate(held) > 0
             registered = page.evaluate("() => Object.keys(Plotly.PlotSchema.get().traces)")
+            runtime = page.evaluate("() => typeof regeneratorRuntime.mark")  # Dash's async functions, without the polyfill
             version = page.evaluate("() => Plotly.version")
             _visit_every_tab(page)
             plotted = page.evaluate("() => window.__plotted")
@@ -247,6 +248,7 @@ def test_page_draws_with_the_bundle_never_the_full_plotly(small_dataset, pyramid
     assert any("/assets/plotly-explorer.min.js" in r for r in requests), requests
     full = [r for r in requests if r.split("?")[0].endswith("/plotly.min.js")]
     assert not full, f"the page fetched the full plotly.js: {full}"
+    assert runtime == "function" and not [r for r in requests if "polyfill" in r], requests
     assert not errors, errors
 
 

@@ -19,6 +19,11 @@
 // The 3D part is split off because evaluating it costs the page about 0.2 s of its one thread
 // (software WebGL, 2 cores), which the landing page, drawing no 3D, need not pay before its
 // scatter.
+//
+// It also writes assets/regenerator-runtime.min.js (the npm package regenerator-runtime, pinned
+// here): the one part of Dash's @babel/polyfill that a current browser lacks and Dash's scripts
+// use (`regeneratorRuntime`, for their async functions). The explorer's page leaves the polyfill
+// out (explorer/page.py): running it cost the page about 0.2 s of its one thread at start-up.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -45,7 +50,8 @@ const CORE = 'plotly-explorer';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = join(HERE, '..', '..');
 const ASSETS = join(REPO, 'assets');
-const OWN = /^plotly-explorer(-gl3d|-shared-[A-Z0-9]+)?\.min\.js$/;  // the files this script writes
+const OWN = /^plotly-explorer(-gl3d|-shared-[A-Z0-9]+)?\.min\.js$/;  // the bundle's files
+const RUNTIME = 'regenerator-runtime.min.js';  // and the other file this script writes
 const MANIFEST = join(HERE, 'bundle.json');
 
 //: maplibre-gl's stylesheet, which plotly.js's registry requires for map subplots only (none
@@ -104,18 +110,40 @@ async function bundle(version) {
     });
 }
 
+/** regenerator-runtime as a classic script (Dash lists assets' scripts before its own), its
+ * global `regeneratorRuntime` and nothing else. */
+async function runtime() {
+    const pkg = JSON.parse(readFileSync(require.resolve('regenerator-runtime/package.json'), 'utf8'));
+    await esbuild.build({
+        stdin: { contents: "require('regenerator-runtime/runtime.js');\n", resolveDir: HERE },
+        outfile: join(ASSETS, RUNTIME),
+        format: 'iife',
+        bundle: true,
+        minify: true,
+        legalComments: 'none',
+        banner: { js: `/*! regenerator-runtime v${pkg.version} (MIT license); built by tools/plotly-bundle/build.sh */` },
+        target: 'es2020',
+        logLevel: 'warning',
+    });
+    return { package: 'regenerator-runtime', version: pkg.version, ...described(RUNTIME) };
+}
+
+/** A written file of assets/: its path from the repository, size and sha256. */
+function described(name) {
+    const code = readFileSync(join(ASSETS, name));
+    return { path: relative(REPO, join(ASSETS, name)), bytes: code.length, sha256: createHash('sha256').update(code).digest('hex') };
+}
+
 async function main() {
     const version = JSON.parse(readFileSync(require.resolve('plotly.js/package.json'), 'utf8')).version;
     mkdirSync(ASSETS, { recursive: true });
     for (const f of readdirSync(ASSETS).filter((f) => OWN.test(f))) rmSync(join(ASSETS, f));
     await bundle(version);
-    const files = readdirSync(ASSETS).filter((f) => OWN.test(f)).sort().map((f) => {
-        const code = readFileSync(join(ASSETS, f));
-        return { path: relative(REPO, join(ASSETS, f)), bytes: code.length, sha256: createHash('sha256').update(code).digest('hex') };
-    });
+    const files = readdirSync(ASSETS).filter((f) => OWN.test(f)).sort().map(described);
     const full = readFileSync(require.resolve('plotly.js/dist/plotly.min.js'));
     const bytes = files.reduce((n, f) => n + f.bytes, 0);
-    const manifest = { plotly_js: version, traces: TRACES, parts: PARTS, files, bytes, full_bundle_bytes: full.length };
+    const manifest = { plotly_js: version, traces: TRACES, parts: PARTS, files, bytes, full_bundle_bytes: full.length,
+        runtime: await runtime() };
     writeFileSync(MANIFEST, `${JSON.stringify(manifest, null, 2)}\n`);
     const mb = (n) => (n / 1e6).toFixed(2);
     for (const f of files) console.log(`${f.path}: ${mb(f.bytes)} MB`);
