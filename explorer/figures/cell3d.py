@@ -1,15 +1,16 @@
 """The 3D view of one cell: mitochondria in front, coloured by compartment, on the skeleton.
 
 Drawn as neuroglancer and the paper's figures draw a cell, pia up, in the frame of
-:mod:`explorer.figures.scene3d` (axes in µm, a scale bar, a "pia" cue). The mitochondria's meshes are opaque and in front; synapses
-are small dots without outlines, shown only when asked (:data:`SYNAPSES_SHOWN_BELOW`).
+:mod:`explorer.figures.scene3d` (axes in µm, a scale bar, a "pia" cue). The mitochondria's
+meshes are opaque and in front; synapses are small dots without outlines, shown only when asked
+(:data:`SYNAPSES_SHOWN_BELOW`).
 
 Trace budget, whatever the size of the cell: trace 0 marks the selection's centres and trace 1
 holds the selection's meshes (both patched by the selection callbacks, which also dim the
 other mitochondria); one NaN-broken line per compartment for the skeleton; per compartment one
 merged ``Mesh3d`` for the mitochondria plus one marker trace of their centres (hover and click);
-one trace per synapse role; the soma; the frame's axes and scale bar. Mesh arrays go as typed arrays
-(fast to serialise); the explorer passes meshes simplified for display
+one trace per synapse role; the soma; the frame's axes and scale bar. Mesh arrays go as typed
+arrays (fast to serialise); the explorer passes meshes simplified for display
 (:func:`builder.compute.meshes.cluster_simplify`).
 """
 

@@ -7,10 +7,11 @@ Every word and number of the frame is page text (plotly's scene annotations, SVG
 3D point and following the scene as it turns), never WebGL text: plotly's 3D axes turn each
 title and tick label into triangles on the page's one thread (vectorize-text: draw the string on
 a canvas, trace and triangulate its outline with exact arithmetic), about 0.3 s for a cell's axes
-in software WebGL, the largest part of drawing a cell. So plotly's axes are switched off, without
-a title or a tick for it to vectorise, and the frame draws its own axes: one line trace (the x
-axis below the cell, the depth axis left of it, their ticks) whose numbers and titles are
-annotations at the same 3D points, so that the words stay on the lines whatever the camera.
+in software WebGL (a third of plotting a cell's first figure, in a page of its own). So plotly's
+axes are switched off, without a title or a tick for it to vectorise, and the frame draws its
+own axes: one line trace (the x axis below the cell, the depth axis left of it, their ticks)
+whose numbers and titles are annotations at the same 3D points, so that the words stay on the
+lines whatever the camera.
 """
 
 from __future__ import annotations
