@@ -2,18 +2,18 @@
 
 Two changes to the page Dash writes, each measured (``docs/performance.md``).
 
-First, Dash lists @babel/polyfill (core-js 2, about 100 kB) before React on every page, for browsers
-that lack ES2015+. The explorer's page needs a current browser anyway (it imports its plotly.js
-as ES modules, ``assets/plotly-explorer-loader.js``), in which the polyfill only tests and
-replaces built-ins: that cost the page about 0.2 s of its one thread at start-up (software
-WebGL, 2 cores), before Dash asked the server for anything. The one
-thing in it that Dash's own scripts use and no browser has is ``regeneratorRuntime`` (their
-async functions, compiled by Babel), which ``assets/regenerator-runtime.min.js`` defines (the
-npm package, built by ``tools/plotly-bundle/build.sh``; Dash lists the assets' scripts before
-its renderer and components).
+First, Dash lists @babel/polyfill (core-js 2, about 100 kB) before React on every page, for
+browsers that lack ES2015+. The explorer's page needs a current browser anyway (it imports its
+plotly.js as ES modules, ``assets/plotly-explorer-loader.js``), in which the polyfill only tests
+and replaces built-ins: that cost the page 0.17 s of its one thread at start-up (software WebGL,
+2 cores), before Dash asked the server for anything. The one thing in it that Dash's own scripts
+use and no browser has is ``regeneratorRuntime`` (their async functions, compiled by Babel),
+which ``assets/regenerator-runtime.min.js`` defines (the npm package, built by
+``tools/plotly-bundle/build.sh``; Dash lists the assets' scripts before its renderer and
+components).
 
-Second, the page asks for its plotly.js early: ``<link rel="modulepreload">`` for the bundle's core
-part and the chunk it shares with the 3D part (``tools/plotly-bundle/build.mjs``), which
+Second, the page asks for its plotly.js early: ``<link rel="modulepreload">`` for the bundle's
+core part and the chunk it shares with the 3D part (``tools/plotly-bundle/build.mjs``), which
 ``assets/plotly-explorer-loader.js`` imports only once Dash's scripts have run, and the browser
 would find the shared chunk only once the core had arrived. Preloaded, both are fetched and
 compiled beside Dash's scripts, without running or holding up anything.
@@ -22,6 +22,7 @@ compiled beside Dash's scripts, without running or holding up anything.
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from html import escape
 from pathlib import Path
 
@@ -64,7 +65,11 @@ class ExplorerDash(Dash):
     def interpolate_index(self, **kwargs) -> str:
         kwargs["scripts"] = without_polyfill(kwargs["scripts"])
         if LOADER_ASSET in kwargs["scripts"]:  # not with the full plotly.js (the benchmarks' baseline)
-            names = preloaded_modules(Path(self.config.assets_folder))
-            links = "".join(f'<link rel="modulepreload" href="{escape(self.get_asset_url(n))}">' for n in names)
-            kwargs["metas"] = kwargs.get("metas", "") + links
+            kwargs["metas"] = kwargs.get("metas", "") + self._preload_links
         return super().interpolate_index(**kwargs)
+
+    @cached_property
+    def _preload_links(self) -> str:
+        """The ``<link rel="modulepreload">`` tags, read from the assets folder once per app."""
+        names = preloaded_modules(Path(self.config.assets_folder))
+        return "".join(f'<link rel="modulepreload" href="{escape(self.get_asset_url(n))}">' for n in names)

@@ -175,10 +175,11 @@ def mesh_patch(data: ExplorerData, roles: dict) -> Patch | object:
         return no_update
     meshes = data.display_meshes(cid) if roles.get("meshes") else None
     by_comp = mesh_patch_data(data.ds.cell_mitochondria(cid), meshes) if meshes is not None else {}
-    soma = soma_mesh(data.display_skeleton(cid))
+    soma = soma_mesh(data.display_skeleton(cid)) if roles.get("soma") else None
+    soma_arrays = {k: typed(a) for k, a in soma.items()} if soma is not None else None
     p = Patch()
     fills = [*zip(roles.get("meshes", []), [by_comp.get(c) for c in roles.get("mesh_compartments", [])])]
-    fills += [(i, {k: typed(a) for k, a in soma.items()} if soma is not None else None) for i in roles.get("soma", [])]
+    fills += [(i, soma_arrays) for i in roles.get("soma", [])]
     for i, arrays in fills:
         for axis, arr in (arrays or {}).items():
             p["data"][i][axis] = arr
