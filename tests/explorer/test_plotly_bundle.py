@@ -239,6 +239,7 @@ def test_page_draws_with_the_bundle_never_the_full_plotly(small_dataset, pyramid
             registered = page.evaluate("() => Object.keys(Plotly.PlotSchema.get().traces)")
             runtime = page.evaluate("() => typeof regeneratorRuntime.mark")  # Dash's async functions, without the polyfill
             version = page.evaluate("() => Plotly.version")
+            antialias = {g: page.evaluate(ANTIALIAS, f"#graph-{g} canvas{c}") for g, c in (("scatter", ".gl-canvas-context"), ("3d", ""))}
             _visit_every_tab(page)
             plotted = page.evaluate("() => window.__plotted")
             ctx.close()
@@ -253,7 +254,15 @@ def test_page_draws_with_the_bundle_never_the_full_plotly(small_dataset, pyramid
     full = [r for r in requests if r.split("?")[0].endswith("/plotly.min.js")]
     assert not full, f"the page fetched the full plotly.js: {full}"
     assert runtime == "function" and not [r for r in requests if "polyfill" in r], requests
+    # the 2D WebGL canvas without multisampling (build.mjs: GL2D_NO_MSAA), the 3D scene with it
+    assert antialias == {"scatter": False, "3d": True}, antialias
     assert not errors, errors
+
+
+#: whether the WebGL context of the first canvas matching a selector antialiases (None: no context)
+ANTIALIAS = """(sel) => { const c = document.querySelector(sel);
+  const gl = c && (c.getContext('webgl') || c.getContext('experimental-webgl'));
+  return gl ? gl.getContextAttributes().antialias : null; }"""
 
 
 #: at the scatter's first plot: had the page requested the 3D part?

@@ -64,6 +64,25 @@ const NO_MAP_CSS = {
     },
 };
 
+//: plotly.js's 2D WebGL canvas (scattergl's, and splom's and parcoords') made without multisample
+//: antialiasing: prepare_regl.js asks for `antialias: !d.pick`. The markers need none (regl-scatter2d
+//: smooths their edges in its fragment shader, circle-frag.glsl and marker-frag.glsl), the
+//: explorer's 2D WebGL lines are the dendrogram's horizontal and vertical cables, and in software
+//: WebGL (SwiftShader: no GPU) the multisampled buffer cost the landing page 0.14 s of its first
+//: paint at 450 cells (docs/performance.md). The 3D scenes (gl-plot3d) keep theirs. The build
+//: fails if the line is not found exactly once (a new plotly.js that changed it).
+const GL2D_NO_MSAA = {
+    name: 'gl2d-no-msaa',
+    setup(build) {
+        build.onLoad({ filter: /plotly\.js[\\/]src[\\/]lib[\\/]prepare_regl\.js$/ }, (args) => {
+            const code = readFileSync(args.path, 'utf8');
+            const from = 'antialias: !d.pick,';
+            if (code.split(from).length !== 2) throw new Error(`${args.path}: "${from}" not found exactly once`);
+            return { contents: code.replace(from, 'antialias: false,'), loader: 'js' };
+        });
+    },
+};
+
 /** An entry module: plotly.js's core (which registers scatter) and the part's traces; the core
  * part also exports `registered(type)`, read from plotly.js's registry. */
 function entry(name, traces) {
@@ -102,7 +121,7 @@ async function bundle(version) {
         sourcemap: false,
         legalComments: 'none',
         banner: { js: banner },
-        plugins: [ENTRIES, NO_MAP_CSS, InlineCSSPlugin(), glsl({ minify: true }), environmentPlugin({ NODE_DEBUG: false })],
+        plugins: [ENTRIES, NO_MAP_CSS, GL2D_NO_MSAA, InlineCSSPlugin(), glsl({ minify: true }), environmentPlugin({ NODE_DEBUG: false })],
         alias: { regl: '@plotly/regl' },  // as plotly.js: one regl for gl-text and the traces
         define: { global: 'window', 'define.amd': 'false' },
         target: 'es2020',  // dynamic import()
