@@ -105,11 +105,13 @@ def category_traces(mitos: pd.DataFrame, x: str, y: str, color_by: str, colors: 
 
 def axes_layout(x: str, y: str, log_x: bool, log_y: bool, title: str) -> dict:
     """Axis titles in words with units, the title saying what is shown, the legend below the
-    plot (clear of plotly's toolbar at the top right)."""
+    plot (clear of plotly's toolbar at the top right). At most about 12 ticks across and 8 up:
+    a log axis then labels 1, 2 and 5 of each decade, not every digit (plotly's own choice for the
+    500-pixel-high scatter labelled 2 to 9 and crowded the axis)."""
     return dict(
         title={"text": title, "font": {"size": 13}, "x": 0.01, "xanchor": "left"},
-        xaxis={"title": label(x), "type": "log" if log_x else "linear"},
-        yaxis={"title": label(y), "type": "log" if log_y else "linear"},
+        xaxis={"title": label(x), "type": "log" if log_x else "linear", "nticks": 12},
+        yaxis={"title": label(y), "type": "log" if log_y else "linear", "nticks": 8},
         margin={"l": 70, "r": 10, "t": 36, "b": 50},
         legend={"itemsizing": "constant", "orientation": "h", "y": -0.18, "x": 0},
         plot_bgcolor="#ffffff",
