@@ -53,6 +53,20 @@ RECORD_PLOTS = """(() => {
   Object.defineProperty(window, 'Plotly', {configurable: true, get: () => plotly,
                                            set: (P) => { plotly = P; if (P && P.react) wrap(P); }});
 })();"""
+#: every WebGL context the page makes: its graph, its canvas's classes, whether it antialiases
+RECORD_CONTEXTS = """(() => {
+  window.__glContexts = [];
+  const get = HTMLCanvasElement.prototype.getContext;
+  HTMLCanvasElement.prototype.getContext = function (type, attrs) {
+    const had = this.__gl, ctx = get.call(this, type, attrs);
+    if (ctx && !had && /webgl/.test(type)) {
+      this.__gl = true;
+      const host = this.closest('.dash-graph');
+      window.__glContexts.push({graph: host ? host.id : '?', canvas: this.className,
+                                antialias: ctx.getContextAttributes().antialias});
+    }
+    return ctx; };
+})();"""
 #: every graph on screen has been plotted with at least one trace
 ALL_PLOTTED = """() => [...document.querySelectorAll('.dash-graph')].filter(e => e.offsetParent !== null)
   .every(e => { const g = e.querySelector('.js-plotly-plot');
@@ -227,7 +241,7 @@ def test_page_draws_with_the_bundle_never_the_full_plotly(small_dataset, pyramid
     errors: list[str] = []
     try:
         with sync_playwright() as p:
-            ctx, page = _new_page(p, tmp_path / "profile", RECORD_PLOTS, errors)
+            ctx, page = _new_page(p, tmp_path / "profile", RECORD_PLOTS + RECORD_CONTEXTS, errors)
             page.on("request", lambda r: requests.append(r.url))
             page.goto(f"{url}/?cell={pyramidal_id}")
             page.wait_for_function(CELL_DRAWN, arg=str(pyramidal_id), timeout=120_000, polling=100)
@@ -239,7 +253,7 @@ def test_page_draws_with_the_bundle_never_the_full_plotly(small_dataset, pyramid
             registered = page.evaluate("() => Object.keys(Plotly.PlotSchema.get().traces)")
             runtime = page.evaluate("() => typeof regeneratorRuntime.mark")  # Dash's async functions, without the polyfill
             version = page.evaluate("() => Plotly.version")
-            antialias = {g: page.evaluate(ANTIALIAS, f"#graph-{g} canvas{c}") for g, c in (("scatter", ".gl-canvas-context"), ("3d", ""))}
+            contexts = page.evaluate("() => window.__glContexts")
             _visit_every_tab(page)
             plotted = page.evaluate("() => window.__plotted")
             ctx.close()
@@ -254,15 +268,12 @@ def test_page_draws_with_the_bundle_never_the_full_plotly(small_dataset, pyramid
     full = [r for r in requests if r.split("?")[0].endswith("/plotly.min.js")]
     assert not full, f"the page fetched the full plotly.js: {full}"
     assert runtime == "function" and not [r for r in requests if "polyfill" in r], requests
-    # the 2D WebGL canvas without multisampling (build.mjs: GL2D_NO_MSAA), the 3D scene with it
-    assert antialias == {"scatter": False, "3d": True}, antialias
+    # build.mjs's PATCHES: the scatter's one WebGL context (its focus canvas has none), without
+    # multisampling; the 3D scene's with it
+    scatter = [c for c in contexts if c["graph"] == "graph-scatter"]
+    assert [(c["canvas"], c["antialias"]) for c in scatter] == [("gl-canvas gl-canvas-context", False)], contexts
+    assert [c["antialias"] for c in contexts if c["graph"] == "graph-3d"] == [True], contexts
     assert not errors, errors
-
-
-#: whether the WebGL context of the first canvas matching a selector antialiases (None: no context)
-ANTIALIAS = """(sel) => { const c = document.querySelector(sel);
-  const gl = c && (c.getContext('webgl') || c.getContext('experimental-webgl'));
-  return gl ? gl.getContextAttributes().antialias : null; }"""
 
 
 #: at the scatter's first plot: had the page requested the 3D part?

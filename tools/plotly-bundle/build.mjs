@@ -64,21 +64,40 @@ const NO_MAP_CSS = {
     },
 };
 
-//: plotly.js's 2D WebGL canvas (scattergl's, and splom's and parcoords') made without multisample
-//: antialiasing: prepare_regl.js asks for `antialias: !d.pick`. The markers need none (regl-scatter2d
-//: smooths their edges in its fragment shader, circle-frag.glsl and marker-frag.glsl), the
-//: explorer's 2D WebGL lines are the dendrogram's horizontal and vertical cables, and in software
-//: WebGL (SwiftShader: no GPU) the multisampled buffer cost the landing page 0.14 s of its first
-//: paint at 450 cells (docs/performance.md). The 3D scenes (gl-plot3d) keep theirs. The build
-//: fails if the line is not found exactly once (a new plotly.js that changed it).
-const GL2D_NO_MSAA = {
-    name: 'gl2d-no-msaa',
+//: Changes to plotly.js's 2D WebGL code (scattergl's; splom and parcoords are not bundled), each
+//: measured in software WebGL (SwiftShader: no GPU), where the landing page's scatter of 165,702
+//: points is drawn (docs/performance.md). Each is a source file, a text found exactly once in it
+//: (the build fails otherwise: a new plotly.js changed it) and its replacement.
+export const PATCHES = [
+    // The canvas without multisample antialiasing (prepare_regl.js asks for `antialias: !d.pick`).
+    // The markers need none: regl-scatter2d smooths their edges in its fragment shaders
+    // (circle-frag.glsl, marker-frag.glsl); the explorer's 2D WebGL lines are the dendrogram's
+    // horizontal and vertical cables. The multisampled buffer cost the 450-cell first paint
+    // 0.15-0.28 s and a box selection's redraws 1.2 s. The 3D scenes (gl-plot3d) keep theirs.
+    { file: 'src/lib/prepare_regl.js', from: 'antialias: !d.pick,', to: 'antialias: false,' },
+    // One WebGL context instead of two: the selected points (select2d) are drawn by the context
+    // canvas's regl, after the others (scene_update.js draws select2d last, over them, as the focus
+    // canvas lay over the context canvas), so the focus canvas gets no context of its own (a
+    // second context, its own shader programs, and a second canvas read back at every frame).
+    { file: 'src/traces/scattergl/plot.js', from: 'createScatter(fullLayout._glcanvas.data()[1].regl)', to: 'createScatter(regl)' },
+    { file: 'src/lib/prepare_regl.js', from: "if(d.pick && !fullLayout._has('parcoords')) return;",
+      to: "if((d.pick || !d.context) && !fullLayout._has('parcoords')) return;" },
+];
+
+/** The plugin applying :data:`PATCHES` to plotly.js's sources as esbuild loads them. */
+const PLOTLY_PATCHES = {
+    name: 'plotly-patches',
     setup(build) {
-        build.onLoad({ filter: /plotly\.js[\\/]src[\\/]lib[\\/]prepare_regl\.js$/ }, (args) => {
-            const code = readFileSync(args.path, 'utf8');
-            const from = 'antialias: !d.pick,';
-            if (code.split(from).length !== 2) throw new Error(`${args.path}: "${from}" not found exactly once`);
-            return { contents: code.replace(from, 'antialias: false,'), loader: 'js' };
+        const files = [...new Set(PATCHES.map((p) => p.file))];
+        const escaped = files.map((f) => f.replace(/[.]/g, '\\.').replace(/\//g, '[\\\\/]')).join('|');
+        build.onLoad({ filter: new RegExp(`plotly\\.js[\\\\/](${escaped})$`) }, (args) => {
+            let code = readFileSync(args.path, 'utf8');
+            const rel = args.path.replace(/\\/g, '/').split('plotly.js/').pop();
+            for (const { from, to } of PATCHES.filter((p) => p.file === rel)) {
+                if (code.split(from).length !== 2) throw new Error(`${args.path}: "${from}" not found exactly once`);
+                code = code.replace(from, to);
+            }
+            return { contents: code, loader: 'js' };
         });
     },
 };
@@ -121,7 +140,7 @@ async function bundle(version) {
         sourcemap: false,
         legalComments: 'none',
         banner: { js: banner },
-        plugins: [ENTRIES, NO_MAP_CSS, GL2D_NO_MSAA, InlineCSSPlugin(), glsl({ minify: true }), environmentPlugin({ NODE_DEBUG: false })],
+        plugins: [ENTRIES, NO_MAP_CSS, PLOTLY_PATCHES, InlineCSSPlugin(), glsl({ minify: true }), environmentPlugin({ NODE_DEBUG: false })],
         alias: { regl: '@plotly/regl' },  // as plotly.js: one regl for gl-text and the traces
         define: { global: 'window', 'define.amd': 'false' },
         target: 'es2020',  // dynamic import()
