@@ -16,6 +16,10 @@
 // options of the package's esbuild-config.js), without plotly.js's repository: its npm package
 // ships lib/ and src/, and the WebGL modules come already built (stackgl_modules/index.js,
 // regl-*'s bundles with their shaders inlined; glslify's browser build only joins strings).
+// Two changes to plotly.js's 2D WebGL code are applied as its sources are bundled (PATCHES below,
+// each a text found exactly once and its replacement, measured in docs/performance.md): the
+// canvas without multisample antialiasing, and the selected points drawn by the canvas's own
+// WebGL context rather than a second one.
 // The 3D part is split off because evaluating it costs the page about 0.2 s of its one thread
 // (software WebGL, 2 cores), which the landing page, drawing no 3D, need not pay before its
 // scatter.
