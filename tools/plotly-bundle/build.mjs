@@ -88,20 +88,27 @@ export const PATCHES = [
       to: "if((d.pick || !d.context) && !fullLayout._has('parcoords')) return;" },
 ];
 
-/** The plugin applying :data:`PATCHES` to plotly.js's sources as esbuild loads them. */
+/** The plugin applying :data:`PATCHES` to plotly.js's sources as esbuild loads them; the build
+ * fails if a patch's text is not found exactly once, or if its file was never bundled. */
 const PLOTLY_PATCHES = {
     name: 'plotly-patches',
     setup(build) {
-        const files = [...new Set(PATCHES.map((p) => p.file))];
-        const escaped = files.map((f) => f.replace(/[.]/g, '\\.').replace(/\//g, '[\\\\/]')).join('|');
-        build.onLoad({ filter: new RegExp(`plotly\\.js[\\\\/](${escaped})$`) }, (args) => {
-            let code = readFileSync(args.path, 'utf8');
+        const applied = new Set();
+        build.onLoad({ filter: /plotly\.js[\\/]src[\\/].*\.js$/ }, (args) => {
             const rel = args.path.replace(/\\/g, '/').split('plotly.js/').pop();
-            for (const { from, to } of PATCHES.filter((p) => p.file === rel)) {
-                if (code.split(from).length !== 2) throw new Error(`${args.path}: "${from}" not found exactly once`);
-                code = code.replace(from, to);
+            const mine = PATCHES.filter((p) => p.file === rel);
+            if (!mine.length) return undefined;  // esbuild loads it as it is
+            let code = readFileSync(args.path, 'utf8');
+            for (const p of mine) {
+                if (code.split(p.from).length !== 2) throw new Error(`${args.path}: "${p.from}" not found exactly once`);
+                code = code.replace(p.from, p.to);
+                applied.add(p);
             }
             return { contents: code, loader: 'js' };
+        });
+        build.onEnd(() => {
+            const missed = PATCHES.filter((p) => !applied.has(p));
+            if (missed.length) throw new Error(`plotly.js patches not applied (their files were not bundled): ${missed.map((p) => p.file)}`);
         });
     },
 };
