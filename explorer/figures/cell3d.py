@@ -29,6 +29,8 @@ from explorer.palette import COMPARTMENT_COLORS, HIGHLIGHT_COLOR, LABEL_NAMES, S
 HIGHLIGHT_TRACE = 0
 SELECTED_MESH_TRACE = 1
 HIGHLIGHT_NAME = "selected"
+#: Name of the one-cell view's soma trace (found by it when sent empty, to be filled).
+SOMA_NAME = "soma"
 #: Synapses are drawn by default when the cell has fewer than this many (else the checkbox).
 SYNAPSES_SHOWN_BELOW = 300
 #: Opacity of the mitochondria that a selection leaves out.
@@ -207,7 +209,7 @@ def soma_mesh(nodes: pd.DataFrame) -> dict[str, np.ndarray] | None:
     return dict(zip("xyzijk", (*v, *f)))
 
 
-def soma_trace(nodes: pd.DataFrame, name: str = "soma", deferred: bool = False) -> list[dict]:
+def soma_trace(nodes: pd.DataFrame, name: str = SOMA_NAME, deferred: bool = False) -> list[dict]:
     """The soma as a translucent sphere (:func:`soma_mesh`), so the cell has a body (µm); sent
     empty and hidden when ``deferred`` (filled with the mitochondria's meshes, after the first
     draw: the one Mesh3d of that draw would cost it its WebGL programs and a transparent pass)."""

@@ -19,6 +19,7 @@ from explorer.figures.cell3d import (
     DIMMED,
     HIGHLIGHT_TRACE,
     SELECTED_MESH_TRACE,
+    SOMA_NAME,
     SYNAPSES_SHOWN_BELOW,
     cell_figure,
     merged_mesh,
@@ -86,7 +87,7 @@ def trace_roles(fig: dict) -> dict:
         "centres": [i for i in mito if data[i].get("type") == "scatter3d"],
         "synapses": syn,
         "synapse_roles": [data[i]["legendgroup"][4:] for i in syn],
-        "soma": [i for i, t in enumerate(data) if t.get("name") == "soma" and t.get("visible") is False],
+        "soma": [i for i, t in enumerate(data) if t.get("name") == SOMA_NAME and t.get("visible") is False],
         "cell": str(fig.get("layout", {}).get("uirevision", "")),
     }
 
